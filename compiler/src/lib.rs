@@ -1,0 +1,67 @@
+//! hsc: a compiler from Hamiltonians written in .ham to symplectic kernels trained with RHEL.
+//!
+//! The pipeline is a sequence of stages, each a module with one entry point:
+//!
+//! | stage | entry point | output |
+//! |---|---|---|
+//! | parse (crate hsc-grammar) | [`hsc_grammar::parse`] | [`hsc_grammar::ast::File`] |
+//! | sema | [`sema::analyze`] | [`ir::Program`], the typed tensor-expression IR |
+//!
+//! [`front_end`] runs them in order on the bytes of a file and collects every diagnostic.
+//!
+//! ```
+//! let source = b"model Spring\nparam k = 1\nstate q momentum p\nH = 0.5 * p^2 + 0.5 * k * q^2\n";
+//! let checked = hsc::front_end(source, &[]);
+//! let program = checked.program.expect("a valid model");
+//! assert_eq!(program.name, "Spring");
+//! assert!(checked.diagnostics.is_empty());
+//! ```
+
+#![warn(missing_docs)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod ir;
+pub mod sema;
+mod summary;
+
+use hsc_grammar::{Diagnostic, Span, has_errors};
+
+pub use sema::Override;
+pub use summary::summary;
+
+/// The result of the front end on one file.
+#[derive(Debug)]
+pub struct FrontEnd {
+    /// The source as text (invalid UTF-8 replaced), for rendering the diagnostics.
+    pub source: String,
+    /// The syntax tree (possibly partial when there are syntax errors).
+    pub ast: hsc_grammar::ast::File,
+    /// The checked program, when the file has no error.
+    pub program: Option<ir::Program>,
+    /// Every error and warning, in the order found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and checks a model file given as bytes. Never panics: every problem, invalid
+/// UTF-8 included, is a diagnostic. Semantic analysis runs only when the syntax is clean.
+pub fn front_end(bytes: &[u8], overrides: &[Override]) -> FrontEnd {
+    let (source, utf8_error) = match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_owned(), None),
+        Err(e) => (String::from_utf8_lossy(bytes).into_owned(), Some(e)),
+    };
+    if let Some(e) = utf8_error {
+        // In the lossy text the bad sequence became U+FFFD (3 bytes) at the same offset.
+        let at = e.valid_up_to();
+        let d = Diagnostic::error("the file is not valid UTF-8")
+            .with_primary(Span::new(at, at + 3), format!("invalid byte sequence at byte {at}"))
+            .with_note("a .ham file is UTF-8 text");
+        return FrontEnd { source, ast: Default::default(), program: None, diagnostics: vec![d] };
+    }
+    let (ast, mut diagnostics) = hsc_grammar::parse(&source);
+    if !diagnostics.is_empty() && has_errors(&diagnostics) {
+        return FrontEnd { source, ast, program: None, diagnostics };
+    }
+    let analysis = sema::analyze(&ast, overrides);
+    diagnostics.extend(analysis.diagnostics);
+    FrontEnd { source, ast, program: analysis.program, diagnostics }
+}
