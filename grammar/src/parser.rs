@@ -39,7 +39,7 @@ const DECL_KEYWORDS: [&str; 11] = [
 ];
 
 /// Reserved words that cannot be names.
-const RESERVED: [&str; 12] = [
+const RESERVED: [&str; 14] = [
     "model",
     "dim",
     "const",
@@ -49,6 +49,8 @@ const RESERVED: [&str; 12] = [
     "momentum",
     "let",
     "target",
+    "loss",
+    "H",
     "integrator",
     "sum",
     "in",
@@ -73,9 +75,11 @@ pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
 
     let mut pos = skip_trivia(source, 0);
     while pos < source.len() {
-        match HamParser::parse(Rule::decl, &source[pos..]) {
+        match HamParser::parse(Rule::item, &source[pos..]) {
             Ok(mut pairs) => {
-                let Some(pair) = pairs.next() else { break };
+                let Some(pair) = pairs.next().and_then(|item| item.into_inner().next()) else {
+                    break;
+                };
                 let end = pos + pair.as_span().end();
                 let mut builder = Builder { file: &mut file, offset: pos, errors: Vec::new() };
                 let decl = builder.decl(pair);
@@ -136,12 +140,7 @@ fn skip_spaces(source: &str, mut pos: usize) -> usize {
 
 fn starts_decl(text: &str) -> bool {
     let word_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
-    let word = &text[..word_end];
-    if !DECL_KEYWORDS.contains(&word) {
-        return false;
-    }
-    // `H` and `loss` are declarations only when an `=` follows.
-    word != "H" && word != "loss" || text[word_end..].trim_start().starts_with('=')
+    DECL_KEYWORDS.contains(&&text[..word_end])
 }
 
 /// Refuses sources whose brackets nest deeper than [`MAX_BRACKET_DEPTH`].
@@ -181,6 +180,8 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
         };
     let at = at.min(source.len());
     let found = token_at(source, at);
+    // At the end of the file, point just after the last thing written, not at a blank line.
+    let at = if found.is_empty() { trim_trivia_end(&source[..at]).len() } else { at };
     let expected = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let literals = error
@@ -200,6 +201,8 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
             format!("`{found}` is a keyword and cannot be used as a name"),
             "expected a name here".to_owned(),
         )
+    } else if RESERVED.contains(&found.as_str()) {
+        (format!("unexpected keyword `{found}`"), format!("expected {expected}"))
     } else {
         (format!("unexpected `{found}`"), format!("expected {expected}"))
     };
@@ -213,7 +216,30 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
     if found == ";" {
         d = d.with_help("declarations need no `;`: end the line instead");
     }
+    if expected.contains("`)`") || expected.contains("`]`") {
+        if let Some(open) = unclosed_bracket(&source[offset..at]) {
+            d = d.with_secondary(Span::new(offset + open, offset + open + 1), "this bracket is never closed");
+        }
+    }
     d
+}
+
+/// The offset of the last bracket in `text` that is still open at its end.
+fn unclosed_bracket(text: &str) -> Option<usize> {
+    let mut open = Vec::new();
+    let mut in_comment = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '#' => in_comment = true,
+            '\n' => in_comment = false,
+            '(' | '[' if !in_comment => open.push(i),
+            ')' | ']' if !in_comment => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.pop()
 }
 
 /// The token that starts at `at`: a word, a number or one character.
@@ -242,7 +268,9 @@ fn expectation(positives: &[Rule], literals: Vec<String>) -> String {
     for lit in literals {
         match lit.as_str() {
             "+" | "-" | "*" | "/" | "%" | "^" => push("an operator".into()),
-            "(" | ")" | "[" | "]" | "," | "=" | ".." => push(format!("`{lit}`")),
+            // `(` and `[` could always follow a name (a call, an element); they are rarely
+            // what was missing, so they are left out.
+            ")" | "]" | "," | "=" | ".." => push(format!("`{lit}`")),
             _ => {}
         }
     }
@@ -253,10 +281,12 @@ fn expectation(positives: &[Rule], literals: Vec<String>) -> String {
             Rule::expr | Rule::term | Rule::unary | Rule::power | Rule::paren | Rule::call
             | Rule::indexed | Rule::sum_call | Rule::neg => "an expression",
             Rule::add_op | Rule::mul_op | Rule::pow_op => "an operator",
-            Rule::decl | Rule::model_decl | Rule::dim_decl | Rule::const_decl
+            Rule::item | Rule::decl | Rule::model_decl | Rule::dim_decl | Rule::const_decl
             | Rule::input_decl | Rule::param_decl | Rule::state_decl | Rule::let_decl
             | Rule::target_decl | Rule::loss_decl | Rule::hamiltonian
-            | Rule::integrator_decl => "a declaration",
+            | Rule::integrator_decl | Rule::kw_model | Rule::kw_dim | Rule::kw_const
+            | Rule::kw_input | Rule::kw_param | Rule::kw_state | Rule::kw_let | Rule::kw_target
+            | Rule::kw_loss | Rule::kw_h | Rule::kw_integrator => "a declaration",
             Rule::kw_momentum => "`momentum`",
             Rule::kw_in => "`in`",
             Rule::binder => "an index name",
@@ -265,9 +295,10 @@ fn expectation(positives: &[Rule], literals: Vec<String>) -> String {
         };
         push(word.into());
     }
-    // "a name" is implied by "an expression".
+    // "a name" is implied by "an expression"; an operator offered beside an expression is
+    // the sign of a unary minus, also implied.
     if words.iter().any(|w| w == "an expression") {
-        words.retain(|w| w != "a name" && w != "a number");
+        words.retain(|w| w != "a name" && w != "a number" && w != "an operator");
     }
     match words.len() {
         0 => "something else".into(),
@@ -285,9 +316,11 @@ struct Builder<'f> {
 }
 
 impl Builder<'_> {
+    /// The span of a pair, without the whitespace and comments pest may leave at its end.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.offset + s.start(), self.offset + s.end())
+        let text = trim_trivia_end(pair.as_str());
+        Span::new(self.offset + s.start(), self.offset + s.start() + text.len())
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -549,6 +582,19 @@ impl Builder<'_> {
             );
         }
         (self.push(kind, span), depth)
+    }
+}
+
+/// `text` without trailing whitespace and `#` comments. A `#` is never part of an expression,
+/// so one on the last line starts a comment.
+fn trim_trivia_end(mut text: &str) -> &str {
+    loop {
+        let trimmed = text.trim_end();
+        let last_line = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        match trimmed[last_line..].find('#') {
+            Some(hash) => text = &trimmed[..last_line + hash],
+            None => return trimmed,
+        }
     }
 }
 

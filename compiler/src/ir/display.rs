@@ -29,19 +29,20 @@ impl fmt::Display for Program {
                 }
                 role => format!("{} {}{}", role.keyword(), t.name, shape(&t.shape)),
             };
-            writeln!(f, "{id:<5} {decl:<44} {} values", t.len())?;
+            let n = t.len();
+            writeln!(f, "{:<5} {decl:<44} {n} value{}", id.to_string(), if n == 1 { "" } else { "s" })?;
         }
         for (id, i) in self.indices.iter() {
             let dim = i.dim.as_deref().map(|d| format!("  ({d})")).unwrap_or_default();
-            writeln!(f, "{id:<5} index {} in {}..{}{dim}", i.name, i.lo, i.hi)?;
+            writeln!(f, "{:<5} index {} in {}..{}{dim}", id.to_string(), i.name, i.lo, i.hi)?;
         }
         for (id, e) in self.exprs.iter() {
             let free: Vec<String> = self.exprs.free(id).iter().map(|i| i.to_string()).collect();
             let text = self.node(e);
-            writeln!(f, "{id:<6} = {text:<40} : [{}]", free.join(", "))?;
+            writeln!(f, "{:<6} = {text:<40} : [{}]", id.to_string(), free.join(", "))?;
             for (lid, l) in self.lets.iter().filter(|(_, l)| l.body == id) {
                 let idx: Vec<String> = l.indices.iter().map(|i| i.to_string()).collect();
-                writeln!(f, "{lid:<6} let {}[{}] = {id}", l.name, idx.join(", "))?;
+                writeln!(f, "{:<6} let {}[{}] = {id}", lid.to_string(), l.name, idx.join(", "))?;
             }
         }
         writeln!(f, "H = {}", self.hamiltonian)?;

@@ -40,6 +40,8 @@ pub(super) struct Sema<'a> {
     pub(super) place: Place,
     /// The target read by the let being lowered, if any.
     pub(super) target_read: Option<String>,
+    /// Index variables whose errors would only repeat an error already reported.
+    pub(super) silenced: HashSet<IndexId>,
 }
 
 /// Where an expression stands, for the rule that targets are only read by the loss.
@@ -71,8 +73,10 @@ pub(super) fn run(file: &ast::File, overrides: &[Override]) -> Analysis {
         used: HashSet::new(),
         place: Place::Hamiltonian,
         target_read: None,
+        silenced: HashSet::new(),
     };
     sema.consts.set_overrides(overrides);
+    sema.mark_used_outside_lets();
     let (dims, consts) = sema.numbers();
     let pairs = sema.tensors_of_file();
     sema.lower_lets();
@@ -475,6 +479,26 @@ impl Sema<'_> {
         self.place = place;
         let lowered = self.lower(expr)?;
         Some(Some(lowered))
+    }
+
+    /// Records the names that H, the loss, sizes, numbers and the step mention (lets are
+    /// recorded when they are ordered), so that "never used" is not said of a name whose use
+    /// had an error.
+    fn mark_used_outside_lets(&mut self) {
+        let file = self.file;
+        for d in &file.decls {
+            let exprs: Vec<ast::ExprId> = match &d.kind {
+                DeclKind::Dim { value, .. } | DeclKind::Const { value, .. } => vec![*value],
+                DeclKind::Input { shape, .. } | DeclKind::Target { shape, .. } | DeclKind::State { shape, .. } => shape.clone(),
+                DeclKind::Param { shape, init, .. } => shape.iter().copied().chain(*init).collect(),
+                DeclKind::Hamiltonian(e) | DeclKind::Loss(e) => vec![*e],
+                DeclKind::Integrator { args, .. } => args.iter().map(|(_, e)| *e).collect(),
+                DeclKind::Model(_) | DeclKind::Let { .. } => Vec::new(),
+            };
+            for e in exprs {
+                self.used.extend(super::expr::names_in(file, e).map(str::to_owned));
+            }
+        }
     }
 
     /// Warns about lets, params, inputs and targets that nothing reads.

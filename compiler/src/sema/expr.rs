@@ -68,6 +68,9 @@ impl Sema<'_> {
                 _ => None,
             })
             .collect();
+        for &(_, _, body) in &lets {
+            self.used.extend(names_in(file, body).map(str::to_owned));
+        }
         let position = |n: &str| lets.iter().position(|(name, _, _)| name.name == n);
         let deps: Vec<Vec<usize>> = lets
             .iter()
@@ -331,10 +334,11 @@ impl Sema<'_> {
         // The array's axes, and the node to build.
         let (axes, target): (Vec<(u64, Option<String>)>, Result<crate::ir::TensorId, crate::ir::LetId>) =
             if sym.kind == SymbolKind::Let {
-                if self.failed_lets.contains(&base.name) {
+                let Some(&id) = self.let_ids.get(&base.name) else {
+                    // The let failed and was reported; say nothing more about this use.
+                    self.silence_scope();
                     return None;
-                }
-                let id = *self.let_ids.get(&base.name)?;
+                };
                 if let (Place::Hamiltonian, Some(t)) = (self.place, self.lets_reading_targets.get(&id)) {
                     self.diagnostics.push(
                         Diagnostic::error(format!("let `{}` reads target `{t}`, but H cannot", base.name))
@@ -357,7 +361,11 @@ impl Sema<'_> {
                     .collect();
                 (axes, Err(id))
             } else {
-                let id = *self.tensor_ids.get(&base.name)?;
+                let Some(&id) = self.tensor_ids.get(&base.name) else {
+                    // Its declaration failed and was reported.
+                    self.silence_scope();
+                    return None;
+                };
                 let t = &self.tensors[id];
                 if t.role == Role::Target {
                     if self.place == Place::Hamiltonian {
@@ -376,32 +384,24 @@ impl Sema<'_> {
         if indices.len() != axes.len() {
             let shape: Vec<String> =
                 axes.iter().map(|(s, d)| d.clone().unwrap_or_else(|| s.to_string())).collect();
+            let names = ["i", "j", "k", "l", "m", "n"];
+            let example: Vec<&str> = names.iter().copied().cycle().take(axes.len()).collect();
             let (message, help) = if axes.is_empty() {
                 (format!("`{}` is a scalar and takes no index", base.name), format!("write `{}` alone", base.name))
             } else if indices.is_empty() {
-                let names = ["i", "j", "k", "l", "m", "n"];
-                let idx: Vec<&str> = names.iter().copied().cycle().take(axes.len()).collect();
                 (
-                    format!("`{}` has shape [{}] and needs {} index{}", base.name, shape.join(", "), axes.len(), plural(axes.len())),
-                    format!("select elements inside a sum, e.g. `sum({0}, {1}[{0}])`", idx.join(", "), base.name),
+                    format!("`{}` has shape [{}] and needs {}", base.name, shape.join(", "), indices_word(axes.len())),
+                    format!("select elements inside a sum, e.g. `sum({0}, {1}[{0}])`", example.join(", "), base.name),
                 )
             } else {
                 (
-                    format!(
-                        "`{}` has {} ax{} [{}] but is given {} index{}",
-                        base.name,
-                        axes.len(),
-                        if axes.len() == 1 { "is" } else { "es" },
-                        shape.join(", "),
-                        indices.len(),
-                        plural(indices.len())
-                    ),
-                    format!("give one index per axis: {}", axes.len()),
+                    format!("`{}` has shape [{}] but is given {}", base.name, shape.join(", "), indices_word(indices.len())),
+                    format!("give one index per axis: `{}[{}]`", base.name, example.join(", ")),
                 )
             };
             self.diagnostics.push(
                 Diagnostic::error(message)
-                    .with_primary(span, format!("{} index{} here", indices.len(), plural(indices.len())))
+                    .with_primary(span, format!("{} here", indices_word(indices.len())))
                     .with_secondary(sym.span, "declared here")
                     .with_help(help),
             );
@@ -621,6 +621,12 @@ impl Sema<'_> {
         true
     }
 
+    /// Marks every index in scope as one whose errors would only repeat an earlier one.
+    fn silence_scope(&mut self) {
+        let vars: Vec<IndexId> = self.scope.iter().map(|&(_, v)| v).collect();
+        self.silenced.extend(vars);
+    }
+
     /// Creates an index variable and puts it in scope; its range is set when it closes.
     fn open_index(&mut self, ix: &Ident) -> IndexId {
         let var = self.indices.push(IndexVar { name: ix.name.clone(), lo: 0, hi: 0, dim: None, span: ix.span });
@@ -691,6 +697,9 @@ impl Sema<'_> {
             Range::Explicit(lo, hi) => (lo, hi, None),
             Range::Inferred => {
                 let Some(first) = uses.first() else {
+                    if self.silenced.contains(&var) {
+                        return false;
+                    }
                     let help = match site {
                         Site::Sum => format!("use `{name}` to index an array, or give its range: `sum({name} in 0..P, ...)`"),
                         Site::Let => format!("use `{name}` in the let's value to index an array"),
@@ -710,11 +719,13 @@ impl Sema<'_> {
                         Some(d) => format!("{d} = {}", u.size),
                         None => u.size.to_string(),
                     };
-                    let mut d = Diagnostic::error(format!(
-                        "index `{name}` ranges over two different sizes, {} and {}",
-                        describe(first),
-                        describe(u)
-                    ))
+                    let message = match (&first.dim, &u.dim) {
+                        (Some(a), Some(b)) if u.size == first.size => {
+                            format!("index `{name}` runs over two different dims, {a} and {b}")
+                        }
+                        _ => format!("index `{name}` runs over two different sizes, {} and {}", describe(first), describe(u)),
+                    };
+                    let mut d = Diagnostic::error(message)
                     .with_primary(u.span, format!("here `{name}` runs over an axis of `{}` of size {}", u.array, describe(u)))
                     .with_secondary(first.span, format!("here over an axis of `{}` of size {}", first.array, describe(first)));
                     if u.size == first.size {
@@ -777,12 +788,12 @@ impl Sema<'_> {
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "es" }
+fn indices_word(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "index" } else { "indices" })
 }
 
 /// Every name that an expression mentions (bare or indexed), without recursion.
-fn names_in(file: &ast::File, root: ast::ExprId) -> impl Iterator<Item = &str> {
+pub(super) fn names_in(file: &ast::File, root: ast::ExprId) -> impl Iterator<Item = &str> {
     let mut stack = vec![root];
     let mut out = Vec::new();
     while let Some(id) = stack.pop() {

@@ -1,0 +1,30 @@
+//! Every example at every stage: `snapshots/{example}@{stage}.snap`.
+
+use hsc_grammar::{ast, has_errors, render};
+use hsc_snapshot_tests::{ham_files, root};
+
+#[test]
+fn every_example_at_every_stage() {
+    let examples = ham_files(&root().join("examples"));
+    assert!(examples.len() >= 8, "examples/ should hold at least 8 models");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("snapshot-tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        for path in &examples {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let file_name = format!("examples/{name}.ham");
+            let bytes = std::fs::read(path).unwrap();
+            let front = hsc::front_end(&bytes, &[]);
+            let rendered = render(&front.diagnostics, &file_name, &front.source, false);
+            assert!(!has_errors(&front.diagnostics), "{file_name} does not check:\n{rendered}");
+            let program = front.program.as_ref().expect("a checked program");
+            hsc::ir::verify(program).unwrap_or_else(|e| panic!("{file_name}: IR fails verification: {e:?}"));
+
+            insta::assert_snapshot!(format!("{name}@ast"), ast::Printer::new(&front.ast, &front.source).to_string());
+            insta::assert_snapshot!(format!("{name}@ir"), program.to_string());
+            insta::assert_snapshot!(format!("{name}@check"), format!("{rendered}{}", hsc::summary(program)));
+        }
+    });
+}
