@@ -18,6 +18,8 @@
 mod constant;
 mod decls;
 mod expr;
+#[cfg(test)]
+mod tests;
 
 
 use hsc_grammar::{Diagnostic, Span, ast};
