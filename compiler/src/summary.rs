@@ -16,10 +16,14 @@ pub fn summary(program: &Program) -> String {
         .collect();
     line(&mut out, "dims", if dims.is_empty() { "none".into() } else { dims.join(", ") });
     if !program.consts.is_empty() {
-        let consts: Vec<String> = program.consts.iter().map(|c| format!("{} = {}", c.name, c.value)).collect();
+        let consts: Vec<String> =
+            program.consts.iter().map(|c| format!("{} = {}", c.name, c.value)).collect();
         line(&mut out, "consts", consts.join(", "));
     }
-    for (title, keep) in [("inputs", &(|r: &Role| *r == Role::Input) as &dyn Fn(&Role) -> bool), ("targets", &|r: &Role| *r == Role::Target)] {
+    for (title, keep) in [
+        ("inputs", &(|r: &Role| *r == Role::Input) as &dyn Fn(&Role) -> bool),
+        ("targets", &|r: &Role| *r == Role::Target),
+    ] {
         let items: Vec<String> = program
             .tensors
             .values()
@@ -73,6 +77,7 @@ fn shape(t: &crate::ir::Tensor) -> String {
     if t.shape.is_empty() {
         return String::new();
     }
-    let axes: Vec<String> = t.shape.iter().map(|a| a.dim.clone().unwrap_or_else(|| a.size.to_string())).collect();
+    let axes: Vec<String> =
+        t.shape.iter().map(|a| a.dim.clone().unwrap_or_else(|| a.size.to_string())).collect();
     format!("[{}]", axes.join(", "))
 }

@@ -37,7 +37,15 @@ fn check_prints_a_summary_and_exits_0() {
     let out = hsc(&["check", &path("examples/nonlin_hru.ham")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for expected in ["model NonlinHRU", "P = 64, N = 16", "B[P, N]", "1024", "1217  trainable values", "q[P] momentum p", "leapfrog, dt = 0.1"] {
+    for expected in [
+        "model NonlinHRU",
+        "P = 64, N = 16",
+        "B[P, N]",
+        "1024",
+        "1217  trainable values",
+        "q[P] momentum p",
+        "leapfrog, dt = 0.1",
+    ] {
         assert!(stdout.contains(expected), "summary lacks `{expected}`:\n{stdout}");
     }
     assert!(out.stderr.is_empty(), "no diagnostics expected: {}", text(&out.stderr));

@@ -305,9 +305,7 @@ pub struct LineIndex {
 impl LineIndex {
     /// Indexes the line starts of `source`.
     pub fn new(source: &str) -> LineIndex {
-        let starts = std::iter::once(0)
-            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
+        let starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
         LineIndex { starts, text: source.to_owned() }
     }
 

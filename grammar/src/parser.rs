@@ -24,19 +24,8 @@ pub const MAX_EXPR_DEPTH: u32 = 200;
 pub const MAX_SOURCE_BYTES: usize = 16 << 20;
 
 /// Words that begin a declaration; the parser resumes at a line that starts with one.
-const DECL_KEYWORDS: [&str; 11] = [
-    "model",
-    "dim",
-    "const",
-    "input",
-    "param",
-    "state",
-    "let",
-    "target",
-    "loss",
-    "H",
-    "integrator",
-];
+const DECL_KEYWORDS: [&str; 11] =
+    ["model", "dim", "const", "input", "param", "state", "let", "target", "loss", "H", "integrator"];
 
 /// Reserved words that cannot be names.
 const RESERVED: [&str; 14] = [
@@ -155,11 +144,9 @@ fn check_bracket_depth(source: &str) -> Option<Diagnostic> {
                 depth += 1;
                 if depth > MAX_BRACKET_DEPTH {
                     return Some(
-                        Diagnostic::error(format!(
-                            "brackets nest more than {MAX_BRACKET_DEPTH} levels deep"
-                        ))
-                        .with_primary(Span::new(i, i + 1), "this bracket is one level too deep")
-                        .with_help("name a part of the expression with `let`"),
+                        Diagnostic::error(format!("brackets nest more than {MAX_BRACKET_DEPTH} levels deep"))
+                            .with_primary(Span::new(i, i + 1), "this bracket is one level too deep")
+                            .with_help("name a part of the expression with `let`"),
                     );
                 }
             }
@@ -197,10 +184,7 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
     let (message, label) = if found.is_empty() {
         ("unexpected end of file".to_owned(), format!("expected {expected}"))
     } else if RESERVED.contains(&found.as_str()) && expected.contains("a name") {
-        (
-            format!("`{found}` is a keyword and cannot be used as a name"),
-            "expected a name here".to_owned(),
-        )
+        (format!("`{found}` is a keyword and cannot be used as a name"), "expected a name here".to_owned())
     } else if RESERVED.contains(&found.as_str()) {
         (format!("unexpected keyword `{found}`"), format!("expected {expected}"))
     } else {
@@ -216,10 +200,9 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
     if found == ";" {
         d = d.with_help("declarations need no `;`: end the line instead");
     }
-    if expected.contains("`)`") || expected.contains("`]`") {
-        if let Some(open) = unclosed_bracket(&source[offset..at]) {
-            d = d.with_secondary(Span::new(offset + open, offset + open + 1), "this bracket is never closed");
-        }
+    let unclosed = source.get(offset..at).and_then(unclosed_bracket);
+    if let Some(open) = unclosed.filter(|_| expected.contains("`)`") || expected.contains("`]`")) {
+        d = d.with_secondary(Span::new(offset + open, offset + open + 1), "this bracket is never closed");
     }
     d
 }
@@ -278,15 +261,40 @@ fn expectation(positives: &[Rule], literals: Vec<String>) -> String {
         let word = match rule {
             Rule::ident => "a name",
             Rule::number => "a number",
-            Rule::expr | Rule::term | Rule::unary | Rule::power | Rule::paren | Rule::call
-            | Rule::indexed | Rule::sum_call | Rule::neg => "an expression",
+            Rule::expr
+            | Rule::term
+            | Rule::unary
+            | Rule::power
+            | Rule::paren
+            | Rule::call
+            | Rule::indexed
+            | Rule::sum_call
+            | Rule::neg => "an expression",
             Rule::add_op | Rule::mul_op | Rule::pow_op => "an operator",
-            Rule::item | Rule::decl | Rule::model_decl | Rule::dim_decl | Rule::const_decl
-            | Rule::input_decl | Rule::param_decl | Rule::state_decl | Rule::let_decl
-            | Rule::target_decl | Rule::loss_decl | Rule::hamiltonian
-            | Rule::integrator_decl | Rule::kw_model | Rule::kw_dim | Rule::kw_const
-            | Rule::kw_input | Rule::kw_param | Rule::kw_state | Rule::kw_let | Rule::kw_target
-            | Rule::kw_loss | Rule::kw_h | Rule::kw_integrator => "a declaration",
+            Rule::item
+            | Rule::decl
+            | Rule::model_decl
+            | Rule::dim_decl
+            | Rule::const_decl
+            | Rule::input_decl
+            | Rule::param_decl
+            | Rule::state_decl
+            | Rule::let_decl
+            | Rule::target_decl
+            | Rule::loss_decl
+            | Rule::hamiltonian
+            | Rule::integrator_decl
+            | Rule::kw_model
+            | Rule::kw_dim
+            | Rule::kw_const
+            | Rule::kw_input
+            | Rule::kw_param
+            | Rule::kw_state
+            | Rule::kw_let
+            | Rule::kw_target
+            | Rule::kw_loss
+            | Rule::kw_h
+            | Rule::kw_integrator => "a declaration",
             Rule::kw_momentum => "`momentum`",
             Rule::kw_in => "`in`",
             Rule::binder => "an index name",
@@ -574,11 +582,9 @@ impl Builder<'_> {
     fn node(&mut self, kind: ExprKind, span: Span, depth: u32) -> (ExprId, u32) {
         if depth == MAX_EXPR_DEPTH + 1 {
             self.errors.push(
-                Diagnostic::error(format!(
-                    "expression nested more than {MAX_EXPR_DEPTH} levels deep"
-                ))
-                .with_primary(span, "this expression is too deep")
-                .with_help("name parts of it with `let`"),
+                Diagnostic::error(format!("expression nested more than {MAX_EXPR_DEPTH} levels deep"))
+                    .with_primary(span, "this expression is too deep")
+                    .with_help("name parts of it with `let`"),
             );
         }
         (self.push(kind, span), depth)

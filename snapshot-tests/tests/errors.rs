@@ -19,7 +19,10 @@ fn every_bad_model_is_refused_with_its_diagnostic() {
             let bytes = std::fs::read(path).unwrap();
             let front = hsc::front_end(&bytes, &overrides_of(&bytes));
             let rendered = render(&front.diagnostics, &file_name, &front.source, false);
-            assert!(has_errors(&front.diagnostics), "{file_name} was accepted; it should be refused:\n{rendered}");
+            assert!(
+                has_errors(&front.diagnostics),
+                "{file_name} was accepted; it should be refused:\n{rendered}"
+            );
             assert!(front.program.is_none(), "{file_name}: a program was produced despite errors");
             insta::assert_snapshot!(name, rendered);
         }

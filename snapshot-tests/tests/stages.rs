@@ -22,7 +22,10 @@ fn every_example_at_every_stage() {
             let program = front.program.as_ref().expect("a checked program");
             hsc::ir::verify(program).unwrap_or_else(|e| panic!("{file_name}: IR fails verification: {e:?}"));
 
-            insta::assert_snapshot!(format!("{name}@ast"), ast::Printer::new(&front.ast, &front.source).to_string());
+            insta::assert_snapshot!(
+                format!("{name}@ast"),
+                ast::Printer::new(&front.ast, &front.source).to_string()
+            );
             insta::assert_snapshot!(format!("{name}@ir"), program.to_string());
             insta::assert_snapshot!(format!("{name}@check"), format!("{rendered}{}", hsc::summary(program)));
         }

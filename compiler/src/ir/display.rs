@@ -83,10 +83,8 @@ fn shape(axes: &[Axis]) -> String {
     if axes.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = axes
-        .iter()
-        .map(|a| a.dim.clone().unwrap_or_else(|| a.size.to_string()))
-        .collect();
+    let parts: Vec<String> =
+        axes.iter().map(|a| a.dim.clone().unwrap_or_else(|| a.size.to_string())).collect();
     format!("[{}]", parts.join(", "))
 }
 

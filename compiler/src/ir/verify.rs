@@ -57,7 +57,10 @@ pub fn verify(program: &Program) -> Result<(), Vec<VerifyError>> {
             Expr::Load { tensor, index } => {
                 let t = &program.tensors[*tensor];
                 if index.len() != t.shape.len() {
-                    fail(Some(id), format!("{} has {} axes but {} indices", t.name, t.shape.len(), index.len()));
+                    fail(
+                        Some(id),
+                        format!("{} has {} axes but {} indices", t.name, t.shape.len(), index.len()),
+                    );
                 }
                 for (ix, axis) in index.iter().zip(&t.shape) {
                     if let Err(m) = in_bounds(program, ix, axis.size) {
@@ -68,7 +71,10 @@ pub fn verify(program: &Program) -> Result<(), Vec<VerifyError>> {
             Expr::LetRef { target, index } => {
                 let l = &program.lets[*target];
                 if index.len() != l.indices.len() {
-                    fail(Some(id), format!("let {} has {} indices, used with {}", l.name, l.indices.len(), index.len()));
+                    fail(
+                        Some(id),
+                        format!("let {} has {} indices, used with {}", l.name, l.indices.len(), index.len()),
+                    );
                 }
                 for (ix, &var) in index.iter().zip(&l.indices) {
                     let v = &program.indices[var];
@@ -99,16 +105,20 @@ pub fn verify(program: &Program) -> Result<(), Vec<VerifyError>> {
         let mut want = l.indices.clone();
         want.sort();
         if exprs.free(l.body) != want.as_slice() {
-            fail(Some(l.body), format!("the body of let {} does not have the let's indices as its type", l.name));
+            fail(
+                Some(l.body),
+                format!("the body of let {} does not have the let's indices as its type", l.name),
+            );
         }
         // Lets refer only to earlier lets: every LetRef in the arena before the body's end
         // that the body reaches must be earlier. A simpler sufficient check: a let's body
         // node comes after the bodies of all the lets it refers to.
         for (id, e) in exprs.iter().take(l.body.index() + 1) {
-            if let Expr::LetRef { target, .. } = e {
-                if *target >= lid && reaches(program, l.body, id) {
-                    fail(Some(id), format!("let {} refers to a let that is not declared before it", l.name));
-                }
+            if let Expr::LetRef { target, .. } = e
+                && *target >= lid
+                && reaches(program, l.body, id)
+            {
+                fail(Some(id), format!("let {} refers to a let that is not declared before it", l.name));
             }
         }
     }

@@ -56,12 +56,8 @@ impl<'a> Constants<'a> {
 
     /// Checks and records `-D NAME=VALUE` overrides.
     pub(super) fn set_overrides(&mut self, overrides: &[Override]) {
-        let dims: Vec<&str> = self
-            .states
-            .iter()
-            .filter(|(_, (_, is_dim, _))| *is_dim)
-            .map(|(n, _)| n.as_str())
-            .collect();
+        let dims: Vec<&str> =
+            self.states.iter().filter(|(_, (_, is_dim, _))| *is_dim).map(|(n, _)| n.as_str()).collect();
         for o in overrides {
             let flag = format!("-D {}={}", o.name, o.value);
             if !dims.contains(&o.name.as_str()) {
@@ -69,7 +65,10 @@ impl<'a> Constants<'a> {
                 sorted.sort();
                 let mut d = Diagnostic::error(format!("{flag}: the model has no dim `{}`", o.name));
                 d = match self.names.get(&o.name) {
-                    Some(sym) => d.with_secondary(sym.span, format!("`{}` is a {}, not a dim", o.name, sym.kind.word())),
+                    Some(sym) => d.with_secondary(
+                        sym.span,
+                        format!("`{}` is a {}, not a dim", o.name, sym.kind.word()),
+                    ),
                     None => d,
                 };
                 d = if sorted.is_empty() {
@@ -82,20 +81,24 @@ impl<'a> Constants<'a> {
             }
             let decl_span = self.names.get(&o.name).map(|s| s.span).unwrap_or_default();
             let value = match o.value.trim().parse::<u64>() {
-                Ok(v) if v == 0 => Err("a size must be at least 1".to_owned()),
-                Ok(v) if v > MAX_ELEMENTS => {
-                    Err(format!("hsc refuses sizes above {MAX_ELEMENTS}"))
-                }
+                Ok(0) => Err("a size must be at least 1".to_owned()),
+                Ok(v) if v > MAX_ELEMENTS => Err(format!("hsc refuses sizes above {MAX_ELEMENTS}")),
                 Ok(v) => Ok(v),
-                Err(_) if o.value.trim().bytes().all(|b| b.is_ascii_digit()) && !o.value.trim().is_empty() => {
-                    Err(format!("{} does not fit in 64 bits; hsc refuses sizes above {MAX_ELEMENTS}", o.value))
+                Err(_)
+                    if o.value.trim().bytes().all(|b| b.is_ascii_digit()) && !o.value.trim().is_empty() =>
+                {
+                    Err(format!(
+                        "{} does not fit in 64 bits; hsc refuses sizes above {MAX_ELEMENTS}",
+                        o.value
+                    ))
                 }
                 Err(_) => Err(format!("`{}` is not a whole number", o.value)),
             };
             match value {
                 Ok(v) => {
                     if self.overrides.insert(o.name.clone(), v).is_some() {
-                        self.diagnostics.push(Diagnostic::error(format!("{flag}: `{}` is set twice with -D", o.name)));
+                        self.diagnostics
+                            .push(Diagnostic::error(format!("{flag}: `{}` is set twice with -D", o.name)));
                     }
                 }
                 Err(why) => self.diagnostics.push(
@@ -144,8 +147,10 @@ impl<'a> Constants<'a> {
                 None
             }
             State::Todo if self.depth >= MAX_CHAIN => {
-                let d = Diagnostic::error(format!("dims and consts refer to each other more than {MAX_CHAIN} levels deep"))
-                    .with_primary(use_span, "while evaluating this");
+                let d = Diagnostic::error(format!(
+                    "dims and consts refer to each other more than {MAX_CHAIN} levels deep"
+                ))
+                .with_primary(use_span, "while evaluating this");
                 self.diagnostics.push(d);
                 None
             }
@@ -248,7 +253,11 @@ impl<'a> Constants<'a> {
             ExprKind::Call { func, args } => match Func::from_name(&func.name) {
                 Some(f) if args.len() == 1 => self.eval(args[0], what).map(|v| f.eval(v)),
                 _ => {
-                    self.not_constant(e.span, what, &format!("`{}(...)` is not a built-in function of one number", func.name));
+                    self.not_constant(
+                        e.span,
+                        what,
+                        &format!("`{}(...)` is not a built-in function of one number", func.name),
+                    );
                     None
                 }
             },
@@ -308,7 +317,9 @@ impl<'a> Constants<'a> {
             return None;
         }
         let dim = match &self.file.expr(id).kind {
-            ExprKind::Name(n) if self.names.get(&n.name).is_some_and(|s| s.kind == super::SymbolKind::Dim) => {
+            ExprKind::Name(n)
+                if self.names.get(&n.name).is_some_and(|s| s.kind == super::SymbolKind::Dim) =>
+            {
                 Some(n.name.clone())
             }
             _ => None,

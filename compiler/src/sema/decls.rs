@@ -10,8 +10,8 @@ use hsc_grammar::{Diagnostic, Span, has_errors};
 use super::constant::Constants;
 use super::{Analysis, MAX_ELEMENTS, Override, Symbol, SymbolKind, suggest};
 use crate::ir::{
-    self, Axis, Dim, Dt, Exprs, Func, IndexId, Init, Integrator, Let, LetId, Method, Program,
-    Role, StatePair, Tensor, TensorId,
+    self, Axis, Dim, Dt, Exprs, Func, IndexId, Init, Integrator, Let, LetId, Method, Program, Role,
+    StatePair, Tensor, TensorId,
 };
 
 /// Everything sema knows while it works. Expression lowering lives in `expr.rs`.
@@ -104,15 +104,13 @@ pub(super) fn run(file: &ast::File, overrides: &[Override]) -> Analysis {
         }),
         _ => None,
     };
-    if let Some(p) = &program {
-        if let Err(errors) = ir::verify(p) {
-            let mut d = Diagnostic::error("internal compiler error: sema produced an IR that fails verification");
-            for e in errors {
-                d = d.with_note(e.to_string());
-            }
-            diagnostics.push(d.with_note("please report this, with the model file"));
-            return Analysis { program: None, diagnostics };
+    if let Some(Err(errors)) = program.as_ref().map(ir::verify) {
+        let mut d = Diagnostic::error("internal compiler error: sema produced an IR that fails verification");
+        for e in errors {
+            d = d.with_note(e.to_string());
         }
+        diagnostics.push(d.with_note("please report this, with the model file"));
+        return Analysis { program: None, diagnostics };
     }
     Analysis { program, diagnostics }
 }
@@ -205,7 +203,10 @@ fn declare(file: &ast::File, diagnostics: &mut Vec<Diagnostic>) -> HashMap<Strin
     if !once.contains_key("model") {
         diagnostics.push(
             Diagnostic::error("the file has no `model` line")
-                .with_primary(Span::new(first.start as usize, first.start as usize), "the model should start here")
+                .with_primary(
+                    Span::new(first.start as usize, first.start as usize),
+                    "the model should start here",
+                )
                 .with_help("begin the file with `model Name`; the name is used for generated code"),
         );
     }
@@ -285,7 +286,9 @@ impl Sema<'_> {
                         self.tensor(name, shape, Role::Param(init));
                     }
                 }
-                DeclKind::State { position, shape, momentum } if self.owns(position) && self.owns(momentum) => {
+                DeclKind::State { position, shape, momentum }
+                    if self.owns(position) && self.owns(momentum) =>
+                {
                     let n = pairs.len();
                     let q = self.tensor(position, shape, Role::Position(n));
                     if let Some(q) = q {
@@ -323,7 +326,9 @@ impl Sema<'_> {
             self.diagnostics.push(
                 Diagnostic::error(format!("`{}` is too large to allocate", name.name))
                     .with_primary(name.span, format!("{} elements ({})", count, sizes.join(" x ")))
-                    .with_note(format!("hsc refuses arrays of more than {MAX_ELEMENTS} elements (2 GiB in f64)")),
+                    .with_note(format!(
+                        "hsc refuses arrays of more than {MAX_ELEMENTS} elements (2 GiB in f64)"
+                    )),
             );
             return None;
         }
@@ -341,9 +346,17 @@ impl Sema<'_> {
             ExprKind::Call { func, args } if func.name == "uniform" || func.name == "normal" => {
                 if args.len() != 2 {
                     self.diagnostics.push(
-                        Diagnostic::error(format!("`{}` takes 2 arguments, but {} were given", func.name, args.len()))
-                            .with_primary(e.span, "here")
-                            .with_help(if func.name == "uniform" { "write `uniform(low, high)`" } else { "write `normal(mean, std)`" }),
+                        Diagnostic::error(format!(
+                            "`{}` takes 2 arguments, but {} were given",
+                            func.name,
+                            args.len()
+                        ))
+                        .with_primary(e.span, "here")
+                        .with_help(if func.name == "uniform" {
+                            "write `uniform(low, high)`"
+                        } else {
+                            "write `normal(mean, std)`"
+                        }),
                     );
                     return None;
                 }
@@ -400,7 +413,9 @@ impl Sema<'_> {
             other => {
                 let mut d = Diagnostic::error(format!("unknown integrator `{other}`"))
                     .with_primary(method.span, "not an integrator of hsc")
-                    .with_note("RHEL needs a symmetric composition of kicks and drifts: `leapfrog` or `yoshida4`");
+                    .with_note(
+                        "RHEL needs a symmetric composition of kicks and drifts: `leapfrog` or `yoshida4`",
+                    );
                 if let Some(h) = suggest(other, ["leapfrog", "yoshida4"]) {
                     d = d.with_help(format!("did you mean `{h}`?"));
                 }
@@ -415,7 +430,9 @@ impl Sema<'_> {
                 self.diagnostics.push(
                     Diagnostic::error(format!("unknown integrator argument `{}`", key.name))
                         .with_primary(key.span, "not an argument")
-                        .with_help("the only argument is the step: `dt = 0.1` or `dt = h` for a scalar param `h`"),
+                        .with_help(
+                            "the only argument is the step: `dt = 0.1` or `dt = h` for a scalar param `h`",
+                        ),
                 );
                 dt = None;
                 continue;
@@ -437,22 +454,26 @@ impl Sema<'_> {
     /// The step: a scalar param (trainable) or a positive number.
     fn step(&mut self, value: ast::ExprId) -> Option<Dt> {
         let e = self.file.expr(value);
-        if let ExprKind::Name(n) = &e.kind {
-            if let Some(&id) = self.tensor_ids.get(&n.name) {
-                self.used.insert(n.name.clone());
-                let t = &self.tensors[id];
-                return if matches!(t.role, Role::Param(_)) && t.shape.is_empty() {
-                    Some(Dt::Param(id))
+        if let ExprKind::Name(n) = &e.kind
+            && let Some(&id) = self.tensor_ids.get(&n.name)
+        {
+            self.used.insert(n.name.clone());
+            let t = &self.tensors[id];
+            return if matches!(t.role, Role::Param(_)) && t.shape.is_empty() {
+                Some(Dt::Param(id))
+            } else {
+                let what = if t.shape.is_empty() {
+                    t.role.keyword().to_owned()
                 } else {
-                    let what = if t.shape.is_empty() { t.role.keyword().to_owned() } else { format!("{} with {} axes", t.role.keyword(), t.shape.len()) };
-                    self.diagnostics.push(
-                        Diagnostic::error("the step must be a number or a scalar param")
-                            .with_primary(n.span, format!("`{}` is a {what}", n.name))
-                            .with_secondary(t.span, "declared here"),
-                    );
-                    None
+                    format!("{} with {} axes", t.role.keyword(), t.shape.len())
                 };
-            }
+                self.diagnostics.push(
+                    Diagnostic::error("the step must be a number or a scalar param")
+                        .with_primary(n.span, format!("`{}` is a {what}", n.name))
+                        .with_secondary(t.span, "declared here"),
+                );
+                None
+            };
         }
         let h = self.consts.eval(value, "the step `dt`")?;
         if h > 0.0 {
@@ -461,7 +482,9 @@ impl Sema<'_> {
             self.diagnostics.push(
                 Diagnostic::error(format!("the step must be positive, not {h}"))
                     .with_primary(e.span, "here")
-                    .with_note("to run time backwards, flip the momenta instead: RHEL's echo does exactly that"),
+                    .with_note(
+                        "to run time backwards, flip the momenta instead: RHEL's echo does exactly that",
+                    ),
             );
             None
         }
@@ -489,7 +512,9 @@ impl Sema<'_> {
         for d in &file.decls {
             let exprs: Vec<ast::ExprId> = match &d.kind {
                 DeclKind::Dim { value, .. } | DeclKind::Const { value, .. } => vec![*value],
-                DeclKind::Input { shape, .. } | DeclKind::Target { shape, .. } | DeclKind::State { shape, .. } => shape.clone(),
+                DeclKind::Input { shape, .. }
+                | DeclKind::Target { shape, .. }
+                | DeclKind::State { shape, .. } => shape.clone(),
                 DeclKind::Param { shape, init, .. } => shape.iter().copied().chain(*init).collect(),
                 DeclKind::Hamiltonian(e) | DeclKind::Loss(e) => vec![*e],
                 DeclKind::Integrator { args, .. } => args.iter().map(|(_, e)| *e).collect(),
@@ -515,12 +540,17 @@ impl Sema<'_> {
         unused.sort_by_key(|(s, _)| s.span);
         for (s, name) in unused {
             let (message, note) = match s.kind {
-                SymbolKind::Let => (format!("let `{name}` is never used"), "remove it, or use it in `H` or the loss"),
-                SymbolKind::Param => (format!("param `{name}` is never used"), "its gradient will always be zero"),
+                SymbolKind::Let => {
+                    (format!("let `{name}` is never used"), "remove it, or use it in `H` or the loss")
+                }
+                SymbolKind::Param => {
+                    (format!("param `{name}` is never used"), "its gradient will always be zero")
+                }
                 SymbolKind::Input => (format!("input `{name}` is never used"), "the model ignores this data"),
                 _ => (format!("target `{name}` is never used"), "targets are read by `loss = ...`"),
             };
-            self.diagnostics.push(Diagnostic::warning(message).with_primary(s.span, "declared here").with_note(note));
+            self.diagnostics
+                .push(Diagnostic::warning(message).with_primary(s.span, "declared here").with_note(note));
         }
     }
 }

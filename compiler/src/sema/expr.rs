@@ -11,7 +11,9 @@ use hsc_grammar::{Diagnostic, Span};
 
 use super::decls::{Place, Sema};
 use super::{SymbolKind, suggest};
-use crate::ir::{BinaryOp, Expr, ExprId, Func, Index, IndexId, IndexVar, Let, Role, UnaryOp};
+use crate::ir::{
+    BinaryOp, Expr, ExprId, Func, Index, IndexId, IndexVar, Let, LetId, Role, TensorId, UnaryOp,
+};
 
 /// One access made with an index variable: `name[var + offset]` on an axis of `size`.
 #[derive(Clone, Debug)]
@@ -24,6 +26,13 @@ pub(super) struct Use {
     span: Span,
     /// The array (tensor or let) indexed.
     array: String,
+}
+
+/// What an access reads.
+#[derive(Clone, Copy, Debug)]
+enum Array {
+    Tensor(TensorId),
+    Let(LetId),
 }
 
 /// How an index variable gets its range.
@@ -75,7 +84,7 @@ impl Sema<'_> {
         let deps: Vec<Vec<usize>> = lets
             .iter()
             .map(|(_, _, body)| {
-                let mut d: Vec<usize> = names_in(file, *body).filter_map(|n| position(n)).collect();
+                let mut d: Vec<usize> = names_in(file, *body).filter_map(&position).collect();
                 d.sort();
                 d.dedup();
                 d
@@ -137,7 +146,8 @@ impl Sema<'_> {
         }
         match lowered {
             Some(body) if ok => {
-                let id = self.lets.push(Let { name: name.name.clone(), indices: vars, body, span: name.span });
+                let id =
+                    self.lets.push(Let { name: name.name.clone(), indices: vars, body, span: name.span });
                 self.let_ids.insert(name.name.clone(), id);
                 if let Some(t) = reads {
                     self.lets_reading_targets.insert(id, t);
@@ -177,14 +187,18 @@ impl Sema<'_> {
                             self.diagnostics.push(
                                 Diagnostic::error("`%` is only for wrap-around indices")
                                     .with_primary(span, "a remainder of values")
-                                    .with_help("wrap an index around an axis inside brackets: `x[(i + 1) % P]`"),
+                                    .with_help(
+                                        "wrap an index around an axis inside brackets: `x[(i + 1) % P]`",
+                                    ),
                             );
                             acc = None;
                             continue;
                         }
                     };
                     acc = match (acc, rhs) {
-                        (Some(a), Some(b)) => Some(self.op(Expr::Binary(op, a, b), start.to(file.expr(x).span))),
+                        (Some(a), Some(b)) => {
+                            Some(self.op(Expr::Binary(op, a, b), start.to(file.expr(x).span)))
+                        }
                         _ => None,
                     };
                 }
@@ -246,7 +260,9 @@ impl Sema<'_> {
             self.diagnostics.push(
                 Diagnostic::warning(format!("`{}` is not smooth at 0", func.name))
                     .with_primary(span, "its derivative jumps where the argument is 0")
-                    .with_note("Hamilton's equations and RHEL use derivatives of H; near 0 they are one-sided")
+                    .with_note(
+                        "Hamilton's equations and RHEL use derivatives of H; near 0 they are one-sided",
+                    )
                     .with_help(match f {
                         Func::Relu => "`softplus` is a smooth stand-in",
                         _ => "`sqrt(x^2 + eps)` or `logcosh` are smooth stand-ins",
@@ -288,13 +304,10 @@ impl Sema<'_> {
     }
 
     fn unknown(&mut self, n: &Ident, context: &str) {
-        let candidates: Vec<&str> = self
-            .names
-            .keys()
-            .map(String::as_str)
-            .chain(self.scope.iter().map(|(s, _)| s.as_str()))
-            .collect();
-        let mut d = Diagnostic::error(format!("unknown name `{}`{context}", n.name)).with_primary(n.span, "not declared");
+        let candidates: Vec<&str> =
+            self.names.keys().map(String::as_str).chain(self.scope.iter().map(|(s, _)| s.as_str())).collect();
+        let mut d = Diagnostic::error(format!("unknown name `{}`{context}", n.name))
+            .with_primary(n.span, "not declared");
         if let Some(h) = suggest(&n.name, candidates) {
             d = d.with_help(format!("did you mean `{h}`?"));
         } else if n.name.len() == 1 && n.name.chars().all(|c| c.is_ascii_lowercase()) {
@@ -332,70 +345,86 @@ impl Sema<'_> {
     fn access_of(&mut self, base: &Ident, indices: &[ast::ExprId], span: Span) -> Option<ExprId> {
         let sym = self.names[&base.name];
         // The array's axes, and the node to build.
-        let (axes, target): (Vec<(u64, Option<String>)>, Result<crate::ir::TensorId, crate::ir::LetId>) =
-            if sym.kind == SymbolKind::Let {
-                let Some(&id) = self.let_ids.get(&base.name) else {
-                    // The let failed and was reported; say nothing more about this use.
-                    self.silence_scope();
-                    return None;
-                };
-                if let (Place::Hamiltonian, Some(t)) = (self.place, self.lets_reading_targets.get(&id)) {
+        let (axes, target): (Vec<(u64, Option<String>)>, Array) = if sym.kind == SymbolKind::Let {
+            let Some(&id) = self.let_ids.get(&base.name) else {
+                // The let failed and was reported; say nothing more about this use.
+                self.silence_scope();
+                return None;
+            };
+            if let (Place::Hamiltonian, Some(t)) = (self.place, self.lets_reading_targets.get(&id)) {
+                self.diagnostics.push(
+                    Diagnostic::error(format!("let `{}` reads target `{t}`, but H cannot", base.name))
+                        .with_primary(span, "used in H")
+                        .with_note("targets are data for the loss; the energy must not depend on them"),
+                );
+                return None;
+            }
+            if let Some(t) = self.lets_reading_targets.get(&id) {
+                self.target_read = Some(t.clone());
+            }
+            let l = &self.lets[id];
+            let axes = l
+                .indices
+                .iter()
+                .map(|&v| {
+                    let v = &self.indices[v];
+                    ((v.hi - v.lo) as u64, v.dim.clone())
+                })
+                .collect();
+            (axes, Array::Let(id))
+        } else {
+            let Some(&id) = self.tensor_ids.get(&base.name) else {
+                // Its declaration failed and was reported.
+                self.silence_scope();
+                return None;
+            };
+            let t = &self.tensors[id];
+            if t.role == Role::Target {
+                if self.place == Place::Hamiltonian {
                     self.diagnostics.push(
-                        Diagnostic::error(format!("let `{}` reads target `{t}`, but H cannot", base.name))
-                            .with_primary(span, "used in H")
+                        Diagnostic::error(format!("target `{}` is used in H", base.name))
+                            .with_primary(span, "a target in the energy")
+                            .with_secondary(t.span, "declared as a target here")
                             .with_note("targets are data for the loss; the energy must not depend on them"),
                     );
                     return None;
                 }
-                if let Some(t) = self.lets_reading_targets.get(&id) {
-                    self.target_read = Some(t.clone());
-                }
-                let l = &self.lets[id];
-                let axes = l
-                    .indices
-                    .iter()
-                    .map(|&v| {
-                        let v = &self.indices[v];
-                        ((v.hi - v.lo) as u64, v.dim.clone())
-                    })
-                    .collect();
-                (axes, Err(id))
-            } else {
-                let Some(&id) = self.tensor_ids.get(&base.name) else {
-                    // Its declaration failed and was reported.
-                    self.silence_scope();
-                    return None;
-                };
-                let t = &self.tensors[id];
-                if t.role == Role::Target {
-                    if self.place == Place::Hamiltonian {
-                        self.diagnostics.push(
-                            Diagnostic::error(format!("target `{}` is used in H", base.name))
-                                .with_primary(span, "a target in the energy")
-                                .with_secondary(t.span, "declared as a target here")
-                                .with_note("targets are data for the loss; the energy must not depend on them"),
-                        );
-                        return None;
-                    }
-                    self.target_read = Some(base.name.clone());
-                }
-                (t.shape.iter().map(|a| (a.size, a.dim.clone())).collect(), Ok(id))
-            };
+                self.target_read = Some(base.name.clone());
+            }
+            (t.shape.iter().map(|a| (a.size, a.dim.clone())).collect(), Array::Tensor(id))
+        };
         if indices.len() != axes.len() {
             let shape: Vec<String> =
                 axes.iter().map(|(s, d)| d.clone().unwrap_or_else(|| s.to_string())).collect();
             let names = ["i", "j", "k", "l", "m", "n"];
             let example: Vec<&str> = names.iter().copied().cycle().take(axes.len()).collect();
             let (message, help) = if axes.is_empty() {
-                (format!("`{}` is a scalar and takes no index", base.name), format!("write `{}` alone", base.name))
+                (
+                    format!("`{}` is a scalar and takes no index", base.name),
+                    format!("write `{}` alone", base.name),
+                )
             } else if indices.is_empty() {
                 (
-                    format!("`{}` has shape [{}] and needs {}", base.name, shape.join(", "), indices_word(axes.len())),
-                    format!("select elements inside a sum, e.g. `sum({0}, {1}[{0}])`", example.join(", "), base.name),
+                    format!(
+                        "`{}` has shape [{}] and needs {}",
+                        base.name,
+                        shape.join(", "),
+                        indices_word(axes.len())
+                    ),
+                    format!(
+                        "select elements inside a sum, e.g. `sum({0}, {1}[{0}])`",
+                        example.join(", "),
+                        base.name
+                    ),
                 )
             } else {
                 (
-                    format!("`{}` has shape [{}] but is given {}", base.name, shape.join(", "), indices_word(indices.len())),
+                    format!(
+                        "`{}` has shape [{}] but is given {}",
+                        base.name,
+                        shape.join(", "),
+                        indices_word(indices.len())
+                    ),
                     format!("give one index per axis: `{}[{}]`", base.name, example.join(", ")),
                 )
             };
@@ -420,8 +449,8 @@ impl Sema<'_> {
         }
         let free = index.iter().filter_map(|i| i.var).collect();
         let node = match target {
-            Ok(tensor) => Expr::Load { tensor, index },
-            Err(target) => Expr::LetRef { target, index },
+            Array::Tensor(tensor) => Expr::Load { tensor, index },
+            Array::Let(target) => Expr::LetRef { target, index },
         };
         Some(self.exprs.push(node, span, free))
     }
@@ -433,7 +462,9 @@ impl Sema<'_> {
         let file = self.file;
         let e = file.expr(id);
         let (base, wrap) = match &e.kind {
-            ExprKind::Chain { head, tail } if tail.len() == 1 && tail[0].0 == BinOp::Rem => (*head, Some(tail[0].1)),
+            ExprKind::Chain { head, tail } if tail.len() == 1 && tail[0].0 == BinOp::Rem => {
+                (*head, Some(tail[0].1))
+            }
             _ => (id, None),
         };
         let affine = self.affine(base)?;
@@ -475,7 +506,14 @@ impl Sema<'_> {
             }
             return Some(Index { var: None, offset: c, wrap: None });
         };
-        self.uses[var].push(Use { size, dim, offset: affine.constant, wrap, span: e.span, array: array.to_owned() });
+        self.uses[var].push(Use {
+            size,
+            dim,
+            offset: affine.constant,
+            wrap,
+            span: e.span,
+            array: array.to_owned(),
+        });
         Some(Index { var: Some(var), offset: affine.constant, wrap })
     }
 
@@ -485,7 +523,9 @@ impl Sema<'_> {
         let e = file.expr(id);
         let constant = |c: i64| Some(Affine { var: None, coeff: 0, constant: c });
         match &e.kind {
-            ExprKind::Number { value, .. } if value.fract() == 0.0 && value.abs() < 1e15 => constant(*value as i64),
+            ExprKind::Number { value, .. } if value.fract() == 0.0 && value.abs() < 1e15 => {
+                constant(*value as i64)
+            }
             ExprKind::Paren(x) => self.affine(*x),
             ExprKind::Neg(x) => {
                 let a = self.affine(*x)?;
@@ -572,9 +612,7 @@ impl Sema<'_> {
                             None
                         }
                     };
-                    if acc.is_none() {
-                        return None;
-                    }
+                    acc?;
                 }
                 acc
             }
@@ -590,11 +628,10 @@ impl Sema<'_> {
     }
 
     fn bad_index(&mut self, span: Span, label: &str) {
-        self.diagnostics.push(
-            Diagnostic::error("unsupported index")
-                .with_primary(span, label.to_owned())
-                .with_note("an index is `i`, `i + c`, `i - c`, `(i + c) % n` or a whole number, with `c` and `n` constants"),
-        );
+        self.diagnostics
+            .push(Diagnostic::error("unsupported index").with_primary(span, label.to_owned()).with_note(
+            "an index is `i`, `i + c`, `i - c`, `(i + c) % n` or a whole number, with `c` and `n` constants",
+        ));
     }
 
     /// Whether a new index name is free to use; reports why not.
@@ -629,7 +666,8 @@ impl Sema<'_> {
 
     /// Creates an index variable and puts it in scope; its range is set when it closes.
     fn open_index(&mut self, ix: &Ident) -> IndexId {
-        let var = self.indices.push(IndexVar { name: ix.name.clone(), lo: 0, hi: 0, dim: None, span: ix.span });
+        let var =
+            self.indices.push(IndexVar { name: ix.name.clone(), lo: 0, hi: 0, dim: None, span: ix.span });
         self.uses[var] = Vec::new();
         self.scope.push((ix.name.clone(), var));
         var
@@ -663,7 +701,9 @@ impl Sema<'_> {
                             self.diagnostics.push(
                                 Diagnostic::error(format!("the range {l}..{h} is empty"))
                                     .with_primary(s, "no value of the index lies in it")
-                                    .with_note("ranges are half-open, like Rust's: `0..P` runs from 0 to P - 1"),
+                                    .with_note(
+                                        "ranges are half-open, like Rust's: `0..P` runs from 0 to P - 1",
+                                    ),
                             );
                             Range::Broken
                         }
@@ -701,7 +741,9 @@ impl Sema<'_> {
                         return false;
                     }
                     let help = match site {
-                        Site::Sum => format!("use `{name}` to index an array, or give its range: `sum({name} in 0..P, ...)`"),
+                        Site::Sum => format!(
+                            "use `{name}` to index an array, or give its range: `sum({name} in 0..P, ...)`"
+                        ),
                         Site::Let => format!("use `{name}` in the let's value to index an array"),
                     };
                     self.diagnostics.push(
@@ -723,15 +765,31 @@ impl Sema<'_> {
                         (Some(a), Some(b)) if u.size == first.size => {
                             format!("index `{name}` runs over two different dims, {a} and {b}")
                         }
-                        _ => format!("index `{name}` runs over two different sizes, {} and {}", describe(first), describe(u)),
+                        _ => format!(
+                            "index `{name}` runs over two different sizes, {} and {}",
+                            describe(first),
+                            describe(u)
+                        ),
                     };
                     let mut d = Diagnostic::error(message)
-                    .with_primary(u.span, format!("here `{name}` runs over an axis of `{}` of size {}", u.array, describe(u)))
-                    .with_secondary(first.span, format!("here over an axis of `{}` of size {}", first.array, describe(first)));
+                        .with_primary(
+                            u.span,
+                            format!(
+                                "here `{name}` runs over an axis of `{}` of size {}",
+                                u.array,
+                                describe(u)
+                            ),
+                        )
+                        .with_secondary(
+                            first.span,
+                            format!("here over an axis of `{}` of size {}", first.array, describe(first)),
+                        );
                     if u.size == first.size {
                         d = d.with_note("the sizes are equal now, but `-D` could set them apart");
                     }
-                    self.diagnostics.push(d.with_help("each index runs over one size; use two indices, or give an explicit range"));
+                    self.diagnostics.push(d.with_help(
+                        "each index runs over one size; use two indices, or give an explicit range",
+                    ));
                     return false;
                 }
                 let dim = uses.iter().find_map(|u| u.dim.clone());
@@ -751,8 +809,18 @@ impl Sema<'_> {
                 if m > u.size {
                     self.diagnostics.push(
                         Diagnostic::error(format!("wrapping modulo {m} can leave `{}`", u.array))
-                            .with_primary(u.span, format!("reaches up to {}, but `{}` has indices 0..{}", m - 1, u.array, u.size))
-                            .with_help("wrap around the size of the axis, e.g. `(i + 1) % P` for an axis of size P"),
+                            .with_primary(
+                                u.span,
+                                format!(
+                                    "reaches up to {}, but `{}` has indices 0..{}",
+                                    m - 1,
+                                    u.array,
+                                    u.size
+                                ),
+                            )
+                            .with_help(
+                                "wrap around the size of the axis, e.g. `(i + 1) % P` for an axis of size P",
+                            ),
                     );
                     ok = false;
                 }
@@ -778,7 +846,13 @@ impl Sema<'_> {
             };
             self.diagnostics.push(
                 Diagnostic::error(format!("`{}` is read outside its bounds", u.array))
-                    .with_primary(u.span, format!("at `{name}` = {bad_i} this is {reach}, but `{}` has indices 0..{}", u.array, u.size))
+                    .with_primary(
+                        u.span,
+                        format!(
+                            "at `{name}` = {bad_i} this is {reach}, but `{}` has indices 0..{}",
+                            u.array, u.size
+                        ),
+                    )
                     .with_secondary(bound_at, format!("`{name}` runs over {lo}..{hi} here"))
                     .with_help(help),
             );

@@ -21,7 +21,6 @@ mod expr;
 #[cfg(test)]
 mod tests;
 
-
 use hsc_grammar::{Diagnostic, Span, ast};
 
 use crate::ir::Program;

@@ -76,7 +76,8 @@ fn indices_bind_to_their_axes() {
 
 #[test]
 fn lets_may_be_used_before_they_are_declared() {
-    let prog = ok(&with_h("H = sum(i, 0.5 * p[i]^2 + e[i])\nlet e[i] = 0.5 * s[i] * q[i]^2\nlet s[i] = exp(q[i])"));
+    let prog =
+        ok(&with_h("H = sum(i, 0.5 * p[i]^2 + e[i])\nlet e[i] = 0.5 * s[i] * q[i]^2\nlet s[i] = exp(q[i])"));
     let names: Vec<&str> = prog.lets.values().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["s", "e"], "lets are ordered by their uses");
 }
@@ -94,13 +95,22 @@ fn offsets_need_ranges_that_keep_them_inside() {
 #[test]
 fn wrap_around_is_euclidean() {
     let prog = ok(&with_h("H = sum(i, p[i]^2 + (q[(i + 1) % P] - q[(i - 1) % P])^2)"));
-    let wraps: Vec<Index> = prog.exprs.iter().filter_map(|(_, e)| e.access()).flatten().copied().filter(|i| i.wrap.is_some()).collect();
+    let wraps: Vec<Index> = prog
+        .exprs
+        .iter()
+        .filter_map(|(_, e)| e.access())
+        .flatten()
+        .copied()
+        .filter(|i| i.wrap.is_some())
+        .collect();
     assert_eq!(wraps.len(), 2);
     assert_eq!((wraps[0].offset, wraps[0].wrap), (1, Some(8)));
     assert_eq!((wraps[1].offset, wraps[1].wrap), (-1, Some(8)));
     // A constant index wraps at compile time.
     let prog = ok(&with_h("H = sum(i, p[i]^2) + q[(0 - 1) % P]"));
-    assert!(prog.exprs.iter().any(|(_, e)| e.access() == Some(&[Index { var: None, offset: 7, wrap: None }])));
+    assert!(
+        prog.exprs.iter().any(|(_, e)| e.access() == Some(&[Index { var: None, offset: 7, wrap: None }]))
+    );
     err(&with_h("H = sum(i, p[i]^2 + q[(i + 1) % 9])"), "can leave");
 }
 
@@ -113,8 +123,11 @@ fn constant_indices_may_use_dims() {
 
 #[test]
 fn dims_and_consts_are_numbers() {
-    let prog = ok("model M\ndim P = 4\nconst g = 2 * half\nconst half = 0.5\nstate q[P] momentum p\nH = sum(i, p[i]^2) / P + g * q[0]\n");
-    let consts: Vec<f64> = prog.exprs.iter().filter_map(|(_, e)| if let Expr::Const(c) = e { Some(*c) } else { None }).collect();
+    let prog = ok(
+        "model M\ndim P = 4\nconst g = 2 * half\nconst half = 0.5\nstate q[P] momentum p\nH = sum(i, p[i]^2) / P + g * q[0]\n",
+    );
+    let consts: Vec<f64> =
+        prog.exprs.iter().filter_map(|(_, e)| if let Expr::Const(c) = e { Some(*c) } else { None }).collect();
     assert!(consts.contains(&4.0) && consts.contains(&1.0), "{consts:?}");
 }
 
@@ -128,31 +141,55 @@ fn overrides_reach_dims_defined_from_dims() {
 
 #[test]
 fn several_state_pairs_and_a_trainable_step() {
-    let prog = ok("model M\ndim P = 3\ndim Q = 2\nparam h = 0.1\nstate x[P] momentum px\nstate y[Q] momentum py\nH = sum(i, px[i]^2 + x[i]^2) + sum(j, py[j]^2 + y[j]^2)\nintegrator yoshida4(dt = h)\n");
+    let prog = ok(
+        "model M\ndim P = 3\ndim Q = 2\nparam h = 0.1\nstate x[P] momentum px\nstate y[Q] momentum py\nH = sum(i, px[i]^2 + x[i]^2) + sum(j, py[j]^2 + y[j]^2)\nintegrator yoshida4(dt = h)\n",
+    );
     assert_eq!(prog.pairs.len(), 2);
     assert_eq!(prog.integrator.method, Method::Yoshida4);
     let Dt::Param(h) = prog.integrator.dt else { panic!("dt should be the param h") };
     assert_eq!(prog.tensors[h].name, "h");
     let roles: Vec<&Role> = prog.tensors.values().map(|t| &t.role).collect();
-    assert!(matches!(roles[..], [Role::Param(_), Role::Position(0), Role::Momentum(0), Role::Position(1), Role::Momentum(1)]));
+    assert!(matches!(
+        roles[..],
+        [Role::Param(_), Role::Position(0), Role::Momentum(0), Role::Position(1), Role::Momentum(1)]
+    ));
 }
 
 #[test]
 fn initialisers() {
-    let prog = ok("model M\nparam a = -1.5\nparam b = uniform(-1, 1)\nparam c = normal(0, 0.1)\nparam d\nstate q momentum p\nH = a * b * c * d * q^2 + p^2\n");
-    let inits: Vec<Init> = prog.tensors.values().filter_map(|t| if let Role::Param(i) = t.role { Some(i) } else { None }).collect();
+    let prog = ok(
+        "model M\nparam a = -1.5\nparam b = uniform(-1, 1)\nparam c = normal(0, 0.1)\nparam d\nstate q momentum p\nH = a * b * c * d * q^2 + p^2\n",
+    );
+    let inits: Vec<Init> = prog
+        .tensors
+        .values()
+        .filter_map(|t| if let Role::Param(i) = t.role { Some(i) } else { None })
+        .collect();
     assert_eq!(
         inits,
-        [Init::Constant(-1.5), Init::Uniform { low: -1.0, high: 1.0 }, Init::Normal { mean: 0.0, std: 0.1 }, Init::Constant(0.0)]
+        [
+            Init::Constant(-1.5),
+            Init::Uniform { low: -1.0, high: 1.0 },
+            Init::Normal { mean: 0.0, std: 0.1 },
+            Init::Constant(0.0)
+        ]
     );
-    err("model M\nparam a = normal(0, -1)\nstate q momentum p\nH = a * q^2 + p^2\n", "negative standard deviation");
+    err(
+        "model M\nparam a = normal(0, -1)\nstate q momentum p\nH = a * q^2 + p^2\n",
+        "negative standard deviation",
+    );
     err("model M\nparam a = uniform(1)\nstate q momentum p\nH = a * q^2 + p^2\n", "takes 2 arguments");
 }
 
 #[test]
 fn the_loss_reads_targets_and_h_does_not() {
-    ok("model M\ntarget y[1]\nstate x[2] momentum v\nlet err = x[1] - y[0]\nH = v[0]^2 + v[1]^2 + x[0]^2\nloss = err^2\n");
-    err("model M\ntarget y[1]\nstate x[2] momentum v\nlet err = x[1] - y[0]\nH = v[0]^2 + x[0]^2 + err\nloss = err^2\n", "reads target");
+    ok(
+        "model M\ntarget y[1]\nstate x[2] momentum v\nlet err = x[1] - y[0]\nH = v[0]^2 + v[1]^2 + x[0]^2\nloss = err^2\n",
+    );
+    err(
+        "model M\ntarget y[1]\nstate x[2] momentum v\nlet err = x[1] - y[0]\nH = v[0]^2 + x[0]^2 + err\nloss = err^2\n",
+        "reads target",
+    );
     err("model M\ntarget y[1]\nstate x momentum v\nH = v^2 + x^2 * y[0]\n", "used in H");
 }
 
@@ -169,7 +206,10 @@ fn warnings() {
 fn names_and_scopes() {
     err(&with_h("H = sum(i, p[i]^2 + sum(i, q[i]))"), "already bound");
     err(&with_h("H = sum(i, p[i]^2 + u[i])"), "two different sizes");
-    err("model M\ndim P = 3\ndim N = 3\ninput u[N]\nstate q[P] momentum p\nH = sum(i, p[i]^2 + u[i])\n", "two different dims");
+    err(
+        "model M\ndim P = 3\ndim N = 3\ninput u[N]\nstate q[P] momentum p\nH = sum(i, p[i]^2 + u[i])\n",
+        "two different dims",
+    );
     err(&with_h("H = sum(N, p[N]^2)"), "has the name of a dim");
     err(&with_h("let s[i, i] = q[i]\nH = sum(i, p[i]^2)"), "appears twice");
     err(&with_h("H = sum(i, p[i]^2 + i)"), "used as a value");
@@ -182,9 +222,14 @@ fn names_and_scopes() {
 #[test]
 fn sizes_are_checked_without_allocating() {
     err("model M\ndim P = 268435457\nstate q[P] momentum p\nH = sum(i, p[i]^2)\n", "too large");
-    err("model M\ndim P = 20000\nparam J[P, P, P]\nstate q[P] momentum p\nH = sum(i, p[i]^2 + J[i, i, i])\n", "too large to allocate");
+    err(
+        "model M\ndim P = 20000\nparam J[P, P, P]\nstate q[P] momentum p\nH = sum(i, p[i]^2 + J[i, i, i])\n",
+        "too large to allocate",
+    );
     // The largest allowed dim compiles instantly: nothing is enumerated.
-    ok("model M\ndim P = 268435456\nstate q[P] momentum p\nH = sum(i in 0..P-1, p[i]^2 + (q[i + 1] - q[i])^2)\n");
+    ok(
+        "model M\ndim P = 268435456\nstate q[P] momentum p\nH = sum(i in 0..P-1, p[i]^2 + (q[i + 1] - q[i])^2)\n",
+    );
 }
 
 #[test]
@@ -196,10 +241,10 @@ fn the_verifier_catches_broken_programs() {
     let mut exprs = crate::ir::Exprs::default();
     for (k, e) in bad.exprs.iter() {
         let mut e = e.clone();
-        if k == id {
-            if let Expr::Load { index, .. } = &mut e {
-                index[0].offset = 1;
-            }
+        if k == id
+            && let Expr::Load { index, .. } = &mut e
+        {
+            index[0].offset = 1;
         }
         exprs.push(e, bad.exprs.span(k), bad.exprs.free(k).to_vec());
     }
