@@ -6,8 +6,10 @@
 //! |---|---|---|
 //! | parse (crate hsc-grammar) | [`hsc_grammar::parse`] | [`hsc_grammar::ast::File`] |
 //! | sema | [`sema::analyze`] | [`ir::Program`], the typed tensor-expression IR |
+//! | analysis | [`analysis::analyze`] | [`analysis::Facts`]: `H = K(p) + V(q, u)`, even in `p` |
 //!
 //! [`front_end`] runs them in order on the bytes of a file and collects every diagnostic.
+//! A model is valid when it passes all of them.
 //!
 //! ```
 //! let source = b"model Spring\nparam k = 1\nstate q momentum p\nH = 0.5 * p^2 + 0.5 * k * q^2\n";
@@ -20,6 +22,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod analysis;
 pub mod ir;
 pub mod sema;
 mod summary;
@@ -38,6 +41,8 @@ pub struct FrontEnd {
     pub ast: hsc_grammar::ast::File,
     /// The checked program, when the file has no error.
     pub program: Option<ir::Program>,
+    /// What the analysis found, when the file has no error.
+    pub facts: Option<analysis::Facts>,
     /// Every error and warning, in the order found.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -55,13 +60,28 @@ pub fn front_end(bytes: &[u8], overrides: &[Override]) -> FrontEnd {
         let d = Diagnostic::error("the file is not valid UTF-8")
             .with_primary(Span::new(at, at + 3), format!("invalid byte sequence at byte {at}"))
             .with_note("a .ham file is UTF-8 text");
-        return FrontEnd { source, ast: Default::default(), program: None, diagnostics: vec![d] };
+        return FrontEnd {
+            source,
+            ast: Default::default(),
+            program: None,
+            facts: None,
+            diagnostics: vec![d],
+        };
     }
     let (ast, mut diagnostics) = hsc_grammar::parse(&source);
-    if !diagnostics.is_empty() && has_errors(&diagnostics) {
-        return FrontEnd { source, ast, program: None, diagnostics };
+    if has_errors(&diagnostics) {
+        return FrontEnd { source, ast, program: None, facts: None, diagnostics };
     }
-    let analysis = sema::analyze(&ast, overrides);
-    diagnostics.extend(analysis.diagnostics);
-    FrontEnd { source, ast, program: analysis.program, diagnostics }
+    let sema = sema::analyze(&ast, overrides);
+    diagnostics.extend(sema.diagnostics);
+    let Some(program) = sema.program else {
+        return FrontEnd { source, ast, program: None, facts: None, diagnostics };
+    };
+    match analysis::analyze(&program) {
+        Ok(facts) => FrontEnd { source, ast, program: Some(program), facts: Some(facts), diagnostics },
+        Err(errors) => {
+            diagnostics.extend(errors);
+            FrontEnd { source, ast, program: None, facts: None, diagnostics }
+        }
+    }
 }

@@ -2,11 +2,12 @@
 
 use std::fmt::Write as _;
 
-use crate::ir::{Dt, Program, Role};
+use crate::analysis::Facts;
+use crate::ir::{Dt, Program, Role, TensorId};
 
-/// Dims, inputs, params (shapes, initialisers, element counts), state pairs, targets,
-/// integrator and loss, one topic per line.
-pub fn summary(program: &Program) -> String {
+/// Dims, inputs, params (shapes, initialisers, element counts), state pairs, targets, the
+/// structure of the energy, integrator and loss, one topic per line.
+pub fn summary(program: &Program, facts: &Facts) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "model {}", program.name);
     let dims: Vec<String> = program
@@ -54,6 +55,24 @@ pub fn summary(program: &Program) -> String {
         let text = format!("{}{} momentum {} ({} + {} values)", q.name, shape(q), p.name, q.len(), p.len());
         line(&mut out, if k == 0 { "state" } else { "" }, text);
     }
+    let params = |ids: &[TensorId]| -> String {
+        let names: Vec<&str> = ids.iter().map(|&t| program.tensors[t].name.as_str()).collect();
+        if names.is_empty() { String::new() } else { format!("; {}", names.join(", ")) }
+    };
+    let mut v_args: Vec<&str> = vec!["q"];
+    if program.tensors.values().any(|t| t.role == Role::Input) {
+        v_args.push("u");
+    }
+    line(
+        &mut out,
+        "energy",
+        format!(
+            "H = K(p{}) + V({}{}), even in p (time-reversal symmetric)",
+            params(&facts.kinetic_params),
+            v_args.join(", "),
+            params(&facts.potential_params)
+        ),
+    );
     let dt = match program.integrator.dt {
         Dt::Fixed(h) => format!("dt = {h}"),
         Dt::Param(t) => format!("dt = {} (a trainable param)", program.tensors[t].name),

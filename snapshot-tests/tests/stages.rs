@@ -27,7 +27,13 @@ fn every_example_at_every_stage() {
                 ast::Printer::new(&front.ast, &front.source).to_string()
             );
             insta::assert_snapshot!(format!("{name}@ir"), program.to_string());
-            insta::assert_snapshot!(format!("{name}@check"), format!("{rendered}{}", hsc::summary(program)));
+            insta::assert_snapshot!(
+                format!("{name}@check"),
+                format!(
+                    "{rendered}{}",
+                    hsc::summary(program, front.facts.as_ref().expect("facts of a valid model"))
+                )
+            );
         }
     });
 }

@@ -68,9 +68,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = use_color();
     match cli.command {
-        Command::Check { model, dims } => run(&model, &dims.define, color, |front| {
-            front.program.as_ref().map(hsc::summary).unwrap_or_default()
-        }),
+        Command::Check { model, dims } => {
+            run(&model, &dims.define, color, |front| match (&front.program, &front.facts) {
+                (Some(program), Some(facts)) => hsc::summary(program, facts),
+                _ => String::new(),
+            })
+        }
         Command::Emit { model, stage, dims } => run(&model, &dims.define, color, |front| match stage {
             Stage::Ast => hsc_grammar::ast::Printer::new(&front.ast, &front.source).to_string(),
             Stage::Ir => front.program.as_ref().map(|p| p.to_string()).unwrap_or_default(),
