@@ -7,6 +7,7 @@
 //! | parse (crate hsc-grammar) | [`hsc_grammar::parse`] | [`hsc_grammar::ast::File`] |
 //! | sema | [`sema::analyze`] | [`ir::Program`], the typed tensor-expression IR |
 //! | analysis | [`analysis::analyze`] | [`analysis::Facts`]: `H = K(p) + V(q, u)`, even in `p` |
+//! | symbolic | [`symbolic::differentiate`] | [`symbolic::Equations`]: Hamilton's equations, every derivative |
 //!
 //! [`front_end`] runs them in order on the bytes of a file and collects every diagnostic.
 //! A model is valid when it passes all of them.
@@ -26,10 +27,20 @@ pub mod analysis;
 pub mod ir;
 pub mod sema;
 mod summary;
+pub mod symbolic;
 
 use hsc_grammar::{Diagnostic, Span, has_errors};
 
 pub use sema::Override;
+
+/// Derives the equations of a valid program; a stop of the symbolic stage (a budget, an
+/// index form it cannot express) is an internal-error diagnostic.
+pub fn equations(program: &ir::Program) -> Result<symbolic::Equations, Diagnostic> {
+    symbolic::differentiate(program).map_err(|why| {
+        Diagnostic::error(format!("internal compiler error: the symbolic stage stopped: {why}"))
+            .with_note("please report this, with the model file")
+    })
+}
 pub use summary::summary;
 
 /// The result of the front end on one file.

@@ -4,10 +4,11 @@ use std::fmt::Write as _;
 
 use crate::analysis::Facts;
 use crate::ir::{Dt, Program, Role, TensorId};
+use crate::symbolic::Equations;
 
 /// Dims, inputs, params (shapes, initialisers, element counts), state pairs, targets, the
-/// structure of the energy, integrator and loss, one topic per line.
-pub fn summary(program: &Program, facts: &Facts) -> String {
+/// structure of the energy, Hamilton's equations, integrator and loss, one topic per line.
+pub fn summary(program: &Program, facts: &Facts, equations: &Equations) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "model {}", program.name);
     let dims: Vec<String> = program
@@ -73,6 +74,9 @@ pub fn summary(program: &Program, facts: &Facts) -> String {
             params(&facts.potential_params)
         ),
     );
+    for (k, eq) in equations.hamilton().iter().enumerate() {
+        line(&mut out, if k == 0 { "equations" } else { "" }, eq.clone());
+    }
     let dt = match program.integrator.dt {
         Dt::Fixed(h) => format!("dt = {h}"),
         Dt::Param(t) => format!("dt = {} (a trainable param)", program.tensors[t].name),

@@ -27,12 +27,12 @@ fn every_example_at_every_stage() {
                 ast::Printer::new(&front.ast, &front.source).to_string()
             );
             insta::assert_snapshot!(format!("{name}@ir"), program.to_string());
+            let equations = hsc::equations(program).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
+            let facts = front.facts.as_ref().expect("facts of a valid model");
+            insta::assert_snapshot!(format!("{name}@equations"), equations.to_string());
             insta::assert_snapshot!(
                 format!("{name}@check"),
-                format!(
-                    "{rendered}{}",
-                    hsc::summary(program, front.facts.as_ref().expect("facts of a valid model"))
-                )
+                format!("{rendered}{}", hsc::summary(program, facts, &equations))
             );
         }
     });

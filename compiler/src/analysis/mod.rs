@@ -20,7 +20,8 @@
 use cranelift_entity::SecondaryMap;
 use hsc_grammar::Diagnostic;
 
-use crate::ir::{BinaryOp, Expr, ExprId, Func, Program, Role, TensorId, UnaryOp};
+use crate::ir::func::Symmetry;
+use crate::ir::{BinaryOp, Expr, ExprId, Program, Role, TensorId, UnaryOp};
 
 /// What the analysis found about a valid model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,11 +215,11 @@ fn parities(program: &Program) -> SecondaryMap<ExprId, Parity> {
                 (Free | Even, Even, _) => Even,
                 _ => Neither,
             },
-            Expr::Call(f, a) => match (parity[*a], f) {
+            Expr::Call(f, a) => match (parity[*a], f.symmetry()) {
                 (Free, _) => Free,
                 (Even, _) => Even,
-                (Odd, Func::Cos | Func::Cosh | Func::Logcosh | Func::Abs) => Even,
-                (Odd, Func::Sin | Func::Sinh | Func::Tanh) => Odd,
+                (Odd, Symmetry::Even) => Even,
+                (Odd, Symmetry::Odd) => Odd,
                 _ => Neither,
             },
         };

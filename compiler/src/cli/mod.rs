@@ -53,6 +53,8 @@ enum Stage {
     Ast,
     /// The typed tensor-expression IR.
     Ir,
+    /// Hamilton's equations and every derivative the later passes need.
+    Equations,
 }
 
 fn parse_define(text: &str) -> Result<Override, String> {
@@ -68,22 +70,32 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = use_color();
     match cli.command {
-        Command::Check { model, dims } => {
-            run(&model, &dims.define, color, |front| match (&front.program, &front.facts) {
-                (Some(program), Some(facts)) => hsc::summary(program, facts),
-                _ => String::new(),
-            })
-        }
+        Command::Check { model, dims } => run(&model, &dims.define, color, |front| {
+            let (Some(program), Some(facts)) = (&front.program, &front.facts) else {
+                return Ok(String::new());
+            };
+            let equations = hsc::equations(program)?;
+            Ok(hsc::summary(program, facts, &equations))
+        }),
         Command::Emit { model, stage, dims } => run(&model, &dims.define, color, |front| match stage {
-            Stage::Ast => hsc_grammar::ast::Printer::new(&front.ast, &front.source).to_string(),
-            Stage::Ir => front.program.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            Stage::Ast => Ok(hsc_grammar::ast::Printer::new(&front.ast, &front.source).to_string()),
+            Stage::Ir => Ok(front.program.as_ref().map(|p| p.to_string()).unwrap_or_default()),
+            Stage::Equations => match &front.program {
+                Some(program) => Ok(hsc::equations(program)?.to_string()),
+                None => Ok(String::new()),
+            },
         }),
     }
 }
 
 /// Reads and checks the model, prints its diagnostics to stderr and, when it is valid, what
 /// `output` makes of it to stdout.
-fn run(path: &Path, overrides: &[Override], color: bool, output: impl Fn(&FrontEnd) -> String) -> ExitCode {
+fn run(
+    path: &Path,
+    overrides: &[Override],
+    color: bool,
+    output: impl Fn(&FrontEnd) -> Result<String, Diagnostic>,
+) -> ExitCode {
     let name = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -102,8 +114,16 @@ fn run(path: &Path, overrides: &[Override], color: bool, output: impl Fn(&FrontE
         let _ = writeln!(stderr, "{name}: {errors} error{} found", if errors == 1 { "" } else { "s" });
         return ExitCode::from(1);
     }
-    let _ = std::io::stdout().lock().write_all(output(&front).as_bytes());
-    ExitCode::SUCCESS
+    match output(&front) {
+        Ok(text) => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(d) => {
+            let _ = stderr.write_all(render(&[d], &name, &front.source, color).as_bytes());
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Colour on a terminal, plain text when piped or when `NO_COLOR` is set (no-color.org).

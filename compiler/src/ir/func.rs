@@ -32,6 +32,53 @@ pub enum Func {
     Abs,
     /// `relu(x) = max(x, 0)`; not smooth at 0
     Relu,
+    /// `sign(x)`, the derivative of `abs`; internal, not in the language
+    Sign,
+    /// `step(x)`, 1 for `x > 0` and 0 otherwise, the derivative of `relu`; internal
+    Step,
+}
+
+/// How a function behaves when its argument changes sign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Symmetry {
+    /// `f(-x) = f(x)`
+    Even,
+    /// `f(-x) = -f(x)`
+    Odd,
+    /// Neither.
+    None,
+}
+
+/// A formula in one variable `X`, in which a function's derivative is written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Formula {
+    /// The argument.
+    X,
+    /// A number.
+    Num(f64),
+    /// A function of a formula.
+    Apply(Func, Box<Formula>),
+    /// A sum.
+    Add(Box<Formula>, Box<Formula>),
+    /// A product.
+    Mul(Box<Formula>, Box<Formula>),
+    /// A formula to a constant power.
+    Pow(Box<Formula>, f64),
+}
+
+impl Formula {
+    fn apply(f: Func) -> Formula {
+        Formula::Apply(f, Box::new(Formula::X))
+    }
+    fn times(self, other: Formula) -> Formula {
+        Formula::Mul(Box::new(self), Box::new(other))
+    }
+    fn plus(self, other: Formula) -> Formula {
+        Formula::Add(Box::new(self), Box::new(other))
+    }
+    fn pow(self, n: f64) -> Formula {
+        Formula::Pow(Box::new(self), n)
+    }
 }
 
 impl Func {
@@ -68,17 +115,52 @@ impl Func {
             Func::Logcosh => "logcosh",
             Func::Abs => "abs",
             Func::Relu => "relu",
+            Func::Sign => "sign",
+            Func::Step => "step",
         }
     }
 
-    /// The function of that name.
+    /// The function of that name (internal functions have none).
     pub fn from_name(name: &str) -> Option<Func> {
         Func::ALL.into_iter().find(|f| f.name() == name)
     }
 
+    /// Its derivative, as a formula in its argument `X`.
+    pub fn derivative(self) -> Formula {
+        use Formula::{Num, X};
+        match self {
+            Func::Exp => Formula::apply(Func::Exp),
+            Func::Log => X.pow(-1.0),
+            Func::Sqrt => Num(0.5).times(Formula::apply(Func::Sqrt).pow(-1.0)),
+            Func::Sin => Formula::apply(Func::Cos),
+            Func::Cos => Num(-1.0).times(Formula::apply(Func::Sin)),
+            Func::Tanh => Num(1.0).plus(Num(-1.0).times(Formula::apply(Func::Tanh).pow(2.0))),
+            Func::Sinh => Formula::apply(Func::Cosh),
+            Func::Cosh => Formula::apply(Func::Sinh),
+            Func::Sigmoid => Formula::apply(Func::Sigmoid)
+                .times(Num(1.0).plus(Num(-1.0).times(Formula::apply(Func::Sigmoid)))),
+            Func::Softplus => Formula::apply(Func::Sigmoid),
+            Func::Logcosh => Formula::apply(Func::Tanh),
+            Func::Abs => Formula::apply(Func::Sign),
+            Func::Relu => Formula::apply(Func::Step),
+            Func::Sign | Func::Step => Num(0.0),
+        }
+    }
+
+    /// Whether it is even, odd or neither.
+    pub fn symmetry(self) -> Symmetry {
+        match self {
+            Func::Cos | Func::Cosh | Func::Logcosh | Func::Abs => Symmetry::Even,
+            Func::Sin | Func::Sinh | Func::Tanh | Func::Sign => Symmetry::Odd,
+            Func::Exp | Func::Log | Func::Sqrt | Func::Sigmoid | Func::Softplus | Func::Relu | Func::Step => {
+                Symmetry::None
+            }
+        }
+    }
+
     /// Whether the function has derivatives of every order everywhere it is defined.
     pub fn is_smooth(self) -> bool {
-        !matches!(self, Func::Abs | Func::Relu)
+        !matches!(self, Func::Abs | Func::Relu | Func::Sign | Func::Step)
     }
 
     /// The value at `x`, in f64, computed stably (no overflow for large `|x|`).
@@ -104,6 +186,22 @@ impl Func {
             Func::Logcosh => x.abs() + (-2.0 * x.abs()).exp().ln_1p() - std::f64::consts::LN_2,
             Func::Abs => x.abs(),
             Func::Relu => x.max(0.0),
+            Func::Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+            Func::Step => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
         }
     }
 }
@@ -111,6 +209,50 @@ impl Func {
 #[cfg(test)]
 mod tests {
     use super::Func;
+
+    /// Each derivative formula, evaluated, equals a central difference of the value.
+    #[test]
+    fn derivatives_match_finite_differences() {
+        fn eval(f: &super::Formula, x: f64) -> f64 {
+            use super::Formula::*;
+            match f {
+                X => x,
+                Num(c) => *c,
+                Apply(g, a) => g.eval(eval(a, x)),
+                Add(a, b) => eval(a, x) + eval(b, x),
+                Mul(a, b) => eval(a, x) * eval(b, x),
+                Pow(a, n) => eval(a, x).powf(*n),
+            }
+        }
+        for f in Func::ALL {
+            for x in [-2.3, -0.7, 0.4, 1.1, 2.9] {
+                if matches!(f, Func::Log | Func::Sqrt) && x <= 0.0 {
+                    continue;
+                }
+                let h = 1e-6;
+                let fd = (f.eval(x + h) - f.eval(x - h)) / (2.0 * h);
+                let d = eval(&f.derivative(), x);
+                assert!(
+                    (d - fd).abs() <= 1e-8 * (1.0 + fd.abs()),
+                    "{}'({x}) = {d}, differences give {fd}",
+                    f.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn symmetries_hold() {
+        for f in Func::ALL {
+            for x in [0.3, 1.7] {
+                match f.symmetry() {
+                    super::Symmetry::Even => assert_eq!(f.eval(-x), f.eval(x), "{}", f.name()),
+                    super::Symmetry::Odd => assert_eq!(f.eval(-x), -f.eval(x), "{}", f.name()),
+                    super::Symmetry::None => {}
+                }
+            }
+        }
+    }
 
     #[test]
     fn names_round_trip() {
