@@ -199,7 +199,7 @@ fn check(seed: u64) -> Result<(), String> {
 
 #[test]
 fn derivatives_equal_finite_differences_on_random_models() {
-    let cases = 1500;
+    let cases = 2000;
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let checked = std::cell::Cell::new(0usize);
     let result = runner.run(&any::<u64>(), |seed| {
