@@ -36,9 +36,17 @@ pub use sema::Override;
 /// Derives the equations of a valid program; a stop of the symbolic stage (a budget, an
 /// index form it cannot express) is an internal-error diagnostic.
 pub fn equations(program: &ir::Program) -> Result<symbolic::Equations, Diagnostic> {
-    symbolic::differentiate(program).map_err(|why| {
-        Diagnostic::error(format!("internal compiler error: the symbolic stage stopped: {why}"))
-            .with_note("please report this, with the model file")
+    symbolic::differentiate(program).map_err(|why| match why {
+        symbolic::StopReason::DepthLimit(_) => Diagnostic::error(format!("the model is too deep to differentiate: {why}"))
+            .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
+            .with_help("long chains of lets that each use the one before nest deeply; sums and products of many terms do not"),
+        symbolic::StopReason::NodeLimit(_) | symbolic::StopReason::WorkLimit(_) => {
+            Diagnostic::error(format!("the model is too large to differentiate: {why}"))
+                .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
+                .with_help("write repeated terms once, with `sum` over an index, or name them with `let`")
+        }
+        symbolic::StopReason::UnsupportedIndex => Diagnostic::error(format!("internal compiler error: the symbolic stage stopped: {why}"))
+            .with_note("please report this, with the model file"),
     })
 }
 pub use summary::summary;

@@ -132,7 +132,7 @@ fn check(seed: u64) -> Result<(), String> {
         .program
         .unwrap_or_else(|| panic!("generator wrote a bad model:\n{source}\n{:?}", analysis.diagnostics));
     let mut dag = Dag::default();
-    let h = hsc::symbolic::import(&mut dag, &program);
+    let h = hsc::symbolic::import(&mut dag, &program).expect("a random model is shallow");
     let mut r = Rng(seed ^ 0x9E37_79B9_7F4A_7C15);
     let mut vals = values(&program, &mut r);
     let energy = |dag: &Dag, vals: &Values| eval(dag, h, vals, &mut HashMap::new());

@@ -166,7 +166,7 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
             InputLocation::Span((s, _)) => s,
         };
     let at = at.min(source.len());
-    let found = token_at(source, at);
+    let (found, found_len) = token_at(source, at);
     // At the end of the file, point just after the last thing written, not at a blank line.
     let at = if found.is_empty() { trim_trivia_end(&source[..at]).len() } else { at };
     let expected = match &error.variant {
@@ -179,7 +179,7 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let span = Span::new(at, at + found.len().max(1));
+    let span = Span::new(at, at + found_len.max(1));
     let span = if found.is_empty() { Span::new(at, at) } else { span };
     let (message, label) = if found.is_empty() {
         ("unexpected end of file".to_owned(), format!("expected {expected}"))
@@ -187,6 +187,8 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
         (format!("`{found}` is a keyword and cannot be used as a name"), "expected a name here".to_owned())
     } else if RESERVED.contains(&found.as_str()) {
         (format!("unexpected keyword `{found}`"), format!("expected {expected}"))
+    } else if found.starts_with("U+") {
+        (format!("unexpected invisible character {found}"), format!("expected {expected}"))
     } else {
         (format!("unexpected `{found}`"), format!("expected {expected}"))
     };
@@ -196,6 +198,9 @@ fn syntax_error(source: &str, offset: usize, error: &pest::error::Error<Rule>) -
             "a declaration starts with `model`, `dim`, `const`, `input`, `param`, `state`, \
              `let`, `target`, `loss =`, `H =` or `integrator`",
         );
+    }
+    if found.starts_with("U+") {
+        d = d.with_help("only spaces, tabs and newlines separate tokens; delete this character");
     }
     if found == ";" {
         d = d.with_help("declarations need no `;`: end the line instead");
@@ -226,17 +231,21 @@ fn unclosed_bracket(text: &str) -> Option<usize> {
 }
 
 /// The token that starts at `at`: a word, a number or one character.
-fn token_at(source: &str, at: usize) -> String {
-    let rest = &source[at..];
-    let Some(first) = rest.chars().next() else { return String::new() };
+/// Returns how to show it, and its length in bytes; empty at the end of the file. A character
+/// that cannot be seen (a vertical tab, a no-break space) is shown by its code point.
+fn token_at(source: &str, at: usize) -> (String, usize) {
+    let rest = source.get(at..).unwrap_or_default();
+    let Some(first) = rest.chars().next() else { return (String::new(), 0) };
     if first.is_ascii_alphanumeric() || first == '_' {
         let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
-        let word = &rest[..end.unwrap_or(rest.len())];
-        word.trim_end_matches('.').to_owned()
-    } else if first.is_whitespace() {
-        if rest.trim().is_empty() { String::new() } else { "whitespace".to_owned() }
+        let word = rest[..end.unwrap_or(rest.len())].trim_end_matches('.');
+        (word.to_owned(), word.len())
+    } else if rest.trim_start_matches([' ', '\t', '\r', '\n']).is_empty() {
+        (String::new(), 0)
+    } else if first.is_whitespace() || first.is_control() {
+        (format!("U+{:04X}", first as u32), first.len_utf8())
     } else {
-        first.to_string()
+        (first.to_string(), first.len_utf8())
     }
 }
 

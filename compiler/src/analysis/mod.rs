@@ -17,7 +17,7 @@
 //! The facts found (which params enter `K`, which enter `V`) are returned for `hsc check` and
 //! for the later stages.
 
-use cranelift_entity::SecondaryMap;
+use cranelift_entity::{EntityRef, SecondaryMap};
 use hsc_grammar::Diagnostic;
 
 use crate::ir::func::Symmetry;
@@ -49,9 +49,10 @@ pub fn analyze(program: &Program) -> Result<Facts, Vec<Diagnostic>> {
         kinetic_params: Vec::new(),
         potential_params: Vec::new(),
     };
+    let (mut kinetic_params, mut potential_params) = (TensorSet::default(), TensorSet::default());
     for Term { leaf: term, shown, factor_params } in terms {
         let mut d = deps[term].clone();
-        merge(&mut d.params, &factor_params);
+        d.params.union(&factor_params);
         let d = &d;
         let span = program.exprs.span(shown);
         if d.momentum && (d.position || d.input) {
@@ -79,22 +80,45 @@ pub fn analyze(program: &Program) -> Result<Facts, Vec<Diagnostic>> {
                 ),
             }
             facts.kinetic_terms.push(term);
-            merge(&mut facts.kinetic_params, &d.params);
+            kinetic_params.union(&d.params);
         } else {
             facts.potential_terms.push(term);
-            merge(&mut facts.potential_params, &d.params);
+            potential_params.union(&d.params);
         }
     }
+    facts.kinetic_params = kinetic_params.iter().collect();
+    facts.potential_params = potential_params.iter().collect();
     if errors.is_empty() { Ok(facts) } else { Err(errors) }
 }
 
-fn merge(into: &mut Vec<TensorId>, from: &[TensorId]) {
-    for &t in from {
-        if !into.contains(&t) {
-            into.push(t);
+/// A set of tensors as a bitset, so that the union of two costs a word per 64 tensors.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct TensorSet(Vec<u64>);
+
+impl TensorSet {
+    fn insert(&mut self, t: TensorId) {
+        let i = t.index();
+        if self.0.len() <= i / 64 {
+            self.0.resize(i / 64 + 1, 0);
+        }
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    fn union(&mut self, other: &TensorSet) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
         }
     }
-    into.sort();
+
+    /// The tensors in the set, in declaration order.
+    fn iter(&self) -> impl Iterator<Item = TensorId> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| TensorId::new(w * 64 + b))
+        })
+    }
 }
 
 /// The state and data a node reads.
@@ -103,9 +127,9 @@ struct Deps {
     momentum: bool,
     position: bool,
     input: bool,
-    params: Vec<TensorId>,
+    params: TensorSet,
     /// The tensors read, for messages.
-    tensors: Vec<TensorId>,
+    tensors: TensorSet,
 }
 
 impl Deps {
@@ -117,8 +141,8 @@ impl Deps {
         self.momentum |= other.momentum;
         self.position |= other.position;
         self.input |= other.input;
-        merge(&mut self.params, &other.params);
-        merge(&mut self.tensors, &other.tensors);
+        self.params.union(&other.params);
+        self.tensors.union(&other.tensors);
     }
 }
 
@@ -133,10 +157,10 @@ fn dependencies(program: &Program) -> SecondaryMap<ExprId, Deps> {
                     Role::Momentum(_) => d.momentum = true,
                     Role::Position(_) => d.position = true,
                     Role::Input => d.input = true,
-                    Role::Param(_) => d.params.push(*tensor),
+                    Role::Param(_) => d.params.insert(*tensor),
                     Role::Target => {}
                 }
-                d.tensors.push(*tensor);
+                d.tensors.insert(*tensor);
             }
             Expr::LetRef { target, .. } => d = deps[program.lets[*target].body].clone(),
             _ => {
@@ -234,18 +258,18 @@ struct Term {
     /// The node to show in a message: the whole product `c[i] * p[i]`, not the `p[i]` in it.
     shown: ExprId,
     /// The params read by the factors that were set aside.
-    factor_params: Vec<TensorId>,
+    factor_params: TensorSet,
 }
 
 /// Splits `e` into additive terms: through `+` and `-`, sums, lets, and products or quotients
 /// with a factor that reads no state and no input (`0.5 * (p^2 + q^2)` is two terms).
 fn split_terms(program: &Program, deps: &SecondaryMap<ExprId, Deps>, e: ExprId) -> Vec<Term> {
     let mut out = Vec::new();
-    let mut stack = vec![(e, None, Vec::new())];
+    let mut stack = vec![(e, None, TensorSet::default())];
     while let Some((e, shown, factors)) = stack.pop() {
         let strip = |kept: ExprId, factor: ExprId, stack: &mut Vec<_>| {
             let mut f = factors.clone();
-            merge(&mut f, &deps[factor].params);
+            f.union(&deps[factor].params);
             stack.push((kept, shown.or(Some(e)), f));
         };
         match program.exprs.get(e) {
@@ -269,7 +293,7 @@ fn names(program: &Program, d: &Deps, momenta: bool) -> String {
     let list: Vec<String> = d
         .tensors
         .iter()
-        .filter(|&&t| {
+        .filter(|&t| {
             let role = &program.tensors[t].role;
             if momenta {
                 matches!(role, Role::Momentum(_))
@@ -277,7 +301,7 @@ fn names(program: &Program, d: &Deps, momenta: bool) -> String {
                 matches!(role, Role::Position(_) | Role::Input)
             }
         })
-        .map(|&t| format!("`{}`", program.tensors[t].name))
+        .map(|t| format!("`{}`", program.tensors[t].name))
         .collect();
     list.join(", ")
 }

@@ -88,6 +88,10 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Most diagnostics printed for one file; past that, a count (a file with thousands of errors
+/// is better fixed from the first ones).
+const MAX_DIAGNOSTICS_SHOWN: usize = 50;
+
 /// Reads and checks the model, prints its diagnostics to stderr and, when it is valid, what
 /// `output` makes of it to stdout.
 fn run(
@@ -108,7 +112,11 @@ fn run(
     let front = hsc::front_end(&bytes, overrides);
     let failed = has_errors(&front.diagnostics);
     let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(render(&front.diagnostics, &name, &front.source, color).as_bytes());
+    let shown = &front.diagnostics[..front.diagnostics.len().min(MAX_DIAGNOSTICS_SHOWN)];
+    let _ = stderr.write_all(render(shown, &name, &front.source, color).as_bytes());
+    if front.diagnostics.len() > shown.len() {
+        let _ = writeln!(stderr, "... and {} more diagnostics", front.diagnostics.len() - shown.len());
+    }
     if failed {
         let errors = front.diagnostics.iter().filter(|d| d.is_error()).count();
         let _ = writeln!(stderr, "{name}: {errors} error{} found", if errors == 1 { "" } else { "s" });

@@ -186,7 +186,7 @@ impl Sema<'_> {
                         BinOp::Rem => {
                             self.diagnostics.push(
                                 Diagnostic::error("`%` is only for wrap-around indices")
-                                    .with_primary(span, "a remainder of values")
+                                    .with_primary(file.expr(x).span, "the remainder of a value by this")
                                     .with_help(
                                         "wrap an index around an axis inside brackets: `x[(i + 1) % P]`",
                                     ),

@@ -174,15 +174,23 @@ pub enum Term {
 pub enum StopReason {
     /// The DAG grew past its node limit.
     NodeLimit(usize),
+    /// Building it took more than this much work (operands hashed and combined).
+    WorkLimit(usize),
     /// An index substitution left the forms the DAG represents.
     UnsupportedIndex,
+    /// An expression (with its lets inlined) nests deeper than this.
+    DepthLimit(u32),
 }
 
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StopReason::NodeLimit(n) => write!(f, "the derivatives grew past {n} nodes"),
+            StopReason::WorkLimit(n) => write!(f, "the derivatives took more than {n} steps to build"),
             StopReason::UnsupportedIndex => f.write_str("an index of a derivative has no supported form"),
+            StopReason::DepthLimit(n) => {
+                write!(f, "an expression, with its lets inlined, nests more than {n} levels deep")
+            }
         }
     }
 }
@@ -193,9 +201,14 @@ pub struct Dag {
     nodes: PrimaryMap<Node, Term>,
     dedup: HashMap<Term, Node>,
     free: SecondaryMap<Node, Vec<Var>>,
+    depth: SecondaryMap<Node, u32>,
     /// Every index variable.
     pub vars: PrimaryMap<Var, VarInfo>,
     node_limit: usize,
+    /// Operands handled so far, and the most allowed: past it, constructors return 0 at once
+    /// and [`Dag::check_budget`] fails, so that no model makes the stage run for long.
+    work: usize,
+    work_limit: usize,
     /// Set when a construction could not be expressed; see [`Dag::check_budget`].
     pub unsupported: bool,
 }
@@ -213,8 +226,11 @@ impl Dag {
             nodes: PrimaryMap::new(),
             dedup: HashMap::new(),
             free: SecondaryMap::new(),
+            depth: SecondaryMap::new(),
             vars: PrimaryMap::new(),
             node_limit: limit,
+            work: 0,
+            work_limit: 250_000,
             unsupported: false,
         }
     }
@@ -223,6 +239,8 @@ impl Dag {
     pub fn check_budget(&self) -> Result<(), StopReason> {
         if self.unsupported {
             Err(StopReason::UnsupportedIndex)
+        } else if self.work > self.work_limit {
+            Err(StopReason::WorkLimit(self.work_limit))
         } else if self.nodes.len() > self.node_limit {
             Err(StopReason::NodeLimit(self.node_limit))
         } else {
@@ -245,6 +263,12 @@ impl Dag {
         self.nodes.is_empty()
     }
 
+    /// The depth of a node: 1 for a leaf, one more than its deepest operand otherwise.
+    /// Every recursive walk over the DAG is bounded by it.
+    pub fn depth(&self, n: Node) -> u32 {
+        self.depth[n]
+    }
+
     /// The free index variables of a node, sorted.
     pub fn free(&self, n: Node) -> &[Var] {
         &self.free[n]
@@ -261,6 +285,16 @@ impl Dag {
             Term::Const(Num(c)) => Some(c),
             _ => None,
         }
+    }
+
+    /// Whether the work budget is spent; constructors then return 0 without working.
+    pub fn exhausted(&self) -> bool {
+        self.work > self.work_limit
+    }
+
+    /// The work done so far (for budgets and benchmarks).
+    pub fn work(&self) -> usize {
+        self.work
     }
 
     /// Interns a term (already in canonical form).
@@ -282,8 +316,15 @@ impl Dag {
         };
         free.sort();
         free.dedup();
+        let depth = 1 + match &term {
+            Term::Add(xs) | Term::Mul(xs) => xs.iter().map(|&x| self.depth[x]).max().unwrap_or(0),
+            Term::Pow(a, b) => self.depth[*a].max(self.depth[*b]),
+            Term::Call(_, a) | Term::Sum { body: a, .. } => self.depth[*a],
+            _ => 0,
+        };
         let n = self.nodes.push(term.clone());
         self.free[n] = free;
+        self.depth[n] = depth;
         self.dedup.insert(term, n);
         n
     }
@@ -361,6 +402,10 @@ impl Dag {
 
     /// The sum of `terms`: flattened, constants folded, like terms collected, sorted.
     pub fn add(&mut self, terms: Vec<Node>) -> Node {
+        self.work += terms.len();
+        if self.exhausted() {
+            return self.num(0.0);
+        }
         let mut flat = Vec::new();
         let mut stack = terms;
         while let Some(t) = stack.pop() {
@@ -408,6 +453,10 @@ impl Dag {
     /// The product of `factors`: flattened, constants folded, powers of one base combined,
     /// sorted with the constant first.
     pub fn mul(&mut self, factors: Vec<Node>) -> Node {
+        self.work += factors.len();
+        if self.exhausted() {
+            return self.num(0.0);
+        }
         let mut flat = Vec::new();
         let mut stack = factors;
         while let Some(f) = stack.pop() {

@@ -54,6 +54,9 @@ fn derive(dag: &mut Dag, e: Node, seed: &Seed<'_>, memo: &mut HashMap<Node, Node
     if let Some(&d) = memo.get(&e) {
         return d;
     }
+    if dag.exhausted() {
+        return dag.num(0.0);
+    }
     let d = match dag.get(e).clone() {
         Term::Const(_) | Term::Guard(_) | Term::Delta(..) => dag.num(0.0),
         Term::Load { leaf, index } => seed(dag, leaf, &index),

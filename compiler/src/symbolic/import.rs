@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use cranelift_entity::SecondaryMap;
 
-use super::dag::{Dag, Ix, Leaf, Node, Var};
+use super::dag::{Dag, Ix, Leaf, Node, StopReason, Var};
 use crate::ir::{BinaryOp, Expr, ExprId, Index, IndexId, Program, UnaryOp};
 
 /// Every node of the program's arena, in the DAG.
@@ -13,8 +13,12 @@ pub(super) struct Imported {
     pub nodes: SecondaryMap<ExprId, Option<Node>>,
 }
 
+/// Deepest DAG node accepted from the IR (lets inlined), so that the recursive walks of the
+/// symbolic stage stay within a thread's stack.
+pub const MAX_DEPTH: u32 = 2000;
+
 /// Imports the whole arena of `program` into `dag`.
-pub(super) fn import(dag: &mut Dag, program: &Program) -> Imported {
+pub(super) fn import(dag: &mut Dag, program: &Program) -> Result<Imported, StopReason> {
     let vars: HashMap<IndexId, Var> = program
         .indices
         .iter()
@@ -59,7 +63,10 @@ pub(super) fn import(dag: &mut Dag, program: &Program) -> Imported {
             Expr::Call(f, a) => dag.call(*f, get(a)),
             Expr::Sum { over, body } => dag.sum(over.iter().map(|v| vars[v]).collect(), get(body)),
         };
+        if dag.depth(n) > MAX_DEPTH {
+            return Err(StopReason::DepthLimit(MAX_DEPTH));
+        }
         nodes[id] = Some(n);
     }
-    Imported { nodes }
+    Ok(Imported { nodes })
 }

@@ -104,15 +104,15 @@ pub struct Equations {
 }
 
 /// Imports `H` of `program` into `dag` (lets inlined) and returns its node.
-pub fn import(dag: &mut Dag, program: &Program) -> Node {
-    let imported = import::import(dag, program);
-    imported.nodes[program.hamiltonian].expect("the whole arena is imported")
+pub fn import(dag: &mut Dag, program: &Program) -> Result<Node, StopReason> {
+    let imported = import::import(dag, program)?;
+    Ok(imported.nodes[program.hamiltonian].expect("the whole arena is imported"))
 }
 
 /// Derives Hamilton's equations and every derivative of a valid, separable model.
 pub fn differentiate(program: &Program) -> Result<Equations, StopReason> {
     let mut dag = Dag::default();
-    let imported = import::import(&mut dag, program);
+    let imported = import::import(&mut dag, program)?;
     let node = |e| imported.nodes[e].expect("the whole arena is imported");
     let hamiltonian = node(program.hamiltonian);
     let loss = program.loss.map(node);

@@ -11,7 +11,14 @@ pub struct Printer<'a> {
     dag: &'a Dag,
     leaf_name: &'a dyn Fn(Leaf) -> String,
     names: HashMap<Var, String>,
+    /// Nodes written out so far; past [`MAX_NODES_SHOWN`] the rest print as handles.
+    shown: usize,
 }
+
+/// Most nodes one expression is written out with: a DAG can share subexpressions so deeply
+/// that writing it as a tree would be exponentially long, so past this, nodes print as their
+/// handles (`%s12`).
+pub const MAX_NODES_SHOWN: usize = 4000;
 
 const ADD: u8 = 1;
 const MUL: u8 = 2;
@@ -22,7 +29,7 @@ const ATOM: u8 = 5;
 impl<'a> Printer<'a> {
     /// A printer; free variables print under their own names.
     pub fn new(dag: &'a Dag, leaf_name: &'a dyn Fn(Leaf) -> String) -> Printer<'a> {
-        Printer { dag, leaf_name, names: HashMap::new() }
+        Printer { dag, leaf_name, names: HashMap::new(), shown: 0 }
     }
 
     /// The text of `n`.
@@ -68,6 +75,10 @@ impl<'a> Printer<'a> {
 
     /// The text and its precedence.
     fn expr(&mut self, n: Node) -> (String, u8) {
+        self.shown += 1;
+        if self.shown > MAX_NODES_SHOWN {
+            return (n.to_string(), ATOM);
+        }
         match self.dag.get(n).clone() {
             Term::Const(c) => {
                 let text = c.0.to_string();

@@ -15,11 +15,17 @@ impl Dag {
     /// on the summed variables taken out, unused variables turned into a count, and deltas on
     /// summed variables eliminated.
     pub fn sum(&mut self, over: Vec<Var>, body: Node) -> Node {
+        if self.exhausted() {
+            return self.num(0.0);
+        }
         let used: Vec<Var> = over.iter().copied().filter(|v| self.free(body).contains(v)).collect();
         // A variable the body does not use multiplies the sum by the length of its range.
-        let count: i64 =
-            over.iter().filter(|v| !used.contains(v)).map(|&v| self.vars[v].hi - self.vars[v].lo).product();
-        let count = self.num(count as f64);
+        let count: f64 = over
+            .iter()
+            .filter(|v| !used.contains(v))
+            .map(|&v| (self.vars[v].hi - self.vars[v].lo) as f64)
+            .product();
+        let count = self.num(count);
         let inner = self.sum_used(used, body);
         self.mul2(count, inner)
     }

@@ -128,3 +128,14 @@ fn every_example_differentiates_and_shares_subexpressions() {
     let shared = eq.shared(&roots);
     assert!(shared.iter().any(|&(n, k)| k >= 4 && eq.show(n).starts_with("tanh(")), "{shared:?}");
 }
+
+#[test]
+fn a_runaway_model_stops_at_the_work_budget() {
+    // 300 separately written copies of one sum, divided into each other: the loss's second
+    // derivatives would be products of hundreds of factors. The budget stops it quickly.
+    let loss = vec!["sum(i, p[i]^2)"; 300].join(" / ");
+    let src = format!("model Deep\ndim P = 4\nstate q[P] momentum p\nH = p[0]^2 + q[0]^2\nloss = {loss}\n");
+    let front = front_end(src.as_bytes(), &[]);
+    let program = front.program.expect("a valid model");
+    assert!(matches!(differentiate(&program), Err(super::StopReason::WorkLimit(_))));
+}
