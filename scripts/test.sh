@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's one test command (README, .ci/run): formatting, lints, then every test of the
-# workspace: unit, CLI, snapshot and fuzz. Run it from anywhere.
+# workspace: unit, CLI, snapshot, fuzz and property tests. Run it from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,5 +8,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --workspace --locked
+echo "== cargo test (all but the long randomised tests)"
+cargo test --workspace --locked -- --skip never_panic --skip on_random_models
+echo "== randomised tests (they print how many inputs they tried)"
+cargo test -p hsc --locked --test fuzz_front_end --test symbolic_fd -- --nocapture --test-threads 2
