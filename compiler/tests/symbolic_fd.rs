@@ -11,7 +11,7 @@ use hsc::ir::{Program, TensorId};
 use hsc::symbolic::eval::{Values, eval};
 use hsc::symbolic::{Dag, Leaf, Node, Var, directional, gradient};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 
 /// A small deterministic generator driven by one seed.
 struct Rng(u64);
@@ -140,8 +140,10 @@ fn check(seed: u64) -> Result<(), String> {
     if !h_value.is_finite() {
         return Ok(()); // a random point outside the domain
     }
-    let step = 1e-3;
-    let stencil = |f: &mut dyn FnMut(f64) -> f64| {
+    // The stencil is tried at a second, smaller step where the first disagrees: abs and relu
+    // have kinks, and a stencil that straddles one differences across it.
+    let steps = [1e-3, 1e-5];
+    let stencil = |step: f64, f: &mut dyn FnMut(f64) -> f64| {
         (8.0 * (f(step) - f(-step)) - (f(2.0 * step) - f(-2.0 * step))) / (12.0 * step)
     };
     let tensors: Vec<TensorId> = program.tensors.keys().collect();
@@ -153,18 +155,29 @@ fn check(seed: u64) -> Result<(), String> {
         let symbolic = elements(&dag, g, &out, &vals);
         // Central differences of H, element by element.
         let len = symbolic.len();
-        let mut fd = Vec::with_capacity(len);
-        for e in 0..len {
-            let original = vals.arrays[&Leaf::Tensor(t)].1[e];
-            let mut at = |x: f64| {
-                vals.arrays.get_mut(&Leaf::Tensor(t)).unwrap().1[e] = original + x;
-                energy(&dag, &vals)
-            };
-            fd.push(stencil(&mut at));
-            vals.arrays.get_mut(&Leaf::Tensor(t)).unwrap().1[e] = original;
-        }
+        let mut differences = |step: f64, vals: &mut Values| -> Vec<f64> {
+            (0..len)
+                .map(|e| {
+                    let original = vals.arrays[&Leaf::Tensor(t)].1[e];
+                    let mut at = |x: f64| {
+                        vals.arrays.get_mut(&Leaf::Tensor(t)).unwrap().1[e] = original + x;
+                        energy(&dag, vals)
+                    };
+                    let d = stencil(step, &mut at);
+                    vals.arrays.get_mut(&Leaf::Tensor(t)).unwrap().1[e] = original;
+                    d
+                })
+                .collect()
+        };
         let name = &program.tensors[t].name;
-        let err = relative_error(&symbolic, &fd, 1.0 + h_value.abs());
+        let (mut err, mut fd) = (f64::NAN, Vec::new());
+        for step in steps {
+            fd = differences(step, &mut vals);
+            err = relative_error(&symbolic, &fd, 1.0 + h_value.abs());
+            if err <= 1e-6 {
+                break;
+            }
+        }
         if err.is_nan() || err > 1e-6 {
             return Err(format!(
                 "dH/d{name}: relative error {err:e}\nsymbolic {symbolic:?}\ndifferences {fd:?}\n{source}\n= {}",
@@ -182,14 +195,20 @@ fn check(seed: u64) -> Result<(), String> {
                 base.iter().zip(&dir).map(|(x, d)| x + e * d).collect();
             elements(&dag, g, &out, vals)
         };
-        let rows: Vec<Vec<f64>> =
-            [step, -step, 2.0 * step, -2.0 * step].iter().map(|&e| moved(&mut vals, e)).collect();
-        let up = moved(&mut vals, 0.0);
-        let fd: Vec<f64> = (0..up.len())
-            .map(|k| (8.0 * (rows[0][k] - rows[1][k]) - (rows[2][k] - rows[3][k])) / (12.0 * step))
-            .collect();
-        let size = 1.0 + up.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        let err = relative_error(&symbolic, &fd, size);
+        let mut err = f64::NAN;
+        for step in steps {
+            let rows: Vec<Vec<f64>> =
+                [step, -step, 2.0 * step, -2.0 * step].iter().map(|&e| moved(&mut vals, e)).collect();
+            let up = moved(&mut vals, 0.0);
+            let fd: Vec<f64> = (0..up.len())
+                .map(|k| (8.0 * (rows[0][k] - rows[1][k]) - (rows[2][k] - rows[3][k])) / (12.0 * step))
+                .collect();
+            let size = 1.0 + up.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            err = relative_error(&symbolic, &fd, size);
+            if err <= 1e-6 {
+                break;
+            }
+        }
         if err.is_nan() || err > 1e-6 {
             return Err(format!("d²H/d{name} dq · δq: relative error {err:e}\n{source}"));
         }
@@ -200,7 +219,14 @@ fn check(seed: u64) -> Result<(), String> {
 #[test]
 fn derivatives_equal_finite_differences_on_random_models() {
     let cases = 2000;
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    // A fixed seed (unless PROPTEST_RNG_SEED asks for another), so that every run checks the
+    // same models and a failure can be replayed.
+    let base = Config::default();
+    let rng_seed = match base.rng_seed {
+        RngSeed::Random => RngSeed::Fixed(0x5EED),
+        chosen => chosen,
+    };
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, rng_seed, ..base });
     let checked = std::cell::Cell::new(0usize);
     let result = runner.run(&any::<u64>(), |seed| {
         checked.set(checked.get() + 1);
@@ -241,5 +267,13 @@ fn the_generator_covers_every_function_and_index_form() {
         "s[i]",
     ] {
         assert!(all.contains(needle), "no random model uses {needle}");
+    }
+}
+
+/// Models that once failed: a relu kink inside the wide stencil.
+#[test]
+fn regressions() {
+    for seed in [2412548184331189516] {
+        check(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
 }
