@@ -45,7 +45,7 @@ pub fn equations(program: &ir::Program) -> Result<symbolic::Equations, Diagnosti
                 .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
                 .with_help("write repeated terms once, with `sum` over an index, or name them with `let`")
         }
-        symbolic::StopReason::UnsupportedIndex => Diagnostic::error(format!("internal compiler error: the symbolic stage stopped: {why}"))
+        symbolic::StopReason::UnsupportedIndex | symbolic::StopReason::NotSeparable => Diagnostic::error(format!("internal compiler error: the symbolic stage stopped: {why}"))
             .with_note("please report this, with the model file"),
     })
 }

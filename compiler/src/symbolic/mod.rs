@@ -116,7 +116,7 @@ pub fn differentiate(program: &Program) -> Result<Equations, StopReason> {
     let node = |e| imported.nodes[e].expect("the whole arena is imported");
     let hamiltonian = node(program.hamiltonian);
     let loss = program.loss.map(node);
-    let (kinetic, potential) = split(&mut dag, program, hamiltonian).ok_or(StopReason::UnsupportedIndex)?;
+    let (kinetic, potential) = split(&mut dag, program, hamiltonian).ok_or(StopReason::NotSeparable)?;
 
     let mut eq = Equations {
         dag,
