@@ -446,27 +446,8 @@ const POTENTIAL: &[&str] = &[
     "P",
     "sum(j, B[i, j] * u[j])",
 ];
-/// The same with the lets of the random model, for H and the loss.
-const POTENTIAL_AND_LETS: &[&str] = &[
-    "q[i]",
-    "q[i]",
-    "q[i]",
-    "W[i]",
-    "s[i]",
-    "drive[i]",
-    "q[(i + 1) % P]",
-    "q[(i - 1) % P]",
-    "k",
-    "g",
-    "x",
-    "0.5",
-    "2",
-    "1e-3",
-    "P",
-    "sum(j, B[i, j] * u[j])",
-    "r[i]",
-    "t",
-];
+/// The lets of the random model, read by H and the loss as well.
+const LETS: &[&str] = &["r[i]", "t"];
 /// Leaves that break a rule: odd in p or mixed with q, unbound or out-of-range indices, wrong
 /// ranks, unknown names, a target outside the loss, a number too large.
 const WILD: &[&str] = &[
@@ -539,8 +520,10 @@ const ODD_INTEGRATORS: &[&str] = &[
 
 /// A random function of the position `q[i]` and its neighbours, params and inputs, made of
 /// `leaves` and, now and then, a leaf that breaks a rule.
-fn potential(leaves: &'static [&'static str]) -> impl Strategy<Value = String> {
-    let leaf = prop_oneof![60 => pick(leaves), 1 => pick(WILD)];
+/// A random potential term; `with_lets` adds the random model's lets to its leaves.
+fn potential(with_lets: bool) -> impl Strategy<Value = String> {
+    let lets = if with_lets { 8 } else { 0 };
+    let leaf = prop_oneof![60 => pick(POTENTIAL), lets => pick(LETS), 1 => pick(WILD)];
     leaf.prop_recursive(4, 16, 2, |inner| {
         prop_oneof![
             4 => (inner.clone(), pick(BINARY), inner.clone())
@@ -560,11 +543,11 @@ fn sum_head() -> impl Strategy<Value = String> {
 fn random_model() -> BoxedStrategy<Case> {
     let model = prop_oneof![60 => Just("model M\n"), 1 => Just(""), 1 => Just("model 3\n")];
     let decls = (Just(DECL_POOL.to_vec()).prop_shuffle(), vec(prop::bool::weighted(0.99), DECL_POOL.len()));
-    let lets = (option::weighted(0.9, potential(POTENTIAL)), option::weighted(0.9, potential(POTENTIAL)));
+    let lets = (option::weighted(0.9, potential(false)), option::weighted(0.9, potential(false)));
     let kinetic = vec((sum_head(), prop_oneof![30 => pick(KINETIC), 1 => pick(ODD_KINETIC)]), 0..3);
-    let potentials = vec((sum_head(), potential(POTENTIAL_AND_LETS)), 0..3);
+    let potentials = vec((sum_head(), potential(true)), 0..3);
     let scalars = vec(pick(SCALAR_TERMS), 0..2);
-    let loss = option::weighted(0.4, potential(POTENTIAL_AND_LETS));
+    let loss = option::weighted(0.4, potential(true));
     let integrator = prop_oneof![20 => pick(INTEGRATORS), 1 => pick(ODD_INTEGRATORS)];
     let overrides = prop_oneof![3 => Just(Vec::new()), 1 => overrides()];
     ((model, decls, lets), (kinetic, potentials, scalars, loss, integrator), overrides)
