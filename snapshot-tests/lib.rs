@@ -13,6 +13,15 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("snapshot-tests sits in the workspace").to_owned()
 }
 
+/// insta settings that write snapshots named exactly as given into `snapshots/{sub}`.
+pub fn settings(sub: &str) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("snapshot-tests/snapshots").join(sub));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
+}
+
 /// The `.ham` files of a folder, sorted by name.
 pub fn ham_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -30,7 +30,7 @@ pub fn summary(program: &Program, facts: &Facts, equations: &Equations) -> Strin
             .tensors
             .values()
             .filter(|t| keep(&t.role))
-            .map(|t| format!("{}{} ({} per step)", t.name, shape(t), t.len()))
+            .map(|t| format!("{}{} ({} per step)", t.name, t.shape_text(), t.len()))
             .collect();
         if !items.is_empty() || title == "inputs" {
             line(&mut out, title, if items.is_empty() { "none".into() } else { items.join(", ") });
@@ -40,10 +40,10 @@ pub fn summary(program: &Program, facts: &Facts, equations: &Equations) -> Strin
     if params.is_empty() {
         line(&mut out, "params", "none".into());
     }
-    let width = params.iter().map(|t| t.name.len() + shape(t).len()).max().unwrap_or(0);
+    let width = params.iter().map(|t| t.name.len() + t.shape_text().len()).max().unwrap_or(0);
     for (k, t) in params.iter().enumerate() {
         let Role::Param(init) = &t.role else { continue };
-        let decl = format!("{}{}", t.name, shape(t));
+        let decl = format!("{}{}", t.name, t.shape_text());
         let text = format!("{decl:<width$}  {:>9}  = {init}", t.len());
         line(&mut out, if k == 0 { "params" } else { "" }, text);
     }
@@ -53,7 +53,8 @@ pub fn summary(program: &Program, facts: &Facts, equations: &Equations) -> Strin
     }
     for (k, pair) in program.pairs.iter().enumerate() {
         let (q, p) = (&program.tensors[pair.position], &program.tensors[pair.momentum]);
-        let text = format!("{}{} momentum {} ({} + {} values)", q.name, shape(q), p.name, q.len(), p.len());
+        let text =
+            format!("{}{} momentum {} ({} + {} values)", q.name, q.shape_text(), p.name, q.len(), p.len());
         line(&mut out, if k == 0 { "state" } else { "" }, text);
     }
     let params = |ids: &[TensorId]| -> String {
@@ -94,13 +95,4 @@ pub fn summary(program: &Program, facts: &Facts, equations: &Equations) -> Strin
 
 fn line(out: &mut String, title: &str, text: String) {
     let _ = writeln!(out, "  {title:<11} {text}");
-}
-
-fn shape(t: &crate::ir::Tensor) -> String {
-    if t.shape.is_empty() {
-        return String::new();
-    }
-    let axes: Vec<String> =
-        t.shape.iter().map(|a| a.dim.clone().unwrap_or_else(|| a.size.to_string())).collect();
-    format!("[{}]", axes.join(", "))
 }

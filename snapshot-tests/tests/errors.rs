@@ -2,17 +2,13 @@
 //! `snapshots/errors/{name}.snap`. A first line `# args: -D P=0` passes dim overrides.
 
 use hsc_grammar::{has_errors, render};
-use hsc_snapshot_tests::{ham_files, overrides_of, root};
+use hsc_snapshot_tests::{ham_files, overrides_of, root, settings};
 
 #[test]
 fn every_bad_model_is_refused_with_its_diagnostic() {
     let cases = ham_files(&root().join("snapshot-tests/errors"));
     assert!(cases.len() >= 30, "errors/ should hold at least 30 bad models, has {}", cases.len());
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(root().join("snapshot-tests/snapshots/errors"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| {
+    settings("errors").bind(|| {
         for path in &cases {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             let file_name = format!("errors/{name}.ham");

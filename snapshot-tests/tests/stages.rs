@@ -1,17 +1,13 @@
 //! Every example at every stage: `snapshots/{example}@{stage}.snap`.
 
 use hsc_grammar::{ast, has_errors, render};
-use hsc_snapshot_tests::{ham_files, root};
+use hsc_snapshot_tests::{ham_files, root, settings};
 
 #[test]
 fn every_example_at_every_stage() {
     let examples = ham_files(&root().join("examples"));
     assert!(examples.len() >= 8, "examples/ should hold at least 8 models");
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(root().join("snapshot-tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| {
+    settings("").bind(|| {
         for path in &examples {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             let file_name = format!("examples/{name}.ham");

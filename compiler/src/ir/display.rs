@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Axis, Dt, Expr, Index, Init, Program, Role, UnaryOp};
+use super::{Dt, Expr, Index, Init, Program, Role, UnaryOp};
 
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -18,16 +18,16 @@ impl fmt::Display for Program {
         }
         for (id, t) in self.tensors.iter() {
             let decl = match &t.role {
-                Role::Param(init) => format!("param {}{} = {}", t.name, shape(&t.shape), init),
+                Role::Param(init) => format!("param {}{} = {}", t.name, t.shape_text(), init),
                 Role::Position(n) => {
                     let m = &self.tensors[self.pairs[*n].momentum];
-                    format!("state {}{} momentum {}", t.name, shape(&t.shape), m.name)
+                    format!("state {}{} momentum {}", t.name, t.shape_text(), m.name)
                 }
                 Role::Momentum(n) => {
                     let q = &self.tensors[self.pairs[*n].position];
-                    format!("momentum {}{} of {}", t.name, shape(&t.shape), q.name)
+                    format!("momentum {}{} of {}", t.name, t.shape_text(), q.name)
                 }
-                role => format!("{} {}{}", role.keyword(), t.name, shape(&t.shape)),
+                role => format!("{} {}{}", role.keyword(), t.name, t.shape_text()),
             };
             let n = t.len();
             writeln!(f, "{:<5} {decl:<44} {n} value{}", id.to_string(), if n == 1 { "" } else { "s" })?;
@@ -77,15 +77,6 @@ impl Program {
             }
         }
     }
-}
-
-fn shape(axes: &[Axis]) -> String {
-    if axes.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> =
-        axes.iter().map(|a| a.dim.clone().unwrap_or_else(|| a.size.to_string())).collect();
-    format!("[{}]", parts.join(", "))
 }
 
 fn indices(index: &[Index]) -> String {

@@ -134,6 +134,15 @@ impl Tensor {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Its shape as written: `[P, N]`, `[2]`, or nothing for a scalar.
+    pub fn shape_text(&self) -> String {
+        if self.shape.is_empty() {
+            return String::new();
+        }
+        let axes: Vec<String> = self.shape.iter().map(Axis::label).collect();
+        format!("[{}]", axes.join(", "))
+    }
 }
 
 /// What a tensor is.
@@ -192,6 +201,13 @@ pub struct Axis {
     pub size: u64,
     /// The dim it was declared with, if any (`x[2]` has none).
     pub dim: Option<String>,
+}
+
+impl Axis {
+    /// The dim's name, or the size when the axis has no dim.
+    pub fn label(&self) -> String {
+        self.dim.clone().unwrap_or_else(|| self.size.to_string())
+    }
 }
 
 /// `state q[P] momentum p`.

@@ -159,7 +159,7 @@ pub fn differentiate(program: &Program) -> Result<Equations, StopReason> {
             let key = (a, axis.size, axis.dim.clone());
             let fresh = out_vars.len();
             let v = *out_vars.entry(key).or_insert_with(|| {
-                let dim = Some(axis.dim.clone().unwrap_or_else(|| axis.size.to_string()));
+                let dim = Some(axis.label());
                 eq.dag.var(letters[fresh % letters.len()], 0, axis.size as i64, dim)
             });
             out.push(v);
