@@ -25,6 +25,7 @@
 
 pub mod analysis;
 pub mod ir;
+pub mod kernel;
 pub mod sema;
 mod summary;
 pub mod symbolic;
@@ -50,6 +51,43 @@ pub fn equations(program: &ir::Program) -> Result<symbolic::Equations, Diagnosti
     })
 }
 pub use summary::summary;
+
+/// A model compiled to kernels.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The checked program.
+    pub program: ir::Program,
+    /// Its derivatives.
+    pub equations: symbolic::Equations,
+    /// Its kernels.
+    pub module: std::sync::Arc<kernel::Module>,
+}
+
+impl Compiled {
+    /// A runtime model that runs the kernels on the reference interpreter.
+    pub fn interpreted(&self, precision: kernel::Precision) -> hsc_runtime::Model {
+        let engine = kernel::Interpreter::new(self.module.clone(), precision);
+        hsc_runtime::Model::new(self.module.spec.clone(), std::sync::Arc::new(engine))
+    }
+}
+
+/// Derives the equations of a valid program and builds its kernels.
+pub fn compile(program: ir::Program) -> Result<Compiled, Diagnostic> {
+    let equations = equations(&program)?;
+    let module = kernel::build(&program, &equations).map_err(|kernel::KernelError(why)| {
+        Diagnostic::error(format!("the model is too large to compile: {why}"))
+            .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
+    })?;
+    if cfg!(debug_assertions) {
+        for k in &module.kernels {
+            if let Err(e) = kernel::verify(k) {
+                return Err(Diagnostic::error(format!("internal compiler error: {e}"))
+                    .with_note("please report this, with the model file"));
+            }
+        }
+    }
+    Ok(Compiled { program, equations, module: std::sync::Arc::new(module) })
+}
 
 /// The result of the front end on one file.
 #[derive(Debug)]

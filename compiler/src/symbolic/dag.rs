@@ -48,6 +48,8 @@ pub enum Leaf {
     Tensor(TensorId),
     /// The direction `v` paired with that tensor.
     Direction(TensorId),
+    /// Per-step cotangents `dL/dq` of a position tensor, for models without a loss.
+    Cotangent(TensorId),
 }
 
 /// An index: `((var + inner) mod wrap) + outer`, or the constant `outer` when `var` is none.
@@ -237,6 +239,11 @@ impl Dag {
             work_limit: 250_000,
             unsupported: false,
         }
+    }
+
+    /// Starts a new work budget (for a later stage that builds more derivatives).
+    pub fn renew_budget(&mut self) {
+        self.work = 0;
     }
 
     /// `Ok` while the DAG is within its budget and every construction was expressible.

@@ -316,6 +316,7 @@ impl Equations {
         match leaf {
             Leaf::Tensor(t) => self.names[&t].clone(),
             Leaf::Direction(t) => format!("δ{}", self.names[&t]),
+            Leaf::Cotangent(t) => format!("dL/d{}", self.names[&t]),
         }
     }
 

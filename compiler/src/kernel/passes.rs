@@ -1,0 +1,818 @@
+//! The passes: the integrator's step composed into one kernel per [`Pass`].
+//!
+//! A step is a palindromic sequence of *pieces* (rhel.md): a kick `p -= τ dV/dq(q)` or a
+//! drift `q += τ dK/dp(p)`, each with `τ = c·h`. Leapfrog is `(½ kick, 1 drift, ½ kick)`;
+//! Yoshida-4 is leapfrog at `w1·h, w0·h, w1·h` with adjacent kicks merged. Every kernel is a
+//! loop over the steps whose body applies the pieces (or their adjoints) in order, each piece
+//! in a phase of its own:
+//!
+//! | kernel | time | per step |
+//! |---|---|---|
+//! | `forward` | `0..T` | pieces; loss of `x_{t+1}` |
+//! | `forward_grad` | `0..T` | the same, plus the loss's direct `dl/dθ`, `dl/du` |
+//! | `forward_record` | `0..T` | the same, plus the trajectory and `H(x_{t+1})` |
+//! | `echo` | `T-1..0` | nudge both copies by `ε_a`, `ε_b`; pieces on both; accumulate `τ (dG/dθ(a) - dG/dθ(b))` |
+//! | `tangent` | `T-1..0` | nudge `δx̂`; pieces with their Jacobian-vector products; accumulate `τ d²G/dθdx · δx̂` |
+//! | `bptt` | `T-1..0` | `λ += ∇l(x_{t+1})`; recompute the step's pieces from `x_t`; their adjoints in reverse |
+//!
+//! The echo starts from `(q_T, -p_T)` and nudges *before* each step: the nudge at step `t`
+//! is the loss of `x_{t+1}`, so the first one is the start nudge `ε ∇l(x_T)` and the last
+//! one (step 0) is the nudge after the step of `x_1`, exactly as rhel.md orders them.
+//! A nudge adds `ε dl/dq` to the momenta and `ε dl/dp` to the positions (`S` swaps them),
+//! with the loss evaluated at the echo's own state mapped back by `Σ` (momenta negated).
+
+use std::collections::HashMap;
+
+use hsc_runtime::{ArraySpec, Init as RtInit, ModelSpec, PairSpec, Pass, Side, Slot, Step};
+
+use super::lower::{Binding, Builder, LeafBind, Life, Row};
+use super::{BinOp, Buf, Index, Kernel, Module, Op, Value};
+use crate::ir::{Dt, Init, Method, Program, Role, TensorId};
+use crate::symbolic::{Dag, Equations, Leaf, Node, StopReason, Var, directional, gradient};
+
+/// Why kernels could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelError(pub StopReason);
+
+/// Builds every kernel of a valid model.
+pub fn build(program: &Program, eq: &Equations) -> Result<Module, KernelError> {
+    let mut cx = Ctx::new(program, eq);
+    let d = cx.derivs();
+    cx.dag.check_budget().map_err(KernelError)?;
+    let kernels = Pass::ALL.iter().map(|&pass| cx.kernel(pass, &d)).collect();
+    Ok(Module { spec: cx.spec.clone(), kernels })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PieceKind {
+    Kick,
+    Drift,
+}
+
+/// A derivative with one free variable per axis of what it is taken with respect to.
+#[derive(Clone, Debug)]
+struct Grad {
+    node: Node,
+    vars: Vec<Var>,
+}
+
+/// Every derivative the kernels use; `None` where it is identically zero.
+struct Derivs {
+    /// `dV/dq_a` and its derivative along `δq` (the Hessian-vector product), per pair.
+    kick: Vec<Option<(Grad, Grad)>>,
+    /// `dK/dp_a` and its derivative along `δp`, per pair.
+    drift: Vec<Option<(Grad, Grad)>>,
+    /// `dV/dθ` and `d²V/dθdq · δq`, per param.
+    v_param: Vec<Option<(Grad, Grad)>>,
+    /// `dK/dθ` and `d²K/dθdp · δp`, per param.
+    k_param: Vec<Option<(Grad, Grad)>>,
+    /// `dV/du` and `d²V/dudq · δq`, per input.
+    v_input: Vec<Option<(Grad, Grad)>>,
+    /// `dV/dq · δq` and `dK/dp · δp` (for a trainable step).
+    v_along: Node,
+    k_along: Node,
+    /// The loss's `dl/dq_a`, `dl/dp_a` per pair, `dl/dθ` per param, `dl/du` per input.
+    loss_q: Vec<Option<Grad>>,
+    loss_p: Vec<Option<Grad>>,
+    loss_param: Vec<Option<Grad>>,
+    loss_input: Vec<Option<Grad>>,
+}
+
+struct Ctx<'a> {
+    program: &'a Program,
+    spec: ModelSpec,
+    dag: Dag,
+    hamiltonian: Node,
+    kinetic: Node,
+    potential: Node,
+    /// The in-model loss, or `sum(dL/dq · q)` over the cotangents.
+    loss: Node,
+    params: Vec<TensorId>,
+    inputs: Vec<TensorId>,
+    targets: Vec<TensorId>,
+    positions: Vec<TensorId>,
+    momenta: Vec<TensorId>,
+    pieces: Vec<(PieceKind, f64)>,
+    out_vars: HashMap<(usize, u64), Var>,
+}
+
+/// The buffers of the model's own arrays in one kernel.
+struct Data {
+    params: Vec<Buf>,
+    inputs: Vec<Buf>,
+    targets: Vec<Buf>,
+    cotangents: Vec<Buf>,
+}
+
+/// A state held in buffers: positions and momenta per pair.
+#[derive(Clone)]
+struct State {
+    q: Vec<Buf>,
+    p: Vec<Buf>,
+}
+
+impl State {
+    fn side(&self, s: Side) -> Buf {
+        if s.momentum { self.p[s.pair] } else { self.q[s.pair] }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    fn new(program: &'a Program, eq: &Equations) -> Ctx<'a> {
+        let of = |pred: fn(&Role) -> bool| -> Vec<TensorId> {
+            program.tensors.iter().filter(|(_, t)| pred(&t.role)).map(|(id, _)| id).collect()
+        };
+        let params = of(|r| matches!(r, Role::Param(_)));
+        let inputs = of(|r| *r == Role::Input);
+        let targets = of(|r| *r == Role::Target);
+        let positions: Vec<TensorId> = program.pairs.iter().map(|p| p.position).collect();
+        let momenta: Vec<TensorId> = program.pairs.iter().map(|p| p.momentum).collect();
+        let array = |id: TensorId| {
+            let t = &program.tensors[id];
+            let init = match t.role {
+                Role::Param(Init::Constant(c)) => RtInit::Constant(c),
+                Role::Param(Init::Uniform { low, high }) => RtInit::Uniform { low, high },
+                Role::Param(Init::Normal { mean, std }) => RtInit::Normal { mean, std },
+                _ => RtInit::Constant(0.0),
+            };
+            ArraySpec { name: t.name.clone(), shape: t.shape.iter().map(|a| a.size as usize).collect(), init }
+        };
+        let step = match program.integrator.dt {
+            Dt::Fixed(h) => Step::Fixed(h),
+            Dt::Param(t) => Step::Param(params.iter().position(|&p| p == t).expect("dt is a param")),
+        };
+        let spec = ModelSpec {
+            name: program.name.clone(),
+            params: params.iter().map(|&t| array(t)).collect(),
+            inputs: inputs.iter().map(|&t| array(t)).collect(),
+            targets: targets.iter().map(|&t| array(t)).collect(),
+            pairs: program
+                .pairs
+                .iter()
+                .map(|p| PairSpec { position: array(p.position), momentum: array(p.momentum) })
+                .collect(),
+            has_loss: eq.loss.is_some(),
+            integrator: match program.integrator.method {
+                Method::Leapfrog => "leapfrog".into(),
+                Method::Yoshida4 => "yoshida4".into(),
+            },
+            step,
+        };
+        let pieces = match program.integrator.method {
+            Method::Leapfrog => vec![(PieceKind::Kick, 0.5), (PieceKind::Drift, 1.0), (PieceKind::Kick, 0.5)],
+            Method::Yoshida4 => {
+                let w1 = 1.0 / (2.0 - 2f64.powf(1.0 / 3.0));
+                let w0 = 1.0 - 2.0 * w1;
+                vec![
+                    (PieceKind::Kick, w1 / 2.0),
+                    (PieceKind::Drift, w1),
+                    (PieceKind::Kick, (w1 + w0) / 2.0),
+                    (PieceKind::Drift, w0),
+                    (PieceKind::Kick, (w0 + w1) / 2.0),
+                    (PieceKind::Drift, w1),
+                    (PieceKind::Kick, w1 / 2.0),
+                ]
+            }
+        };
+        let mut dag = eq.dag.clone();
+        dag.renew_budget();
+        let loss = match eq.loss {
+            Some(l) => l,
+            None => {
+                // sum over each position array of dL/dq[idx] * q[idx].
+                let mut terms = Vec::new();
+                for &q in &positions {
+                    let t = &program.tensors[q];
+                    let vars: Vec<Var> = t
+                        .shape
+                        .iter()
+                        .enumerate()
+                        .map(|(a, axis)| dag.var(["i", "j", "k", "l"].get(a).unwrap_or(&"r"), 0, axis.size as i64, axis.dim.clone()))
+                        .collect();
+                    let index: Vec<_> = vars.iter().map(|&v| crate::symbolic::Ix::var(v)).collect();
+                    let g = dag.load(Leaf::Cotangent(q), index.clone());
+                    let x = dag.load(Leaf::Tensor(q), index);
+                    let prod = dag.mul2(g, x);
+                    terms.push(if vars.is_empty() { prod } else { dag.sum(vars, prod) });
+                }
+                dag.add(terms)
+            }
+        };
+        Ctx {
+            program,
+            spec,
+            dag,
+            hamiltonian: eq.hamiltonian,
+            kinetic: eq.kinetic,
+            potential: eq.potential,
+            loss,
+            params,
+            inputs,
+            targets,
+            positions,
+            momenta,
+            pieces,
+            out_vars: HashMap::new(),
+        }
+    }
+
+    /// `d e / d wrt[...]` with shared output variables; `None` when it is zero.
+    fn grad(&mut self, e: Node, wrt: TensorId) -> Option<Grad> {
+        let mut vars = Vec::new();
+        for (a, axis) in self.program.tensors[wrt].shape.iter().enumerate() {
+            let key = (a, axis.size);
+            let fresh = self.out_vars.len();
+            let names = ["k", "l", "m", "n", "a", "b"];
+            let dag = &mut self.dag;
+            let v = *self.out_vars.entry(key).or_insert_with(|| {
+                dag.var(names[fresh % names.len()], 0, axis.size as i64, axis.dim.clone())
+            });
+            vars.push(v);
+        }
+        let node = gradient(&mut self.dag, e, Leaf::Tensor(wrt), &vars);
+        (self.dag.constant(node) != Some(0.0)).then_some(Grad { node, vars })
+    }
+
+    /// The derivative of `e` along the directions of `of`.
+    fn along(&mut self, e: Node, of: &[TensorId]) -> Node {
+        let parts: Vec<Node> =
+            of.iter().map(|&s| directional(&mut self.dag, e, Leaf::Tensor(s), Leaf::Direction(s))).collect();
+        self.dag.add(parts)
+    }
+
+    /// A gradient and its derivative along `of`.
+    fn grad2(&mut self, e: Node, wrt: TensorId, of: &[TensorId]) -> Option<(Grad, Grad)> {
+        let g = self.grad(e, wrt)?;
+        let node = self.along(g.node, of);
+        let vars = g.vars.clone();
+        Some((g, Grad { node, vars }))
+    }
+
+    fn derivs(&mut self) -> Derivs {
+        let (k, v, l) = (self.kinetic, self.potential, self.loss);
+        let (qs, ps) = (self.positions.clone(), self.momenta.clone());
+        let (params, inputs) = (self.params.clone(), self.inputs.clone());
+        Derivs {
+            kick: qs.iter().map(|&q| self.grad2(v, q, &qs)).collect(),
+            drift: ps.iter().map(|&p| self.grad2(k, p, &ps)).collect(),
+            v_param: params.iter().map(|&t| self.grad2(v, t, &qs)).collect(),
+            k_param: params.iter().map(|&t| self.grad2(k, t, &ps)).collect(),
+            v_input: inputs.iter().map(|&t| self.grad2(v, t, &qs)).collect(),
+            v_along: self.along(v, &qs),
+            k_along: self.along(k, &ps),
+            loss_q: qs.iter().map(|&q| self.grad(l, q)).collect(),
+            loss_p: ps.iter().map(|&p| self.grad(l, p)).collect(),
+            loss_param: params.iter().map(|&t| self.grad(l, t)).collect(),
+            loss_input: inputs.iter().map(|&t| self.grad(l, t)).collect(),
+        }
+    }
+
+    fn shape(&self, t: TensorId) -> Vec<u64> {
+        self.program.tensors[t].shape.iter().map(|a| a.size).collect()
+    }
+
+    fn name(&self, t: TensorId) -> &str {
+        &self.program.tensors[t].name
+    }
+
+    fn tensor(&self, s: Side) -> TensorId {
+        if s.momentum { self.momenta[s.pair] } else { self.positions[s.pair] }
+    }
+
+    fn sides(&self) -> Vec<Side> {
+        self.spec.sides()
+    }
+
+    /// Declares the model's own arrays.
+    fn data(&self, b: &mut Builder) -> Data {
+        let params = self.params.iter().enumerate().map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Param(i)), None, &self.shape(t))).collect();
+        let inputs = self.inputs.iter().enumerate().map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Input(i)), Some(0), &self.shape(t))).collect();
+        let (targets, cotangents) = if self.spec.has_loss {
+            let targets = self.targets.iter().enumerate().map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Target(i)), Some(0), &self.shape(t))).collect();
+            (targets, Vec::new())
+        } else {
+            let cot = self.positions.iter().enumerate().map(|(a, &q)| b.buffer(format!("dL/d{}", self.name(q)), Some(Slot::Cotangent(a)), Some(0), &self.shape(q))).collect();
+            (Vec::new(), cot)
+        };
+        Data { params, inputs, targets, cotangents }
+    }
+
+    /// One buffer per state array.
+    fn state(&self, b: &mut Builder, name: impl Fn(&str) -> String, slot: impl Fn(Side) -> Option<Slot>, time: Option<usize>) -> State {
+        let mut st = State { q: Vec::new(), p: Vec::new() };
+        for s in self.sides() {
+            let t = self.tensor(s);
+            let buf = b.buffer(name(self.name(t)), slot(s), time, &self.shape(t));
+            if s.momentum { st.p.push(buf) } else { st.q.push(buf) }
+        }
+        st
+    }
+
+    /// Params, inputs, targets and cotangents, with time-indexed arrays at `row`.
+    fn binding(&self, data: &Data, row: Row) -> Binding {
+        let mut bind = Binding::new();
+        let kernel = |buf| LeafBind { buf, row: None, negate: false, life: Life::Kernel };
+        let step = |buf| LeafBind { buf, row: Some(row), negate: false, life: Life::Step };
+        for (&t, &buf) in self.params.iter().zip(&data.params) {
+            bind.insert(Leaf::Tensor(t), kernel(buf));
+        }
+        for (&t, &buf) in self.inputs.iter().zip(&data.inputs) {
+            bind.insert(Leaf::Tensor(t), step(buf));
+        }
+        for (&t, &buf) in self.targets.iter().zip(&data.targets) {
+            bind.insert(Leaf::Tensor(t), step(buf));
+        }
+        for (&q, &buf) in self.positions.iter().zip(&data.cotangents) {
+            bind.insert(Leaf::Cotangent(q), step(buf));
+        }
+        bind
+    }
+
+    /// Binds the state arrays (`Leaf::Tensor`) or their directions to `state`.
+    fn bind_state(&self, bind: &mut Binding, state: &State, direction: bool, negate_p: bool, life: Life, row: Option<Row>) {
+        for s in self.sides() {
+            let t = self.tensor(s);
+            let leaf = if direction { Leaf::Direction(t) } else { Leaf::Tensor(t) };
+            let negate = negate_p && s.momentum;
+            bind.insert(leaf, LeafBind { buf: state.side(s), row, negate, life });
+        }
+    }
+
+    /// `τ = c·h` as a value of the kernel's root scope.
+    fn tau(&self, b: &mut Builder, data: &Data, c: f64) -> Value {
+        match self.spec.step {
+            Step::Fixed(h) => b.emit_root(Op::Const(c * h)),
+            Step::Param(i) => {
+                let h = b.emit_root(Op::Load { buf: data.params[i], index: Vec::new() });
+                let c = b.emit_root(Op::Const(c));
+                b.emit_root(Op::Binary(BinOp::Mul, c, h))
+            }
+        }
+    }
+
+    fn kernel(&mut self, pass: Pass, d: &Derivs) -> Kernel {
+        let mut b = Builder::new(pass);
+        match pass {
+            Pass::Forward | Pass::ForwardGrad | Pass::ForwardRecord => self.forward(&mut b, pass, d),
+            Pass::Echo => self.echo(&mut b, d),
+            Pass::Tangent => self.tangent(&mut b, d),
+            Pass::Bptt => self.bptt(&mut b, d),
+        }
+        b.finish()
+    }
+
+    /// `x += sign · scale · value(g)` over the loops of `g`, into `buf` (at the current row
+    /// when `timed`).
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate(&self, b: &mut Builder, g: &Grad, bind: &Binding, buf: Buf, timed: bool, scale: Option<Value>, sign: f64) {
+        let dag = &self.dag;
+        b.for_vars(dag, &g.vars, |b, idx| {
+            let v = b.value(dag, g.node, bind);
+            let v = match scale {
+                Some(s) => b.binary(BinOp::Mul, s, v),
+                None => v,
+            };
+            let v = if sign < 0.0 { b.emit(Op::Neg(v)) } else { v };
+            let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
+            index.extend_from_slice(idx);
+            b.store(buf, index, v, true);
+        });
+    }
+
+    /// `x += sign · scale · (value(g) under a - value(g) under b)`: the fused difference of two
+    /// echoes.
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate_difference(&self, b: &mut Builder, g: &Grad, binds: [&Binding; 2], buf: Buf, timed: bool, scale: Value) {
+        let dag = &self.dag;
+        b.for_vars(dag, &g.vars, |b, idx| {
+            let x = b.value(dag, g.node, binds[0]);
+            let y = b.value(dag, g.node, binds[1]);
+            let diff = b.binary(BinOp::Sub, x, y);
+            let v = b.binary(BinOp::Mul, scale, diff);
+            let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
+            index.extend_from_slice(idx);
+            b.store(buf, index, v, true);
+        });
+    }
+
+    /// `x[idx] += sign · scale · value(g)` in place, where `x` is a state buffer.
+    fn update(&self, b: &mut Builder, g: &Grad, bind: &Binding, x: Buf, scale: Value, sign: f64) {
+        let dag = &self.dag;
+        b.for_vars(dag, &g.vars, |b, idx| {
+            let v = b.value(dag, g.node, bind);
+            let step = b.binary(BinOp::Mul, scale, v);
+            let old = b.load(x, idx.to_vec());
+            let op = if sign < 0.0 { BinOp::Sub } else { BinOp::Add };
+            let new = b.binary(op, old, step);
+            b.store(x, idx.to_vec(), new, false);
+        });
+    }
+
+    /// A scalar `acc[] += value`.
+    fn add_scalar(b: &mut Builder, buf: Buf, index: Vec<Index>, v: Value) {
+        b.store(buf, index, v, true);
+    }
+
+    /// Applies one piece to `state` (bound in `bind`).
+    fn piece(&self, b: &mut Builder, d: &Derivs, kind: PieceKind, tau: Value, state: &State, bind: &Binding) {
+        for a in 0..self.positions.len() {
+            match kind {
+                PieceKind::Kick => {
+                    if let Some((g, _)) = &d.kick[a] {
+                        self.update(b, g, bind, state.p[a], tau, -1.0);
+                    }
+                }
+                PieceKind::Drift => {
+                    if let Some((g, _)) = &d.drift[a] {
+                        self.update(b, g, bind, state.q[a], tau, 1.0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dst = src` (momenta negated when `flip`) for every state array.
+    fn copy_state(&self, b: &mut Builder, src: &State, src_row: Option<Row>, dst: &State, flip: bool) {
+        for s in self.sides() {
+            let shape = b.shape(dst.side(s));
+            b.for_shape(&shape, |b, idx| {
+                let mut from: Vec<Index> = src_row.map(|r| b.row(r)).into_iter().collect();
+                from.extend_from_slice(idx);
+                let v = b.load(src.side(s), from);
+                let v = if flip && s.momentum { b.emit(Op::Neg(v)) } else { v };
+                b.store(dst.side(s), idx.to_vec(), v, false);
+            });
+        }
+    }
+
+    fn forward(&self, b: &mut Builder, pass: Pass, d: &Derivs) {
+        let data = self.data(b);
+        let state = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
+        let loss = b.buffer("loss", Some(Slot::Loss), None, &[]);
+        let grads = (pass == Pass::ForwardGrad).then(|| self.grad_buffers(b, "dl"));
+        let record = (pass == Pass::ForwardRecord).then(|| {
+            let traj = self.state(b, |n| format!("{n}_traj"), |s| Some(Slot::Trajectory(s)), Some(1));
+            let energy = b.buffer("energy", Some(Slot::Energy), Some(1), &[]);
+            (traj, energy)
+        });
+        let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
+        if let Some((traj, energy)) = &record {
+            b.phase(|b| {
+                let mut bind = self.binding(&data, Row::Fixed(0));
+                self.bind_state(&mut bind, &state, false, false, Life::Phase, None);
+                self.copy_state_to_row(b, &state, traj, Row::Fixed(0));
+                let h = b.value(&self.dag, self.hamiltonian, &bind);
+                b.store(*energy, vec![Index::constant(0)], h, false);
+            });
+        }
+        b.steps(false, |b| {
+            let mut bind = self.binding(&data, Row::Step(0));
+            self.bind_state(&mut bind, &state, false, false, Life::Phase, None);
+            for (&(kind, _), &tau) in self.pieces.iter().zip(&taus) {
+                b.phase(|b| self.piece(b, d, kind, tau, &state, &bind));
+            }
+            b.phase(|b| {
+                let l = b.value(&self.dag, self.loss, &bind);
+                Self::add_scalar(b, loss, Vec::new(), l);
+                if let Some((params, inputs)) = &grads {
+                    for (g, &buf) in d.loss_param.iter().zip(params) {
+                        if let Some(g) = g {
+                            self.accumulate(b, g, &bind, buf, false, None, 1.0);
+                        }
+                    }
+                    for (g, &buf) in d.loss_input.iter().zip(inputs) {
+                        if let Some(g) = g {
+                            self.accumulate(b, g, &bind, buf, true, None, 1.0);
+                        }
+                    }
+                }
+                if let Some((traj, energy)) = &record {
+                    self.copy_state_to_row(b, &state, traj, Row::Step(1));
+                    let h = b.value(&self.dag, self.hamiltonian, &bind);
+                    let row = b.row(Row::Step(1));
+                    b.store(*energy, vec![row], h, false);
+                }
+            });
+        });
+    }
+
+    /// `traj[row] = state`.
+    fn copy_state_to_row(&self, b: &mut Builder, state: &State, traj: &State, row: Row) {
+        for s in self.sides() {
+            let shape = b.shape(state.side(s));
+            b.for_shape(&shape, |b, idx| {
+                let v = b.load(state.side(s), idx.to_vec());
+                let mut to = vec![b.row(row)];
+                to.extend_from_slice(idx);
+                b.store(traj.side(s), to, v, false);
+            });
+        }
+    }
+
+    /// Gradient buffers for the params and inputs: `ParamGrad`/`InputGrad`.
+    fn grad_buffers(&self, b: &mut Builder, prefix: &str) -> (Vec<Buf>, Vec<Buf>) {
+        let params = self.params.iter().enumerate().map(|(i, &t)| b.buffer(format!("{prefix}/d{}", self.name(t)), Some(Slot::ParamGrad(i)), None, &self.shape(t))).collect();
+        let inputs = self.inputs.iter().enumerate().map(|(i, &t)| b.buffer(format!("{prefix}/d{}", self.name(t)), Some(Slot::InputGrad(i)), Some(0), &self.shape(t))).collect();
+        (params, inputs)
+    }
+
+    /// Accumulator buffers: `ParamAcc`/`InputAcc`.
+    fn acc_buffers(&self, b: &mut Builder) -> (Vec<Buf>, Vec<Buf>) {
+        let params = self.params.iter().enumerate().map(|(i, &t)| b.buffer(format!("A_{}", self.name(t)), Some(Slot::ParamAcc(i)), None, &self.shape(t))).collect();
+        let inputs = self.inputs.iter().enumerate().map(|(i, &t)| b.buffer(format!("B_{}", self.name(t)), Some(Slot::InputAcc(i)), Some(0), &self.shape(t))).collect();
+        (params, inputs)
+    }
+
+    /// Scratch buffers for the nudges `dl/dq` (`g`) and `dl/dp` (`f`) of one state.
+    fn nudge_buffers(&self, b: &mut Builder, tag: &str) -> State {
+        self.state(b, |n| format!("nudge{tag}_{n}"), |_| None, None)
+    }
+
+    /// Computes `dl/dq`, `dl/dp` at `bind` into `nudge.p`, `nudge.q` (so that adding `nudge`
+    /// applies `S ∇l`).
+    fn loss_gradient(&self, b: &mut Builder, d: &Derivs, bind: &Binding, nudge: &State) {
+        let dag = &self.dag;
+        for a in 0..self.positions.len() {
+            for (g, dst) in [(&d.loss_q[a], nudge.p[a]), (&d.loss_p[a], nudge.q[a])] {
+                if let Some(g) = g {
+                    b.for_vars(dag, &g.vars, |b, idx| {
+                        let v = b.value(dag, g.node, bind);
+                        b.store(dst, idx.to_vec(), v, false);
+                    });
+                }
+            }
+        }
+    }
+
+    /// `x += scale · nudge` for every state array the loss pushes.
+    fn apply_nudge(&self, b: &mut Builder, d: &Derivs, x: &State, nudge: &State, scale: Option<Value>) {
+        for a in 0..self.positions.len() {
+            for (g, src, dst) in [(&d.loss_q[a], nudge.p[a], x.p[a]), (&d.loss_p[a], nudge.q[a], x.q[a])] {
+                if g.is_none() {
+                    continue;
+                }
+                let shape = b.shape(dst);
+                b.for_shape(&shape, |b, idx| {
+                    let n = b.load(src, idx.to_vec());
+                    let n = match scale {
+                        Some(s) => b.binary(BinOp::Mul, s, n),
+                        None => n,
+                    };
+                    let old = b.load(dst, idx.to_vec());
+                    let new = b.binary(BinOp::Add, old, n);
+                    b.store(dst, idx.to_vec(), new, false);
+                });
+            }
+        }
+    }
+
+    /// The step's own gradient for a trainable step `h`: which param, if any.
+    fn step_param(&self) -> Option<usize> {
+        match self.spec.step {
+            Step::Param(i) => Some(i),
+            Step::Fixed(_) => None,
+        }
+    }
+
+    fn echo(&self, b: &mut Builder, d: &Derivs) {
+        let data = self.data(b);
+        let fwd = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
+        let copies: Vec<State> = (0..2)
+            .map(|c| self.state(b, |n| format!("{n}_echo{c}"), |s| Some(Slot::Echo(c, s)), None))
+            .collect();
+        let (acc_p, acc_u) = self.acc_buffers(b);
+        let nudges: Vec<State> = (0..2).map(|c| self.nudge_buffers(b, &c.to_string())).collect();
+        let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
+        let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
+        let eps = [b.emit_root(Op::Eps(0)), b.emit_root(Op::Eps(1))];
+        b.phase(|b| {
+            for copy in &copies {
+                self.copy_state(b, &fwd, None, copy, true);
+            }
+        });
+        b.steps(true, |b| {
+            let base = self.binding(&data, Row::Step(0));
+            let binds: Vec<Binding> = copies
+                .iter()
+                .map(|copy| {
+                    let mut bind = base.clone();
+                    self.bind_state(&mut bind, copy, false, false, Life::Phase, None);
+                    bind
+                })
+                .collect();
+            b.phase(|b| {
+                for (copy, nudge) in copies.iter().zip(&nudges) {
+                    let mut bind = base.clone();
+                    self.bind_state(&mut bind, copy, false, true, Life::Phase, None);
+                    self.loss_gradient(b, d, &bind, nudge);
+                }
+            });
+            b.phase(|b| {
+                for ((copy, nudge), &e) in copies.iter().zip(&nudges).zip(&eps) {
+                    self.apply_nudge(b, d, copy, nudge, Some(e));
+                }
+            });
+            for (j, &(kind, _)) in self.pieces.iter().enumerate() {
+                let (tau, c) = (taus[j], cs[j]);
+                b.phase(|b| {
+                    let pair = [&binds[0], &binds[1]];
+                    let (params, inputs) = match kind {
+                        PieceKind::Kick => (&d.v_param, Some(&d.v_input)),
+                        PieceKind::Drift => (&d.k_param, None),
+                    };
+                    for (g, &buf) in params.iter().zip(&acc_p) {
+                        if let Some((g, _)) = g {
+                            self.accumulate_difference(b, g, pair, buf, false, tau);
+                        }
+                    }
+                    for (g, &buf) in inputs.into_iter().flatten().zip(&acc_u) {
+                        if let Some((g, _)) = g {
+                            self.accumulate_difference(b, g, pair, buf, true, tau);
+                        }
+                    }
+                    if let Some(i) = self.step_param() {
+                        let energy = if kind == PieceKind::Kick { self.potential } else { self.kinetic };
+                        let x = b.value(&self.dag, energy, pair[0]);
+                        let y = b.value(&self.dag, energy, pair[1]);
+                        let diff = b.binary(BinOp::Sub, x, y);
+                        let v = b.binary(BinOp::Mul, c, diff);
+                        Self::add_scalar(b, acc_p[i], Vec::new(), v);
+                    }
+                    for (copy, bind) in copies.iter().zip(&binds) {
+                        self.piece(b, d, kind, tau, copy, bind);
+                    }
+                });
+            }
+        });
+    }
+
+    fn tangent(&self, b: &mut Builder, d: &Derivs) {
+        let data = self.data(b);
+        let fwd = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
+        let xhat = self.state(b, |n| format!("{n}_echo"), |_| None, None);
+        let dx = self.state(b, |n| format!("δ{n}"), |s| Some(Slot::Tangent(s)), None);
+        let (acc_p, acc_u) = self.acc_buffers(b);
+        let nudge = self.nudge_buffers(b, "");
+        let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
+        let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
+        b.phase(|b| self.copy_state(b, &fwd, None, &xhat, true));
+        b.steps(true, |b| {
+            let base = self.binding(&data, Row::Step(0));
+            let mut bind = base.clone();
+            self.bind_state(&mut bind, &xhat, false, false, Life::Phase, None);
+            self.bind_state(&mut bind, &dx, true, false, Life::Phase, None);
+            b.phase(|b| {
+                let mut at = base.clone();
+                self.bind_state(&mut at, &xhat, false, true, Life::Phase, None);
+                self.loss_gradient(b, d, &at, &nudge);
+            });
+            b.phase(|b| self.apply_nudge(b, d, &dx, &nudge, None));
+            for (j, &(kind, _)) in self.pieces.iter().enumerate() {
+                let (tau, c) = (taus[j], cs[j]);
+                b.phase(|b| {
+                    let (params, inputs, energy_along) = match kind {
+                        PieceKind::Kick => (&d.v_param, Some(&d.v_input), d.v_along),
+                        PieceKind::Drift => (&d.k_param, None, d.k_along),
+                    };
+                    for (g, &buf) in params.iter().zip(&acc_p) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &bind, buf, false, Some(tau), 1.0);
+                        }
+                    }
+                    for (g, &buf) in inputs.into_iter().flatten().zip(&acc_u) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &bind, buf, true, Some(tau), 1.0);
+                        }
+                    }
+                    if let Some(i) = self.step_param() {
+                        let v = b.value(&self.dag, energy_along, &bind);
+                        let v = b.binary(BinOp::Mul, c, v);
+                        Self::add_scalar(b, acc_p[i], Vec::new(), v);
+                    }
+                    // The tangent first (it reads the state this piece acts at), then the state.
+                    for a in 0..self.positions.len() {
+                        match kind {
+                            PieceKind::Kick => {
+                                if let Some((_, h)) = &d.kick[a] {
+                                    self.update(b, h, &bind, dx.p[a], tau, -1.0);
+                                }
+                            }
+                            PieceKind::Drift => {
+                                if let Some((_, h)) = &d.drift[a] {
+                                    self.update(b, h, &bind, dx.q[a], tau, 1.0);
+                                }
+                            }
+                        }
+                    }
+                    self.piece(b, d, kind, tau, &xhat, &bind);
+                });
+            }
+        });
+    }
+
+    fn bptt(&self, b: &mut Builder, d: &Derivs) {
+        let data = self.data(b);
+        let traj = self.state(b, |n| format!("{n}_traj"), |s| Some(Slot::Trajectory(s)), Some(1));
+        let lambda = self.state(b, |n| format!("λ{n}"), |s| Some(Slot::InitialGrad(s)), None);
+        let (grad_p, grad_u) = self.grad_buffers(b, "dL");
+        let work = self.state(b, |n| format!("{n}_work"), |_| None, None);
+        // The state each piece acts at: the positions for a kick, the momenta for a drift.
+        let snaps: Vec<State> =
+            (0..self.pieces.len()).map(|j| self.state(b, |n| format!("{n}_piece{j}"), |_| None, None)).collect();
+        let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
+        let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
+        b.steps(true, |b| {
+            let base = self.binding(&data, Row::Step(0));
+            // λ += ∇l(x_{t+1}); dL/dθ += dl/dθ; dL/du_t += dl/du.
+            b.phase(|b| {
+                let mut at = base.clone();
+                self.bind_state(&mut at, &traj, false, false, Life::Step, Some(Row::Step(1)));
+                let dag = &self.dag;
+                for a in 0..self.positions.len() {
+                    for (g, dst) in [(&d.loss_q[a], lambda.q[a]), (&d.loss_p[a], lambda.p[a])] {
+                        if let Some(g) = g {
+                            self.accumulate(b, g, &at, dst, false, None, 1.0);
+                        }
+                    }
+                }
+                for (g, &buf) in d.loss_param.iter().zip(&grad_p) {
+                    if let Some(g) = g {
+                        self.accumulate(b, g, &at, buf, false, None, 1.0);
+                    }
+                }
+                for (g, &buf) in d.loss_input.iter().zip(&grad_u) {
+                    if let Some(g) = g {
+                        self.accumulate(b, g, &at, buf, true, None, 1.0);
+                    }
+                }
+                let _ = dag;
+            });
+            // Recompute the step from x_t, keeping the state each piece acts at.
+            b.phase(|b| self.copy_state(b, &traj, Some(Row::Step(0)), &work, false));
+            let mut bind = base.clone();
+            self.bind_state(&mut bind, &work, false, false, Life::Phase, None);
+            let last = self.pieces.len() - 1;
+            for (j, &(kind, _)) in self.pieces.iter().enumerate() {
+                b.phase(|b| {
+                    let acting: Vec<Side> = self.sides().into_iter().filter(|s| s.momentum == (kind == PieceKind::Drift)).collect();
+                    for s in acting {
+                        let shape = b.shape(work.side(s));
+                        b.for_shape(&shape, |b, idx| {
+                            let v = b.load(work.side(s), idx.to_vec());
+                            b.store(snaps[j].side(s), idx.to_vec(), v, false);
+                        });
+                    }
+                    if j != last {
+                        self.piece(b, d, kind, taus[j], &work, &bind);
+                    }
+                });
+            }
+            // The adjoints of the pieces, last first.
+            for (j, &(kind, _)) in self.pieces.iter().enumerate().rev() {
+                let (tau, c) = (taus[j], cs[j]);
+                b.phase(|b| {
+                    let mut at = base.clone();
+                    self.bind_state(&mut at, &snaps[j], false, false, Life::Phase, None);
+                    // The direction of the HVPs is the adjoint of what the piece changes:
+                    // a kick changes p, so δq = λp; a drift changes q, so δp = λq.
+                    let dir = State { q: lambda.p.clone(), p: lambda.q.clone() };
+                    self.bind_state(&mut at, &dir, true, false, Life::Phase, None);
+                    let (params, inputs, energy_along, sign) = match kind {
+                        PieceKind::Kick => (&d.v_param, Some(&d.v_input), d.v_along, -1.0),
+                        PieceKind::Drift => (&d.k_param, None, d.k_along, 1.0),
+                    };
+                    for (g, &buf) in params.iter().zip(&grad_p) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &at, buf, false, Some(tau), sign);
+                        }
+                    }
+                    for (g, &buf) in inputs.into_iter().flatten().zip(&grad_u) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &at, buf, true, Some(tau), sign);
+                        }
+                    }
+                    if let Some(i) = self.step_param() {
+                        let v = b.value(&self.dag, energy_along, &at);
+                        let v = b.binary(BinOp::Mul, c, v);
+                        let v = if sign < 0.0 { b.emit(Op::Neg(v)) } else { v };
+                        Self::add_scalar(b, grad_p[i], Vec::new(), v);
+                    }
+                    for a in 0..self.positions.len() {
+                        match kind {
+                            PieceKind::Kick => {
+                                if let Some((_, h)) = &d.kick[a] {
+                                    self.update(b, h, &at, lambda.q[a], tau, -1.0);
+                                }
+                            }
+                            PieceKind::Drift => {
+                                if let Some((_, h)) = &d.drift[a] {
+                                    self.update(b, h, &at, lambda.p[a], tau, 1.0);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    }
+}

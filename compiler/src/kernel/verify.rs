@@ -1,0 +1,208 @@
+//! The kernel IR verifier, run after every pass in tests (and in debug builds).
+//!
+//! Invariants:
+//! - SSA: every value is defined once, before every use, in the same block or one enclosing it;
+//!   a reduction's summand is defined in its body or before it.
+//! - Every loop variable an index uses is bound by an enclosing loop.
+//! - Every load and store has one index per axis (the time axis first) and stays inside its
+//!   buffer for every value of its loop variables; a time index is `t + c` with `c` within the
+//!   rows the buffer has beyond `T`.
+//! - Kernels never write the model's params, inputs, targets or cotangents.
+//! - Only the echo reads `ε`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use hsc_runtime::{Pass, Slot};
+
+use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyError {
+    /// Which kernel.
+    pub kernel: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "kernel {}: {}", self.kernel, self.message)
+    }
+}
+
+/// Checks every invariant of a kernel.
+pub fn verify(k: &Kernel) -> Result<(), VerifyError> {
+    let mut v = Verifier { k, defined: vec![false; k.values as usize], ranges: HashMap::new() };
+    let mut scope = Vec::new();
+    v.block(&k.body, &mut scope).map_err(|message| VerifyError { kernel: k.pass.name(), message })
+}
+
+struct Verifier<'a> {
+    k: &'a Kernel,
+    defined: Vec<bool>,
+    /// The range of each bound loop variable; `None` for the time loop.
+    ranges: HashMap<LoopVar, Option<(i64, i64)>>,
+}
+
+impl Verifier<'_> {
+    fn block(&mut self, stmts: &[Stmt], visible: &mut Vec<Value>) -> Result<(), String> {
+        let mark = visible.len();
+        for s in stmts {
+            match s {
+                Stmt::Let(v, op) => {
+                    self.op(op, visible)?;
+                    self.define(*v, visible)?;
+                }
+                Stmt::Loop { var, lo, hi, body } => {
+                    if lo > hi {
+                        return Err(format!("loop over {lo}..{hi}"));
+                    }
+                    self.bind(*var, Some((*lo, *hi)))?;
+                    self.block(body, visible)?;
+                    self.ranges.remove(var);
+                }
+                Stmt::Steps { var, body, .. } => {
+                    self.bind(*var, None)?;
+                    self.block(body, visible)?;
+                    self.ranges.remove(var);
+                }
+                Stmt::Reduce { result, var, lo, hi, body, value } => {
+                    self.bind(*var, Some((*lo, *hi)))?;
+                    let inner = visible.len();
+                    self.block_keep(body, visible)?;
+                    self.use_value(*value, visible)?;
+                    visible.truncate(inner);
+                    self.ranges.remove(var);
+                    self.define(*result, visible)?;
+                }
+                Stmt::Store { buf, index, value, .. } => {
+                    self.use_value(*value, visible)?;
+                    self.access(*buf, index)?;
+                    if let Some(slot) = self.k.buffers[*buf].slot {
+                        if matches!(slot, Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_)) {
+                            return Err(format!("stores into the model's own array {}", self.k.buffers[*buf].name));
+                        }
+                    }
+                }
+            }
+        }
+        visible.truncate(mark);
+        Ok(())
+    }
+
+    /// Like `block`, but leaves the body's values visible (for a reduction's summand).
+    fn block_keep(&mut self, stmts: &[Stmt], visible: &mut Vec<Value>) -> Result<(), String> {
+        let mark = visible.len();
+        self.block(stmts, visible)?;
+        // `block` truncated; re-add the values the body defined at its top level.
+        for s in stmts {
+            if let Stmt::Let(v, _) | Stmt::Reduce { result: v, .. } = s {
+                visible.push(*v);
+            }
+        }
+        debug_assert!(visible.len() >= mark);
+        Ok(())
+    }
+
+    fn bind(&mut self, var: LoopVar, range: Option<(i64, i64)>) -> Result<(), String> {
+        if self.ranges.insert(var, range).is_some() {
+            return Err(format!("loop variable {var} is bound twice"));
+        }
+        Ok(())
+    }
+
+    fn define(&mut self, v: Value, visible: &mut Vec<Value>) -> Result<(), String> {
+        let slot = self.defined.get_mut(v.as_u32() as usize).ok_or(format!("{v} is out of range"))?;
+        if *slot {
+            return Err(format!("{v} is defined twice"));
+        }
+        *slot = true;
+        visible.push(v);
+        Ok(())
+    }
+
+    fn use_value(&self, v: Value, visible: &[Value]) -> Result<(), String> {
+        if visible.contains(&v) { Ok(()) } else { Err(format!("{v} is used where it is not defined")) }
+    }
+
+    fn op(&self, op: &Op, visible: &[Value]) -> Result<(), String> {
+        match op {
+            Op::Const(_) => Ok(()),
+            Op::Eps(_) if self.k.pass == Pass::Echo => Ok(()),
+            Op::Eps(_) => Err("ε read outside the echo".into()),
+            Op::Load { buf, index } => self.access(*buf, index),
+            Op::Neg(a) | Op::Powi(a, _) | Op::Call(_, a) => self.use_value(*a, visible),
+            Op::Binary(_, a, b) => {
+                self.use_value(*a, visible)?;
+                self.use_value(*b, visible)
+            }
+            Op::Select { conds, then, otherwise } => {
+                for c in conds {
+                    match c {
+                        Cond::Range { index, .. } => self.range(index)?,
+                        Cond::Equal(a, b) => {
+                            self.range(a)?;
+                            self.range(b)?
+                        }
+                    };
+                }
+                self.use_value(*then, visible)?;
+                self.use_value(*otherwise, visible)
+            }
+        }
+    }
+
+    /// The values an index takes (`None` for the time index).
+    fn range(&self, i: &Index) -> Result<Option<(i64, i64)>, String> {
+        let (lo, hi) = match i.var {
+            None => (0, 0),
+            Some(v) => match self.ranges.get(&v) {
+                None => return Err(format!("loop variable {v} is used outside its loop")),
+                Some(None) => return Ok(None),
+                Some(Some((lo, hi))) => (*lo, *hi - 1),
+            },
+        };
+        let (lo, hi) = match i.wrap {
+            Some(m) => (i.outer, i.outer + m as i64 - 1),
+            None => (lo + i.inner + i.outer, hi + i.inner + i.outer),
+        };
+        Ok(Some(match i.clamp {
+            Some(n) => (lo.clamp(0, n as i64 - 1), hi.clamp(0, n as i64 - 1)),
+            None => (lo, hi),
+        }))
+    }
+
+    fn access(&self, buf: Buf, index: &[Index]) -> Result<(), String> {
+        let b = self.k.buffers.get(buf).ok_or(format!("{buf} is not a buffer"))?;
+        let axes = b.time.is_some() as usize + b.shape.len();
+        if index.len() != axes {
+            return Err(format!("{} has {axes} axes, accessed with {} indices", b.name, index.len()));
+        }
+        let mut rest = index;
+        if let Some(extra) = b.time {
+            let t = &index[0];
+            let is_step = t.var.is_some_and(|v| self.ranges.get(&v) == Some(&None));
+            let ok = if is_step {
+                t.inner == 0 && t.wrap.is_none() && t.clamp.is_none() && (0..=extra as i64).contains(&t.outer)
+            } else {
+                t.var.is_none() && t.outer == 0
+            };
+            if !ok {
+                return Err(format!("{} is read at a row that may not exist", b.name));
+            }
+            rest = &index[1..];
+        }
+        for (i, &size) in rest.iter().zip(&b.shape) {
+            match self.range(i)? {
+                Some((lo, hi)) if lo >= 0 && hi < size as i64 => {}
+                Some((lo, hi)) => {
+                    return Err(format!("{} (size {size}) is accessed at {lo}..={hi}", b.name));
+                }
+                None => return Err(format!("{} is indexed by the step on a non-time axis", b.name)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,381 @@
+//! The runtime [`Model`]: params, forward, and the three gradient passes over a batch of
+//! sequences, on whichever [`Engine`] runs the kernels (the interpreter now; compiled
+//! backends later plug in under the same trait).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand_distr::{Distribution, Normal, Uniform};
+use rayon::prelude::*;
+
+use crate::spec::{Init, ModelSpec, Pass, Side, Slot, Step};
+
+/// The buffers of one kernel call for one sequence.
+#[derive(Clone, Debug, Default)]
+pub struct Frame {
+    /// Number of steps `T`.
+    pub steps: usize,
+    /// The nudges `ε_a`, `ε_b` of the two echo copies (the echo kernel only).
+    pub eps: [f64; 2],
+    /// One buffer per slot the kernel lists, each of [`ModelSpec::slot_len`] elements.
+    pub buffers: BTreeMap<Slot, Vec<f64>>,
+}
+
+/// What runs the kernels of one model.
+pub trait Engine: Send + Sync {
+    /// The slots a pass reads or writes.
+    fn slots(&self, pass: Pass) -> &[Slot];
+    /// Runs a pass on one sequence, in place.
+    fn run(&self, pass: Pass, frame: &mut Frame) -> Result<(), RunError>;
+    /// `f64` or `f32`: the arithmetic the kernels use.
+    fn precision(&self) -> &'static str;
+}
+
+/// Why a call failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// An array of the wrong length.
+    #[error("{what} has {got} numbers, expected {expected} ({detail})")]
+    Shape {
+        /// Which array.
+        what: String,
+        /// Its required length.
+        expected: usize,
+        /// Its length.
+        got: usize,
+        /// How the expected length is made up.
+        detail: String,
+    },
+    /// A call that makes no sense for this model or batch.
+    #[error("{0}")]
+    Invalid(String),
+    /// The engine failed.
+    #[error("the {engine} engine failed: {message}")]
+    Engine {
+        /// Which engine.
+        engine: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// The values of every param, in [`ModelSpec::params`] order, each row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// One array per param.
+    pub values: Vec<Vec<f64>>,
+}
+
+impl Params {
+    /// Draws every param from its initialiser with a seeded ChaCha8 generator (the same
+    /// numbers on every machine).
+    pub fn init(spec: &ModelSpec, seed: u64) -> Params {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let values = spec
+            .params
+            .iter()
+            .map(|p| {
+                (0..p.len())
+                    .map(|_| match p.init {
+                        Init::Constant(c) => c,
+                        Init::Uniform { low, high } if low < high => {
+                            Uniform::new(low, high).map_or(low, |d| d.sample(&mut rng))
+                        }
+                        Init::Uniform { low, .. } => low,
+                        Init::Normal { mean, std } => {
+                            Normal::new(mean, std.abs()).map_or(mean, |d| d.sample(&mut rng))
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Params { values }
+    }
+
+    /// The values of the param called `name`.
+    pub fn get(&self, spec: &ModelSpec, name: &str) -> Option<&[f64]> {
+        let i = spec.params.iter().position(|p| p.name == name)?;
+        Some(&self.values[i])
+    }
+}
+
+/// A batch of sequences, each array row-major with the sequence first, then the step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// Steps per sequence, `T >= 1`.
+    pub steps: usize,
+    /// Number of sequences `B >= 1`.
+    pub size: usize,
+    /// Per input: `[B, T, ...]`.
+    pub inputs: Vec<Vec<f64>>,
+    /// Per target: `[B, T, ...]` (models with a loss).
+    pub targets: Vec<Vec<f64>>,
+    /// Per pair: `[B, T, ...]` cotangents of the positions (models without a loss).
+    pub cotangents: Vec<Vec<f64>>,
+    /// Per state array (`q`, `p` of pair 0, ...): `[B, ...]`; zero when absent.
+    pub initial: Option<Vec<Vec<f64>>>,
+}
+
+/// The result of a forward pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forward {
+    /// The loss summed over steps and sequences.
+    pub loss: f64,
+    /// Per state array: `[B, ...]`.
+    pub state: Vec<Vec<f64>>,
+}
+
+/// A recorded trajectory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trajectory {
+    /// The loss summed over steps and sequences.
+    pub loss: f64,
+    /// Per state array: `[B, T + 1, ...]`.
+    pub states: Vec<Vec<f64>>,
+    /// `H(x_t)`, `[B, T + 1]` (with the input of step `t`, or of the last step at `t = T`).
+    pub energy: Vec<f64>,
+}
+
+/// Gradients of the loss.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients {
+    /// The loss summed over steps and sequences.
+    pub loss: f64,
+    /// Per param, summed over the batch.
+    pub params: Vec<Vec<f64>>,
+    /// Per input: `[B, T, ...]`.
+    pub inputs: Vec<Vec<f64>>,
+    /// Per state array: `[B, ...]`, the gradient with respect to the initial state.
+    pub initial: Vec<Vec<f64>>,
+}
+
+/// How the two echoes are nudged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Echo {
+    /// `+ε` and `-ε`: error `O(ε²)`.
+    Central(f64),
+    /// `+ε` and the unnudged echo: error `O(ε)`.
+    OneSided(f64),
+}
+
+/// A model ready to run.
+#[derive(Clone)]
+pub struct Model {
+    spec: Arc<ModelSpec>,
+    engine: Arc<dyn Engine>,
+}
+
+type Carry = BTreeMap<Slot, Vec<f64>>;
+
+impl Model {
+    /// A model running on `engine`.
+    pub fn new(spec: ModelSpec, engine: Arc<dyn Engine>) -> Model {
+        Model { spec: Arc::new(spec), engine }
+    }
+
+    /// What the model is.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The arithmetic of the engine.
+    pub fn precision(&self) -> &'static str {
+        self.engine.precision()
+    }
+
+    /// Params drawn from the initialisers.
+    pub fn init_params(&self, seed: u64) -> Params {
+        Params::init(&self.spec, seed)
+    }
+
+    /// Runs every sequence forward; the final states and the loss.
+    pub fn forward(&self, params: &Params, batch: &Batch) -> Result<Forward, RunError> {
+        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2])])?;
+        let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
+        let state = self.gather(&runs, |s| Slot::State(s));
+        Ok(Forward { loss, state })
+    }
+
+    /// Runs every sequence forward and records every state and the energy.
+    pub fn trajectory(&self, params: &Params, batch: &Batch) -> Result<Trajectory, RunError> {
+        let runs = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2])])?;
+        let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
+        let states = self.gather(&runs, |s| Slot::Trajectory(s));
+        let energy = runs.iter().flat_map(|c| c[&Slot::Energy].iter().copied()).collect();
+        Ok(Trajectory { loss, states, energy })
+    }
+
+    /// The final states of the two echoes nudged by `eps` (copy 0) and `-eps` (copy 1), per
+    /// state array `[B, ...]`, with the loss's nudges. With `eps = 0` both are the unnudged
+    /// echo, which should return to `(q_0, -p_0)`.
+    pub fn echo_states(&self, params: &Params, batch: &Batch, eps: f64) -> Result<[Vec<Vec<f64>>; 2], RunError> {
+        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2]), (Pass::Echo, [eps, -eps])])?;
+        Ok([self.gather(&runs, |s| Slot::Echo(0, s)), self.gather(&runs, |s| Slot::Echo(1, s))])
+    }
+
+    /// Gradients by RHEL: the fused pair of nudged echoes.
+    pub fn rhel_grad(&self, params: &Params, batch: &Batch, echo: Echo) -> Result<Gradients, RunError> {
+        let (a, b) = match echo {
+            Echo::Central(e) => (e, -e),
+            Echo::OneSided(e) => (e, 0.0),
+        };
+        if !(a - b).is_finite() || a == b {
+            return Err(RunError::Invalid(format!("the echo needs a finite, non-zero ε, not {a}")));
+        }
+        let runs = self.each(params, batch, &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Echo, [a, b])])?;
+        let scale = 1.0 / (a - b);
+        Ok(self.combine(&runs, -scale, |c, s| {
+            let (x, y) = (&c[&Slot::Echo(0, s.flip())], &c[&Slot::Echo(1, s.flip())]);
+            x.iter().zip(y).map(|(x, y)| (x - y) * scale).collect()
+        }))
+    }
+
+    /// Gradients by the tangent echo (the `ε → 0` limit, exact).
+    pub fn tangent_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
+        let runs = self.each(params, batch, &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Tangent, [0.0; 2])])?;
+        Ok(self.combine(&runs, -1.0, |c, s| c[&Slot::Tangent(s.flip())].clone()))
+    }
+
+    /// Gradients by BPTT over a stored trajectory (the reference).
+    pub fn bptt_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
+        let runs = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2]), (Pass::Bptt, [0.0; 2])])?;
+        Ok(self.combine(&runs, 0.0, |c, s| c[&Slot::InitialGrad(s)].clone()))
+    }
+
+    /// Sums the direct gradients and `acc_scale` times the accumulators over the batch.
+    fn combine(&self, runs: &[Carry], acc_scale: f64, initial: impl Fn(&Carry, Side) -> Vec<f64>) -> Gradients {
+        let spec = &self.spec;
+        let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
+        let part = |c: &Carry, direct: Slot, acc: Slot| -> Vec<f64> {
+            let d = &c[&direct];
+            match c.get(&acc) {
+                Some(a) if acc_scale != 0.0 => d.iter().zip(a).map(|(d, a)| d + acc_scale * a).collect(),
+                _ => d.clone(),
+            }
+        };
+        let params = (0..spec.params.len())
+            .map(|i| {
+                let mut total = vec![0.0; spec.params[i].len()];
+                for c in runs {
+                    for (t, g) in total.iter_mut().zip(part(c, Slot::ParamGrad(i), Slot::ParamAcc(i))) {
+                        *t += g;
+                    }
+                }
+                total
+            })
+            .collect();
+        let inputs = (0..spec.inputs.len())
+            .map(|i| runs.iter().flat_map(|c| part(c, Slot::InputGrad(i), Slot::InputAcc(i))).collect())
+            .collect();
+        let initial = spec.sides().into_iter().map(|s| runs.iter().flat_map(|c| initial(c, s)).collect()).collect();
+        Gradients { loss, params, inputs, initial }
+    }
+
+    fn gather(&self, runs: &[Carry], slot: impl Fn(Side) -> Slot) -> Vec<Vec<f64>> {
+        self.spec.sides().into_iter().map(|s| runs.iter().flat_map(|c| c[&slot(s)].iter().copied()).collect()).collect()
+    }
+
+    /// Runs `passes` in order on every sequence (in parallel); each pass sees the buffers the
+    /// ones before it left.
+    fn each(&self, params: &Params, batch: &Batch, passes: &[(Pass, [f64; 2])]) -> Result<Vec<Carry>, RunError> {
+        self.check(params, batch)?;
+        (0..batch.size)
+            .into_par_iter()
+            .map(|b| {
+                let mut carry = Carry::new();
+                for &(pass, eps) in passes {
+                    let mut frame = Frame { steps: batch.steps, eps, buffers: BTreeMap::new() };
+                    for &slot in self.engine.slots(pass) {
+                        let buf = match carry.remove(&slot) {
+                            Some(buf) => buf,
+                            None => self.fresh(slot, params, batch, b),
+                        };
+                        frame.buffers.insert(slot, buf);
+                    }
+                    self.engine.run(pass, &mut frame)?;
+                    carry.extend(frame.buffers);
+                }
+                Ok(carry)
+            })
+            .collect()
+    }
+
+    /// A slot's buffer at the start of a sequence.
+    fn fresh(&self, slot: Slot, params: &Params, batch: &Batch, b: usize) -> Vec<f64> {
+        let len = self.spec.slot_len(slot, batch.steps);
+        let row = |data: &[f64]| data[b * len..(b + 1) * len].to_vec();
+        match slot {
+            Slot::Param(i) => params.values[i].clone(),
+            Slot::Input(i) => row(&batch.inputs[i]),
+            Slot::Target(i) => row(&batch.targets[i]),
+            Slot::Cotangent(i) => row(&batch.cotangents[i]),
+            Slot::State(s) => match &batch.initial {
+                Some(init) => row(&init[self.spec.sides().iter().position(|&x| x == s).unwrap_or(0)]),
+                None => vec![0.0; len],
+            },
+            _ => vec![0.0; len],
+        }
+    }
+
+    /// Checks every array's length against the spec.
+    pub fn check(&self, params: &Params, batch: &Batch) -> Result<(), RunError> {
+        let spec = &self.spec;
+        let (bsz, t) = (batch.size, batch.steps);
+        if t == 0 || bsz == 0 {
+            return Err(RunError::Invalid(format!(
+                "a batch needs at least one sequence of at least one step (got {bsz} of {t})"
+            )));
+        }
+        let count = |what: &str, got: usize, want: usize| -> Result<(), RunError> {
+            if got == want {
+                Ok(())
+            } else {
+                Err(RunError::Invalid(format!("{what}: {got} arrays given, the model has {want}")))
+            }
+        };
+        count("params", params.values.len(), spec.params.len())?;
+        count("inputs", batch.inputs.len(), spec.inputs.len())?;
+        count("targets", batch.targets.len(), if spec.has_loss { spec.targets.len() } else { 0 })?;
+        count("cotangents", batch.cotangents.len(), if spec.has_loss { 0 } else { spec.pairs.len() })?;
+        let shape = |what: String, got: usize, expected: usize, detail: String| -> Result<(), RunError> {
+            if got == expected { Ok(()) } else { Err(RunError::Shape { what, expected, got, detail }) }
+        };
+        for (p, v) in spec.params.iter().zip(&params.values) {
+            shape(format!("param {}", p.name), v.len(), p.len(), p.describe())?;
+        }
+        let per_step = |a: &crate::spec::ArraySpec| format!("batch {bsz} × steps {t} × {}", a.describe());
+        for (a, v) in spec.inputs.iter().zip(&batch.inputs) {
+            shape(format!("input {}", a.name), v.len(), bsz * t * a.len(), per_step(a))?;
+        }
+        for (a, v) in spec.targets.iter().zip(&batch.targets) {
+            shape(format!("target {}", a.name), v.len(), bsz * t * a.len(), per_step(a))?;
+        }
+        for (pair, v) in spec.pairs.iter().zip(&batch.cotangents) {
+            let a = &pair.position;
+            shape(format!("cotangent of {}", a.name), v.len(), bsz * t * a.len(), per_step(a))?;
+        }
+        if let Some(init) = &batch.initial {
+            count("initial state arrays", init.len(), 2 * spec.pairs.len())?;
+            for (s, v) in spec.sides().into_iter().zip(init) {
+                let a = spec.side(s);
+                shape(format!("initial {}", a.name), v.len(), bsz * a.len(), format!("batch {bsz} × {}", a.describe()))?;
+            }
+        }
+        if let Step::Param(i) = spec.step {
+            let h = params.values[i][0];
+            if !h.is_finite() {
+                return Err(RunError::Invalid(format!("the step {} is {h}", spec.params[i].name)));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Side {
+    /// The other side of the same pair (`S` swaps positions and momenta).
+    pub fn flip(self) -> Side {
+        Side { momentum: !self.momentum, ..self }
+    }
+}

@@ -1,0 +1,215 @@
+//! What a compiled model looks like from the outside: its arrays, their shapes, and the
+//! buffers ([`Slot`]) its kernels read and write. This is the kernel ABI every backend shares.
+
+use std::fmt;
+
+/// How a param is initialised.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// Every element the same number.
+    Constant(f64),
+    /// Uniform on `[low, high)`.
+    Uniform {
+        /// Lower bound.
+        low: f64,
+        /// Upper bound.
+        high: f64,
+    },
+    /// Normal with this mean and standard deviation.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+}
+
+/// A named array of the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArraySpec {
+    /// Its name in the .ham file.
+    pub name: String,
+    /// Its shape (empty for a scalar).
+    pub shape: Vec<usize>,
+    /// How a param starts (`Constant(0.0)` for everything else).
+    pub init: Init,
+}
+
+impl ArraySpec {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the array has no element (never for a checked model).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `W[64]`, `B[64, 16]`, `alpha`.
+    pub fn describe(&self) -> String {
+        if self.shape.is_empty() {
+            return self.name.clone();
+        }
+        let dims: Vec<String> = self.shape.iter().map(usize::to_string).collect();
+        format!("{}[{}]", self.name, dims.join(", "))
+    }
+}
+
+/// A canonical pair: positions and their momenta (same shape).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairSpec {
+    /// The positions.
+    pub position: ArraySpec,
+    /// The momenta.
+    pub momentum: ArraySpec,
+}
+
+/// The integrator's step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Step {
+    /// A fixed number.
+    Fixed(f64),
+    /// The scalar param with this position in [`ModelSpec::params`] (trainable).
+    Param(usize),
+}
+
+/// Everything the runtime knows about a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// The name after `model`.
+    pub name: String,
+    /// Trainable params, in declaration order.
+    pub params: Vec<ArraySpec>,
+    /// Per-step inputs.
+    pub inputs: Vec<ArraySpec>,
+    /// Per-step targets (read by the in-model loss).
+    pub targets: Vec<ArraySpec>,
+    /// The canonical pairs.
+    pub pairs: Vec<PairSpec>,
+    /// Whether the model has an in-model loss; without one, the loss is driven by per-step
+    /// cotangents of the positions.
+    pub has_loss: bool,
+    /// `leapfrog` or `yoshida4`.
+    pub integrator: String,
+    /// The step.
+    pub step: Step,
+}
+
+impl ModelSpec {
+    /// Every state array in order: `q` then `p` of pair 0, then pair 1, ...
+    pub fn sides(&self) -> Vec<Side> {
+        (0..self.pairs.len())
+            .flat_map(|pair| [Side { pair, momentum: false }, Side { pair, momentum: true }])
+            .collect()
+    }
+
+    /// The array of one side of a pair.
+    pub fn side(&self, side: Side) -> &ArraySpec {
+        let pair = &self.pairs[side.pair];
+        if side.momentum { &pair.momentum } else { &pair.position }
+    }
+
+    /// Number of elements of a slot's buffer for a sequence of `steps` steps.
+    pub fn slot_len(&self, slot: Slot, steps: usize) -> usize {
+        match slot {
+            Slot::Param(i) | Slot::ParamGrad(i) | Slot::ParamAcc(i) => self.params[i].len(),
+            Slot::Input(i) | Slot::InputGrad(i) | Slot::InputAcc(i) => steps * self.inputs[i].len(),
+            Slot::Target(i) => steps * self.targets[i].len(),
+            Slot::Cotangent(pair) => steps * self.pairs[pair].position.len(),
+            Slot::State(s) | Slot::Echo(_, s) | Slot::Tangent(s) | Slot::InitialGrad(s) => self.side(s).len(),
+            Slot::Trajectory(s) => (steps + 1) * self.side(s).len(),
+            Slot::Energy => steps + 1,
+            Slot::Loss => 1,
+        }
+    }
+}
+
+/// One side of a canonical pair: its positions or its momenta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Side {
+    /// Which pair.
+    pub pair: usize,
+    /// The momenta (else the positions).
+    pub momentum: bool,
+}
+
+/// A buffer a kernel reads or writes, by what it holds. Time-indexed buffers are row-major
+/// with the step first: row `t` of an input drives step `t`, which takes `x_t` to `x_{t+1}`;
+/// row `t` of a target or a cotangent scores `x_{t+1}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Slot {
+    /// A param.
+    Param(usize),
+    /// An input, `[T, ...]`.
+    Input(usize),
+    /// A target, `[T, ...]`.
+    Target(usize),
+    /// Per-step cotangents `dL/dq_{t+1}` of a pair's positions, `[T, ...]` (models without a
+    /// loss).
+    Cotangent(usize),
+    /// The state: the initial state in, the final state out.
+    State(Side),
+    /// Every state `x_0 .. x_T`, `[T + 1, ...]`.
+    Trajectory(Side),
+    /// `H(x_t)` for `t = 0..T`.
+    Energy,
+    /// The loss summed over the steps.
+    Loss,
+    /// `dL/dθ`: the loss's own (direct) part from the forward pass, or the whole of it from
+    /// BPTT.
+    ParamGrad(usize),
+    /// `dL/du_t`, `[T, ...]`, direct or whole like [`Slot::ParamGrad`].
+    InputGrad(usize),
+    /// What an echo accumulates for a param: `A(ε_a) - A(ε_b)`, or `dA/dε` for the tangent echo.
+    ParamAcc(usize),
+    /// The same per input row.
+    InputAcc(usize),
+    /// The final state of echo copy 0 (nudged by `ε_a`) or 1 (by `ε_b`).
+    Echo(usize, Side),
+    /// The final tangent `dx̂/dε` of the tangent echo.
+    Tangent(Side),
+    /// `dL/dx_0` from BPTT.
+    InitialGrad(Side),
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", if self.momentum { "p" } else { "q" }, self.pair)
+    }
+}
+
+/// A kernel of a compiled model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pass {
+    /// States and loss.
+    Forward,
+    /// States, loss, and the loss's direct gradients (before an echo).
+    ForwardGrad,
+    /// States, loss, the trajectory and the energy (before BPTT, for simulation).
+    ForwardRecord,
+    /// The fused pair of echoes nudged by `ε_a` and `ε_b`.
+    Echo,
+    /// The tangent echo.
+    Tangent,
+    /// The BPTT adjoint over a recorded trajectory.
+    Bptt,
+}
+
+impl Pass {
+    /// Every pass.
+    pub const ALL: [Pass; 6] =
+        [Pass::Forward, Pass::ForwardGrad, Pass::ForwardRecord, Pass::Echo, Pass::Tangent, Pass::Bptt];
+
+    /// The kernel's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::Forward => "forward",
+            Pass::ForwardGrad => "forward_grad",
+            Pass::ForwardRecord => "forward_record",
+            Pass::Echo => "echo",
+            Pass::Tangent => "tangent",
+            Pass::Bptt => "bptt",
+        }
+    }
+}
