@@ -24,9 +24,11 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod analysis;
+pub mod gradcheck;
 pub mod ir;
 pub mod kernel;
 pub mod sema;
+pub mod simulate;
 mod summary;
 pub mod symbolic;
 

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod plot;
 pub mod spec;
 
 pub use model::{Batch, Echo, Engine, Forward, Frame, Gradients, Model, Params, RunError, Trajectory};

@@ -7,7 +7,11 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod gradcheck;
+mod simulate;
+
 use clap::{Parser, Subcommand, ValueEnum};
+use hsc::kernel::Precision;
 use hsc::{FrontEnd, Override};
 use hsc_grammar::{Diagnostic, has_errors, render};
 
@@ -38,6 +42,120 @@ enum Command {
         #[command(flatten)]
         dims: Dims,
     },
+    /// Check every gradient method against the others and against finite differences.
+    ///
+    /// Draws params (from the model's initialisers), inputs, targets (or per-step cotangents
+    /// of the positions when the model has no loss) and an initial state from the seed, then
+    /// prints RHEL (central and one-sided), the tangent echo, BPTT and finite differences of
+    /// the loss for every param, the inputs and the initial state. Exits with 1 when a pair
+    /// disagrees beyond its tolerance.
+    Gradcheck {
+        /// The .ham file.
+        model: PathBuf,
+        /// Steps per sequence.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        steps: u64,
+        /// The echoes' nudge ε [default: 1e-5 in f64, 1e-2 in f32].
+        #[arg(long)]
+        eps: Option<f64>,
+        /// Seed of every draw.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Arithmetic of RHEL and the tangent echo (BPTT and finite differences are f64).
+        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+        precision: PrecisionArg,
+        /// Most entries per quantity checked by finite differences (chosen from the seed).
+        #[arg(long, default_value_t = 16)]
+        fd_entries: usize,
+        /// Print one JSON object instead of the tables.
+        #[arg(long)]
+        json: bool,
+        /// Write the drawn data, the loss and every method's gradients as .npy files here.
+        #[arg(long, value_name = "DIR")]
+        dump: Option<PathBuf>,
+        #[command(flatten)]
+        dims: Dims,
+    },
+    /// Simulate a model from a drawn state: energy drift, reversibility, trajectory and plot.
+    Simulate {
+        /// The .ham file.
+        model: PathBuf,
+        /// Number of steps.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        steps: u64,
+        /// The step, instead of the model's.
+        #[arg(long)]
+        dt: Option<f64>,
+        /// Seed of the params, inputs and initial state.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Arithmetic.
+        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+        precision: PrecisionArg,
+        /// Write the trajectory: `.npy` ([T + 1, state elements]) or `.csv`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Draw the states and the energy over time into a PNG.
+        #[arg(long, value_name = "FILE.png")]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        dims: Dims,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PrecisionArg {
+    F64,
+    F32,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Precision {
+        match p {
+            PrecisionArg::F64 => Precision::F64,
+            PrecisionArg::F32 => Precision::F32,
+        }
+    }
+}
+
+/// What a command prints, and whether it succeeded.
+pub struct Output {
+    text: String,
+    ok: bool,
+}
+
+impl From<String> for Output {
+    fn from(text: String) -> Output {
+        Output { text, ok: true }
+    }
+}
+
+/// Writes a row-major f64 array as .npy.
+pub(crate) fn write_npy(path: &Path, shape: &[usize], data: &[f64]) -> Result<(), Diagnostic> {
+    use npyz::WriterBuilder;
+    let fail = |e: std::io::Error| Diagnostic::error(format!("cannot write `{}`: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(fail)?;
+    let shape: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(std::io::BufWriter::new(file))
+        .begin_nd()
+        .map_err(fail)?;
+    w.extend(data.iter().copied()).map_err(fail)?;
+    w.finish().map_err(fail)
+}
+
+/// The program of a valid front end, compiled to kernels.
+fn compiled(front: &FrontEnd, dt: Option<f64>) -> Result<Option<hsc::Compiled>, Diagnostic> {
+    let Some(mut program) = front.program.clone() else { return Ok(None) };
+    if let Some(h) = dt {
+        if !h.is_finite() || h == 0.0 {
+            return Err(Diagnostic::error(format!("--dt must be a finite, non-zero number, not {h}")));
+        }
+        program.integrator.dt = hsc::ir::Dt::Fixed(h);
+    }
+    hsc::compile(program).map(Some)
 }
 
 #[derive(clap::Args, Debug)]
@@ -55,6 +173,8 @@ enum Stage {
     Ir,
     /// Hamilton's equations and every derivative the later passes need.
     Equations,
+    /// The kernel IR of every pass: loop nests with scalar SSA.
+    Kernels,
 }
 
 fn parse_define(text: &str) -> Result<Override, String> {
@@ -72,19 +192,46 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { model, dims } => run(&model, &dims.define, color, |front| {
             let (Some(program), Some(facts)) = (&front.program, &front.facts) else {
-                return Ok(String::new());
+                return Ok(String::new().into());
             };
             let equations = hsc::equations(program)?;
-            Ok(hsc::summary(program, facts, &equations))
+            Ok(hsc::summary(program, facts, &equations).into())
         }),
-        Command::Emit { model, stage, dims } => run(&model, &dims.define, color, |front| match stage {
-            Stage::Ast => Ok(hsc_grammar::ast::Printer::new(&front.ast, &front.source).to_string()),
-            Stage::Ir => Ok(front.program.as_ref().map(|p| p.to_string()).unwrap_or_default()),
-            Stage::Equations => match &front.program {
-                Some(program) => Ok(hsc::equations(program)?.to_string()),
-                None => Ok(String::new()),
-            },
+        Command::Emit { model, stage, dims } => run(&model, &dims.define, color, |front| {
+            let text = match stage {
+                Stage::Ast => hsc_grammar::ast::Printer::new(&front.ast, &front.source).to_string(),
+                Stage::Ir => front.program.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                Stage::Equations => match &front.program {
+                    Some(program) => hsc::equations(program)?.to_string(),
+                    None => String::new(),
+                },
+                Stage::Kernels => compiled(front, None)?.map(|c| c.module.to_string()).unwrap_or_default(),
+            };
+            Ok(text.into())
         }),
+        Command::Gradcheck { model, steps, eps, seed, precision, fd_entries, json, dump, dims } => {
+            run(&model, &dims.define, color, |front| {
+                let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+                let precision = Precision::from(precision);
+                let eps = eps.unwrap_or(match precision {
+                    Precision::F64 => 1e-5,
+                    Precision::F32 => hsc::gradcheck::F32_DEFAULT_EPS,
+                });
+                if !eps.is_finite() || eps <= 0.0 {
+                    return Err(Diagnostic::error(format!("--eps must be a positive number, not {eps}")));
+                }
+                let options =
+                    hsc::gradcheck::Options { steps: steps as usize, eps, seed, precision, fd_entries: fd_entries.max(1) };
+                gradcheck::gradcheck(&c, &gradcheck::Args { options, json, dump: dump.clone() })
+            })
+        }
+        Command::Simulate { model, steps, dt, seed, precision, out, plot, dims } => {
+            run(&model, &dims.define, color, |front| {
+                let Some(c) = compiled(front, dt)? else { return Ok(String::new().into()) };
+                let args = simulate::Args { steps: steps as usize, seed, precision: precision.into(), out: out.clone(), plot: plot.clone() };
+                simulate::simulate(&c, &args)
+            })
+        }
     }
 }
 
@@ -98,7 +245,7 @@ fn run(
     path: &Path,
     overrides: &[Override],
     color: bool,
-    output: impl Fn(&FrontEnd) -> Result<String, Diagnostic>,
+    output: impl Fn(&FrontEnd) -> Result<Output, Diagnostic>,
 ) -> ExitCode {
     let name = path.display().to_string();
     let bytes = match std::fs::read(path) {
@@ -123,9 +270,9 @@ fn run(
         return ExitCode::from(1);
     }
     match output(&front) {
-        Ok(text) => {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::SUCCESS
+        Ok(out) => {
+            let _ = std::io::stdout().lock().write_all(out.text.as_bytes());
+            if out.ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
         Err(d) => {
             let _ = stderr.write_all(render(&[d], &name, &front.source, color).as_bytes());

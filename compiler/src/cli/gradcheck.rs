@@ -1,0 +1,152 @@
+//! `hsc gradcheck`: the table, the JSON object and the `.npy` dump.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use hsc::gradcheck::{Options, PAIRS, Report};
+use hsc::kernel::Precision;
+use hsc_grammar::Diagnostic;
+
+use super::{Output, write_npy};
+
+/// The arguments of `hsc gradcheck` past the model.
+pub struct Args {
+    pub options: Options,
+    pub json: bool,
+    pub dump: Option<PathBuf>,
+}
+
+pub fn gradcheck(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnostic> {
+    let report = hsc::gradcheck::run(compiled, &args.options).map_err(|e| Diagnostic::error(e.to_string()))?;
+    if let Some(dir) = &args.dump {
+        dump(dir, compiled, &report)?;
+    }
+    let text = if args.json { json(compiled, &args.options, &report) } else { table(compiled, &args.options, &report) };
+    Ok(Output { text, ok: report.ok() })
+}
+
+fn precision_name(p: Precision) -> &'static str {
+    match p {
+        Precision::F64 => "f64",
+        Precision::F32 => "f32",
+    }
+}
+
+fn table(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
+    let mut s = String::new();
+    let spec = &compiled.module.spec;
+    let driven = if spec.has_loss { "the in-model loss" } else { "per-step cotangents of the positions" };
+    let _ = writeln!(
+        s,
+        "gradcheck {}: T = {}, seed {}, {} (BPTT and finite differences in f64), ε = {:e}, loss from {driven} = {:.6e}",
+        spec.name,
+        o.steps,
+        o.seed,
+        precision_name(o.precision),
+        o.eps,
+        r.loss
+    );
+    let width = r.quantities.iter().map(|q| q.name.chars().count()).max().unwrap_or(8).max(8);
+    let _ = writeln!(s, "\ngradients at each quantity's largest entry (by BPTT)");
+    let _ = writeln!(s, "{:<width$}  {:>8}  {:>13} {:>13} {:>13} {:>13} {:>13}", "quantity", "entry", "RHEL", "one-sided", "tangent", "BPTT", "finite diff");
+    for q in &r.quantities {
+        let bptt = &q.methods["bptt"];
+        let e = (0..bptt.len()).max_by(|&a, &b| bptt[a].abs().total_cmp(&bptt[b].abs())).unwrap_or(0);
+        let fd = q.fd_at.iter().position(|&x| x == e).map_or("-".to_owned(), |i| format!("{:.6e}", q.methods["fd"][i]));
+        let v = |m: &str| format!("{:.6e}", q.methods[m][e]);
+        let _ = writeln!(s, "{:<width$}  {:>8}  {:>13} {:>13} {:>13} {:>13} {:>13}", q.name, e, v("rhel"), v("onesided"), v("tangent"), v("bptt"), fd);
+    }
+    let _ = writeln!(s, "\nmax relative error (max |a - b| / max |b| over the entries; finite differences on the entries shown)");
+    let _ = writeln!(s, "{:<width$}  {:>9}  {:>12} {:>16} {:>15} {:>10} {:>10}", "quantity", "fd/all", "RHEL/BPTT", "one-sided/BPTT", "tangent/BPTT", "BPTT/fd", "RHEL/fd");
+    let row = |s: &mut String, name: &str, count: String, e: &dyn Fn(&str) -> String| {
+        let _ = writeln!(s, "{name:<width$}  {count:>9}  {:>12} {:>16} {:>15} {:>10} {:>10}", e(PAIRS[0]), e(PAIRS[1]), e(PAIRS[2]), e(PAIRS[3]), e(PAIRS[4]));
+    };
+    for q in &r.quantities {
+        let count = format!("{}/{}", q.fd_at.len(), q.methods["bptt"].len());
+        row(&mut s, &q.name, count, &|p| format!("{:.1e}", q.errors[p]));
+    }
+    row(&mut s, "worst", String::new(), &|p| format!("{:.1e}", r.worst[p]));
+    row(&mut s, "tolerance", String::new(), &|p| r.tolerances.get(p).map_or("-".into(), |t| format!("{t:.0e}")));
+    let failed: Vec<String> = r
+        .tolerances
+        .iter()
+        .filter(|(p, t)| r.worst.get(*p).is_none_or(|e| e > t))
+        .map(|(p, t)| format!("{p} {:.1e} > {t:.0e}", r.worst[p]))
+        .collect();
+    if failed.is_empty() {
+        let _ = writeln!(s, "\nok: every method agrees within its tolerance (one-sided RHEL is O(ε) and only reported)");
+    } else {
+        let _ = writeln!(s, "\nFAILED: {}", failed.join(", "));
+    }
+    s
+}
+
+fn json(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
+    let quantities: Vec<serde_json::Value> = r
+        .quantities
+        .iter()
+        .map(|q| {
+            serde_json::json!({
+                "name": q.name,
+                "entries": q.methods["bptt"].len(),
+                "fd_entries": q.fd_at.len(),
+                "rel_err": q.errors,
+            })
+        })
+        .collect();
+    let v = serde_json::json!({
+        "model": compiled.module.spec.name,
+        "steps": o.steps,
+        "seed": o.seed,
+        "precision": precision_name(o.precision),
+        "eps": o.eps,
+        "loss": r.loss,
+        "max_rel_err": r.worst,
+        "tolerances": r.tolerances,
+        "ok": r.ok(),
+        "quantities": quantities,
+    });
+    format!("{v:#}\n")
+}
+
+fn dump(dir: &Path, compiled: &hsc::Compiled, r: &Report) -> Result<(), Diagnostic> {
+    std::fs::create_dir_all(dir).map_err(|e| Diagnostic::error(format!("cannot create `{}`: {e}", dir.display())))?;
+    let spec = &compiled.module.spec;
+    let (params, batch) = (&r.drawn.params, &r.drawn.batch);
+    let steps = batch.steps;
+    for (p, v) in spec.params.iter().zip(&params.values) {
+        write_npy(&dir.join(format!("param_{}.npy", p.name)), &p.shape, v)?;
+    }
+    let timed = |shape: &[usize]| -> Vec<usize> { std::iter::once(steps).chain(shape.iter().copied()).collect() };
+    for (a, v) in spec.inputs.iter().zip(&batch.inputs) {
+        write_npy(&dir.join(format!("input_{}.npy", a.name)), &timed(&a.shape), v)?;
+    }
+    for (a, v) in spec.targets.iter().zip(&batch.targets) {
+        write_npy(&dir.join(format!("target_{}.npy", a.name)), &timed(&a.shape), v)?;
+    }
+    for (pair, v) in spec.pairs.iter().zip(&batch.cotangents) {
+        write_npy(&dir.join(format!("cotangent_{}.npy", pair.position.name)), &timed(&pair.position.shape), v)?;
+    }
+    if let Some(init) = &batch.initial {
+        for (s, v) in spec.sides().into_iter().zip(init) {
+            let a = spec.side(s);
+            write_npy(&dir.join(format!("initial_{}.npy", a.name)), &a.shape, v)?;
+        }
+    }
+    write_npy(&dir.join("loss.npy"), &[], &[r.loss])?;
+    for q in &r.quantities {
+        for (method, values) in &q.methods {
+            if *method == "fd" {
+                // Entries not checked by finite differences are NaN.
+                let mut full = vec![f64::NAN; q.methods["bptt"].len()];
+                for (&e, &v) in q.fd_at.iter().zip(values) {
+                    full[e] = v;
+                }
+                write_npy(&dir.join(format!("grad_fd_{}.npy", q.stem)), &q.shape, &full)?;
+            } else {
+                write_npy(&dir.join(format!("grad_{method}_{}.npy", q.stem)), &q.shape, values)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! `hsc gradcheck`: every way hsc computes gradients, against each other and against finite
+//! differences of the loss, on data drawn from a seed.
+//!
+//! Methods: RHEL central (two echoes at `±ε`), RHEL one-sided (`ε` and the unnudged echo), the
+//! tangent echo, BPTT, and fourth-order central differences of the loss. Quantities: every
+//! param, the inputs (all steps) and each initial state array. A relative error is
+//! `max |a - b| / max |b|` over one quantity's entries (as rhel_reference.py computes it);
+//! finite differences are taken on a random subset of the entries of large quantities.
+
+use std::collections::BTreeMap;
+
+use hsc_runtime::{Batch, Echo, Model, Params, RunError};
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::index::sample;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::Compiled;
+use crate::kernel::Precision;
+
+/// What to check.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Steps per sequence.
+    pub steps: usize,
+    /// The nudge of the echoes.
+    pub eps: f64,
+    /// Seed of every draw.
+    pub seed: u64,
+    /// Arithmetic of RHEL and the tangent echo (BPTT and finite differences are always f64).
+    pub precision: Precision,
+    /// Most entries per quantity checked by finite differences.
+    pub fd_entries: usize,
+}
+
+/// The comparisons, in report order.
+pub const PAIRS: [&str; 5] = ["rhel_vs_bptt", "onesided_vs_bptt", "tangent_vs_bptt", "bptt_vs_fd", "rhel_vs_fd"];
+
+/// Gradients of one quantity by every method.
+#[derive(Clone, Debug)]
+pub struct Quantity {
+    /// `W[64]`, `inputs u[16] × 50 steps`, `initial q[64]`.
+    pub name: String,
+    /// The file-name stem for `--dump`.
+    pub stem: String,
+    /// Shape for `--dump`.
+    pub shape: Vec<usize>,
+    /// Entries checked by finite differences.
+    pub fd_at: Vec<usize>,
+    /// `rhel`, `onesided`, `tangent`, `bptt` (all entries) and `fd` (at `fd_at`).
+    pub methods: BTreeMap<&'static str, Vec<f64>>,
+    /// The relative error of each pair.
+    pub errors: BTreeMap<&'static str, f64>,
+}
+
+/// The drawn data.
+#[derive(Clone, Debug)]
+pub struct Drawn {
+    /// Params from the model's initialisers.
+    pub params: Params,
+    /// One sequence: inputs, targets or cotangents, and an initial state, all standard normal
+    /// (the state scaled by 1/2).
+    pub batch: Batch,
+}
+
+/// Everything `hsc gradcheck` prints.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The loss.
+    pub loss: f64,
+    /// Per quantity.
+    pub quantities: Vec<Quantity>,
+    /// The worst error of each pair over all quantities.
+    pub worst: BTreeMap<&'static str, f64>,
+    /// The tolerance of each gated pair (the one-sided echo is `O(ε)` and only reported).
+    pub tolerances: BTreeMap<&'static str, f64>,
+    /// The data.
+    pub drawn: Drawn,
+}
+
+impl Report {
+    /// Whether every gated pair is within its tolerance.
+    pub fn ok(&self) -> bool {
+        self.tolerances.iter().all(|(pair, tol)| self.worst.get(pair).is_some_and(|e| e <= tol))
+    }
+}
+
+/// The tolerances of a run: RHEL's `O(ε²)` bias is `1e-6` at `ε = 1e-5` in f64 and grows as `ε²`.
+pub fn tolerances(eps: f64, precision: Precision) -> BTreeMap<&'static str, f64> {
+    let (rhel, tangent) = match precision {
+        Precision::F64 => (1e-6 * (eps / 1e-5).powi(2).max(1.0), 1e-9),
+        Precision::F32 => (F32_RHEL_TOLERANCE, F32_TANGENT_TOLERANCE),
+    };
+    BTreeMap::from([("rhel_vs_bptt", rhel), ("tangent_vs_bptt", tangent), ("bptt_vs_fd", 1e-5), ("rhel_vs_fd", rhel + 1e-5)])
+}
+
+/// The default `ε` in f32 (docs/precision.md, from `cargo run --release -p hsc --example precision`).
+pub const F32_DEFAULT_EPS: f64 = 1e-2;
+/// RHEL-f32 against BPTT-f64 at the default `ε`, for `T <= 200` (docs/precision.md).
+pub const F32_RHEL_TOLERANCE: f64 = 5e-2;
+/// The tangent echo in f32 against BPTT-f64 (docs/precision.md).
+pub const F32_TANGENT_TOLERANCE: f64 = 2e-2;
+
+/// Draws params and one sequence from `seed`.
+pub fn draw(model: &Model, steps: usize, seed: u64) -> Drawn {
+    let spec = model.spec();
+    let params = model.init_params(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
+    let mut normal = |n: usize, scale: f64| -> Vec<f64> {
+        (0..n).map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)).collect()
+    };
+    let inputs = spec.inputs.iter().map(|a| normal(steps * a.len(), 1.0)).collect();
+    let (targets, cotangents) = if spec.has_loss {
+        (spec.targets.iter().map(|a| normal(steps * a.len(), 1.0)).collect(), Vec::new())
+    } else {
+        (Vec::new(), spec.pairs.iter().map(|p| normal(steps * p.position.len(), 1.0)).collect())
+    };
+    let initial = Some(spec.sides().into_iter().map(|s| normal(spec.side(s).len(), 0.5)).collect());
+    Drawn { params, batch: Batch { steps, size: 1, inputs, targets, cotangents, initial } }
+}
+
+/// `max |a - b| / max |b|` (the absolute error where `b` is all zero).
+pub fn relative_error(a: &[f64], b: &[f64]) -> f64 {
+    let num = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let den = b.iter().map(|y| y.abs()).fold(0.0, f64::max);
+    if a.iter().chain(b).any(|x| !x.is_finite()) {
+        f64::INFINITY
+    } else if den == 0.0 {
+        num
+    } else {
+        num / den
+    }
+}
+
+/// Where a perturbation goes.
+#[derive(Clone, Copy)]
+enum Target {
+    Param(usize),
+    Input(usize),
+    Initial(usize),
+}
+
+/// Runs every method and compares them.
+pub fn run(compiled: &Compiled, opts: &Options) -> Result<Report, RunError> {
+    let model = compiled.interpreted(opts.precision);
+    let reference = compiled.interpreted(Precision::F64);
+    let drawn = draw(&reference, opts.steps, opts.seed);
+    let (params, batch) = (&drawn.params, &drawn.batch);
+    let rhel = model.rhel_grad(params, batch, Echo::Central(opts.eps))?;
+    let onesided = model.rhel_grad(params, batch, Echo::OneSided(opts.eps))?;
+    let tangent = model.tangent_grad(params, batch)?;
+    let bptt = reference.bptt_grad(params, batch)?;
+    let spec = reference.spec().clone();
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_add(1));
+
+    let mut quantities = Vec::new();
+    let mut add = |name: String, stem: String, shape: Vec<usize>, target: Target, pick: &dyn Fn(&hsc_runtime::Gradients) -> Vec<f64>| -> Result<(), RunError> {
+        let len = shape.iter().product::<usize>();
+        let mut fd_at: Vec<usize> =
+            if len <= opts.fd_entries { (0..len).collect() } else { sample(&mut rng, len, opts.fd_entries).into_vec() };
+        fd_at.sort_unstable();
+        let fd = fd_at.iter().map(|&e| finite_difference(&reference, params, batch, target, e)).collect::<Result<Vec<f64>, _>>()?;
+        let methods = BTreeMap::from([
+            ("rhel", pick(&rhel)),
+            ("onesided", pick(&onesided)),
+            ("tangent", pick(&tangent)),
+            ("bptt", pick(&bptt)),
+            ("fd", fd),
+        ]);
+        let at = |m: &str| fd_at.iter().map(|&e| methods[m][e]).collect::<Vec<f64>>();
+        let errors = BTreeMap::from([
+            ("rhel_vs_bptt", relative_error(&methods["rhel"], &methods["bptt"])),
+            ("onesided_vs_bptt", relative_error(&methods["onesided"], &methods["bptt"])),
+            ("tangent_vs_bptt", relative_error(&methods["tangent"], &methods["bptt"])),
+            ("bptt_vs_fd", relative_error(&at("bptt"), &methods["fd"])),
+            ("rhel_vs_fd", relative_error(&at("rhel"), &methods["fd"])),
+        ]);
+        quantities.push(Quantity { name, stem, shape, fd_at, methods, errors });
+        Ok(())
+    };
+    for (i, p) in spec.params.iter().enumerate() {
+        add(p.describe(), format!("param_{}", p.name), p.shape.clone(), Target::Param(i), &|g| g.params[i].clone())?;
+    }
+    for (i, u) in spec.inputs.iter().enumerate() {
+        let mut shape = vec![opts.steps];
+        shape.extend(&u.shape);
+        let name = format!("input {} × {} steps", u.describe(), opts.steps);
+        add(name, format!("input_{}", u.name), shape, Target::Input(i), &|g| g.inputs[i].clone())?;
+    }
+    for (i, s) in spec.sides().into_iter().enumerate() {
+        let a = spec.side(s);
+        add(format!("initial {}", a.describe()), format!("initial_{}", a.name), a.shape.clone(), Target::Initial(i), &|g| g.initial[i].clone())?;
+    }
+    let mut worst = BTreeMap::new();
+    for pair in PAIRS {
+        let w = quantities.iter().map(|q| q.errors[pair]).fold(0.0, f64::max);
+        worst.insert(pair, w);
+    }
+    Ok(Report { loss: bptt.loss, quantities, worst, tolerances: tolerances(opts.eps, opts.precision), drawn })
+}
+
+/// `dL/dx` at one entry by the fourth-order central difference with step `1e-5·max(1, |x|)`.
+fn finite_difference(model: &Model, params: &Params, batch: &Batch, target: Target, e: usize) -> Result<f64, RunError> {
+    let value = |delta: f64| -> Result<f64, RunError> {
+        let (mut p, mut b) = (params.clone(), batch.clone());
+        let x = match target {
+            Target::Param(i) => &mut p.values[i][e],
+            Target::Input(i) => &mut b.inputs[i][e],
+            Target::Initial(i) => &mut b.initial.as_mut().expect("an initial state")[i][e],
+        };
+        *x += delta;
+        Ok(model.forward(&p, &b)?.loss)
+    };
+    let x0 = match target {
+        Target::Param(i) => params.values[i][e],
+        Target::Input(i) => batch.inputs[i][e],
+        Target::Initial(i) => batch.initial.as_ref().map_or(0.0, |s| s[i][e]),
+    };
+    let h = 1e-5 * x0.abs().max(1.0);
+    let (f1, f2, m1, m2) = (value(h)?, value(2.0 * h)?, value(-h)?, value(-2.0 * h)?);
+    Ok((8.0 * (f1 - m1) - (f2 - m2)) / (12.0 * h))
+}
