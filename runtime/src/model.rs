@@ -158,6 +158,9 @@ pub enum Echo {
     Central(f64),
     /// `+ε` and the unnudged echo: error `O(ε)`.
     OneSided(f64),
+    /// Two central pairs at `ε` and `2ε` combined as `(4 g(ε) - g(2ε)) / 3`, which cancels the
+    /// `ε²` term of the bias: error `O(ε⁴)`, for twice the work.
+    Richardson(f64),
 }
 
 /// A model ready to run.
@@ -220,6 +223,19 @@ impl Model {
         let (a, b) = match echo {
             Echo::Central(e) => (e, -e),
             Echo::OneSided(e) => (e, 0.0),
+            Echo::Richardson(e) => {
+                let fine = self.rhel_grad(params, batch, Echo::Central(e))?;
+                let coarse = self.rhel_grad(params, batch, Echo::Central(2.0 * e))?;
+                let mix = |f: &[Vec<f64>], c: &[Vec<f64>]| -> Vec<Vec<f64>> {
+                    f.iter().zip(c).map(|(f, c)| f.iter().zip(c).map(|(f, c)| (4.0 * f - c) / 3.0).collect()).collect()
+                };
+                return Ok(Gradients {
+                    loss: fine.loss,
+                    params: mix(&fine.params, &coarse.params),
+                    inputs: mix(&fine.inputs, &coarse.inputs),
+                    initial: mix(&fine.initial, &coarse.initial),
+                });
+            }
         };
         if !(a - b).is_finite() || a == b {
             return Err(RunError::Invalid(format!("the echo needs a finite, non-zero ε, not {a}")));
