@@ -105,17 +105,22 @@ pub const F32_TANGENT_TOLERANCE: f64 = 2e-2;
 pub fn draw(model: &Model, steps: usize, seed: u64) -> Drawn {
     let spec = model.spec();
     let params = model.init_params(seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
-    let mut normal = |n: usize, scale: f64| -> Vec<f64> {
-        (0..n).map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)).collect()
+    // One stream per kind of array, so that the initial state and the first steps' data do
+    // not depend on the number of steps.
+    let stream = |k: u64| ChaCha8Rng::seed_from_u64(seed.wrapping_add(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(k + 1)));
+    let normal = |rng: &mut ChaCha8Rng, n: usize, scale: f64| -> Vec<f64> {
+        (0..n).map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng)).collect()
     };
-    let inputs = spec.inputs.iter().map(|a| normal(steps * a.len(), 1.0)).collect();
+    let mut rng = stream(0);
+    let initial = Some(spec.sides().into_iter().map(|s| normal(&mut rng, spec.side(s).len(), 0.5)).collect());
+    let mut rng = stream(1);
+    let inputs = spec.inputs.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0)).collect();
+    let mut rng = stream(2);
     let (targets, cotangents) = if spec.has_loss {
-        (spec.targets.iter().map(|a| normal(steps * a.len(), 1.0)).collect(), Vec::new())
+        (spec.targets.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0)).collect(), Vec::new())
     } else {
-        (Vec::new(), spec.pairs.iter().map(|p| normal(steps * p.position.len(), 1.0)).collect())
+        (Vec::new(), spec.pairs.iter().map(|p| normal(&mut rng, steps * p.position.len(), 1.0)).collect())
     };
-    let initial = Some(spec.sides().into_iter().map(|s| normal(spec.side(s).len(), 0.5)).collect());
     Drawn { params, batch: Batch { steps, size: 1, inputs, targets, cotangents, initial } }
 }
 

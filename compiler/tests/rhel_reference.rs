@@ -101,6 +101,34 @@ fn report(name: &str, a: &Gradients, b: &Gradients) -> f64 {
     worst
 }
 
+/// Finite differences of the loss for every input and initial-state entry.
+fn fd_data(m: &Model, params: &Params, batch: &Batch, delta: f64) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let loss = |b: &Batch| m.forward(params, b).unwrap().loss;
+    let inputs = (0..batch.inputs[0].len())
+        .map(|e| {
+            let (mut up, mut down) = (batch.clone(), batch.clone());
+            up.inputs[0][e] += delta;
+            down.inputs[0][e] -= delta;
+            (loss(&up) - loss(&down)) / (2.0 * delta)
+        })
+        .collect();
+    let initial = (0..2)
+        .map(|s| {
+            (0..5)
+                .map(|e| {
+                    let (mut up, mut down) = (batch.clone(), batch.clone());
+                    up.initial.get_or_insert_with(|| vec![vec![0.0; 5]; 2])[s][e] += delta;
+                    down.initial.get_or_insert_with(|| vec![vec![0.0; 5]; 2])[s][e] -= delta;
+                    (loss(&up) - loss(&down)) / (2.0 * delta)
+                })
+                .collect()
+        })
+        .collect();
+    (inputs, initial)
+}
+
+/// The figure: ε = 1e-4, RHEL vs finite differences within 1e-5 for every param, the
+/// inputs and the initial state; and tangent = BPTT, RHEL = BPTT on the same data.
 #[test]
 fn rhel_matches_bptt_and_finite_differences() {
     let m = model();
@@ -110,9 +138,46 @@ fn rhel_matches_bptt_and_finite_differences() {
     let tangent = m.tangent_grad(&params, &batch).unwrap();
     let rhel = m.rhel_grad(&params, &batch, Echo::Central(1e-4)).unwrap();
     let fd = fd_params(&m, &params, &batch, 1e-6);
-    for (i, (x, y)) in bptt.params.iter().zip(&fd).enumerate() {
-        println!("bptt vs fd param {i}: {:.1e}", rel(x, y));
+    let (fd_u, fd_x0) = fd_data(&m, &params, &batch, 1e-6);
+    let names = ["W", "b", "c", "alpha", "B"];
+    for (i, (x, y)) in rhel.params.iter().zip(&fd).enumerate() {
+        let e = rel(x, y);
+        println!("dL/d{:<6} RHEL (ε = 1e-4) vs finite differences: {e:.1e}   BPTT vs finite differences: {:.1e}", names[i], rel(&bptt.params[i], y));
+        assert!(e < 1e-5);
+    }
+    let e = rel(&rhel.inputs[0], &fd_u);
+    println!("dL/du      RHEL vs finite differences: {e:.1e}");
+    assert!(e < 1e-5);
+    for (s, name) in ["q0", "p0"].iter().enumerate() {
+        let e = rel(&rhel.initial[s], &fd_x0[s]);
+        println!("dL/d{name:<6} RHEL vs finite differences: {e:.1e}");
+        assert!(e < 1e-5);
     }
     assert!(report("tangent vs bptt", &tangent, &bptt) < 1e-9);
     assert!(report("rhel vs bptt", &rhel, &bptt) < 1e-5);
+}
+
+/// rhel.md's table: RHEL's error against BPTT falls as ε² down to a rounding floor.
+#[test]
+fn rhel_error_falls_as_eps_squared() {
+    let m = model();
+    let params = m.init_params(1);
+    let batch = batch();
+    let bptt = m.bptt_grad(&params, &batch).unwrap();
+    let names = ["W", "b", "c", "alpha", "B"];
+    println!("{:>6} {}", "ε", names.map(|n| format!("{n:>9}")).join(""));
+    let mut worst = Vec::new();
+    for eps in [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7] {
+        let g = m.rhel_grad(&params, &batch, Echo::Central(eps)).unwrap();
+        let errs: Vec<f64> = g.params.iter().zip(&bptt.params).map(|(a, b)| rel(a, b)).collect();
+        println!("{eps:>6.0e} {}", errs.iter().map(|e| format!("{e:>9.1e}")).collect::<String>());
+        worst.push(errs.iter().copied().fold(0.0, f64::max));
+    }
+    // From 1e-2 to 1e-4 the error is the ε² bias: each decade divides it by about 100.
+    for w in worst[..3].windows(2) {
+        let ratio = w[0] / w[1];
+        assert!((70.0..140.0).contains(&ratio), "a decade of ε divided the error by {ratio}, not ~100");
+    }
+    // Then it meets the rounding floor of f64, near 1e-10.
+    assert!(worst[4] < 1e-8, "ε = 1e-6: {}", worst[4]);
 }
