@@ -179,6 +179,28 @@ impl fmt::Display for Side {
     }
 }
 
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Slot::Param(i) => write!(f, "param {i}"),
+            Slot::Input(i) => write!(f, "input {i}"),
+            Slot::Target(i) => write!(f, "target {i}"),
+            Slot::Cotangent(i) => write!(f, "cotangent q{i}"),
+            Slot::State(s) => write!(f, "state {s}"),
+            Slot::Trajectory(s) => write!(f, "trajectory {s}"),
+            Slot::Energy => f.write_str("energy"),
+            Slot::Loss => f.write_str("loss"),
+            Slot::ParamGrad(i) => write!(f, "param grad {i}"),
+            Slot::InputGrad(i) => write!(f, "input grad {i}"),
+            Slot::ParamAcc(i) => write!(f, "param accumulator {i}"),
+            Slot::InputAcc(i) => write!(f, "input accumulator {i}"),
+            Slot::Echo(c, s) => write!(f, "echo {c} {s}"),
+            Slot::Tangent(s) => write!(f, "tangent {s}"),
+            Slot::InitialGrad(s) => write!(f, "initial grad {s}"),
+        }
+    }
+}
+
 /// A kernel of a compiled model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pass {

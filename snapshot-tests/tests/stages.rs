@@ -1,4 +1,5 @@
-//! Every example at every stage: `snapshots/{example}@{stage}.snap`.
+//! Every example at every stage: `snapshots/{example}@{stage}.snap` (ast, ir, equations,
+//! check, kernels).
 
 use hsc_grammar::{ast, has_errors, render};
 use hsc_snapshot_tests::{ham_files, root, settings};
@@ -30,6 +31,11 @@ fn every_example_at_every_stage() {
                 format!("{name}@check"),
                 format!("{rendered}{}", hsc::summary(program, facts, &equations))
             );
+            let compiled = hsc::compile(program.clone()).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
+            for k in &compiled.module.kernels {
+                hsc::kernel::verify(k).unwrap_or_else(|e| panic!("{file_name}: {e}"));
+            }
+            insta::assert_snapshot!(format!("{name}@kernels"), compiled.module.to_string());
         }
     });
 }

@@ -23,7 +23,7 @@ impl fmt::Display for Kernel {
             let mut shape: Vec<String> = b.time.map(|extra| if extra == 0 { "T".into() } else { format!("T+{extra}") }).into_iter().collect();
             shape.extend(b.shape.iter().map(u64::to_string));
             let what = match b.slot {
-                Some(slot) => format!("{slot:?}"),
+                Some(slot) => slot.to_string(),
                 None => "scratch".into(),
             };
             writeln!(f, "  buffer {id} {}[{}]: {what}", b.name, shape.join(", "))?;

@@ -86,6 +86,8 @@ pub(super) struct Builder {
     values: u32,
     scopes: Vec<Scope>,
     reads: HashMap<Node, Rc<[Leaf]>>,
+    /// Each number once, in the root scope.
+    consts: HashMap<u64, Value>,
 }
 
 impl Builder {
@@ -98,6 +100,7 @@ impl Builder {
             values: 0,
             scopes: vec![Scope::new(Kind::Root, None)],
             reads: HashMap::new(),
+            consts: HashMap::new(),
         }
     }
 
@@ -389,6 +392,16 @@ impl Builder {
     }
 
     fn emit_at(&mut self, s: usize, op: Op) -> Value {
+        if let Op::Const(c) = op {
+            let c = if c == 0.0 { 0.0 } else { c };
+            if let Some(&v) = self.consts.get(&c.to_bits()) {
+                return v;
+            }
+            let v = self.fresh_value();
+            self.scopes[0].stmts.push(Stmt::Let(v, Op::Const(c)));
+            self.consts.insert(c.to_bits(), v);
+            return v;
+        }
         let v = self.fresh_value();
         self.scopes[s].stmts.push(Stmt::Let(v, op));
         v
