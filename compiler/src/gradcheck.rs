@@ -85,21 +85,23 @@ impl Report {
     }
 }
 
-/// The tolerances of a run: RHEL's `O(ε²)` bias is `1e-6` at `ε = 1e-5` in f64 and grows as `ε²`.
+/// The tolerances of a run: RHEL's `O(ε²)` bias is allowed `1e-6` at `ε = 1e-5` in f64,
+/// growing as `ε²` up to at most `1e-3` (a larger `ε` fails).
 pub fn tolerances(eps: f64, precision: Precision) -> BTreeMap<&'static str, f64> {
     let (rhel, tangent) = match precision {
-        Precision::F64 => (1e-6 * (eps / 1e-5).powi(2).max(1.0), 1e-9),
+        Precision::F64 => ((1e-6 * (eps / 1e-5).powi(2)).clamp(1e-6, 1e-3), 1e-9),
         Precision::F32 => (F32_RHEL_TOLERANCE, F32_TANGENT_TOLERANCE),
     };
     BTreeMap::from([("rhel_vs_bptt", rhel), ("tangent_vs_bptt", tangent), ("bptt_vs_fd", 1e-5), ("rhel_vs_fd", rhel + 1e-5)])
 }
 
 /// The default `ε` in f32 (docs/precision.md, from `cargo run --release -p hsc --example precision`).
-pub const F32_DEFAULT_EPS: f64 = 1e-2;
-/// RHEL-f32 against BPTT-f64 at the default `ε`, for `T <= 200` (docs/precision.md).
-pub const F32_RHEL_TOLERANCE: f64 = 5e-2;
-/// The tangent echo in f32 against BPTT-f64 (docs/precision.md).
-pub const F32_TANGENT_TOLERANCE: f64 = 2e-2;
+pub const F32_DEFAULT_EPS: f64 = 1e-3;
+/// RHEL-f32 against BPTT-f64 at the default `ε`, for `T <= 200` (measured: 2.2e-4 on
+/// NonlinHRU, docs/precision.md).
+pub const F32_RHEL_TOLERANCE: f64 = 1e-3;
+/// The tangent echo in f32 against BPTT-f64 (measured: 1.7e-5 at T = 1000, docs/precision.md).
+pub const F32_TANGENT_TOLERANCE: f64 = 1e-4;
 
 /// Draws params and one sequence from `seed`.
 pub fn draw(model: &Model, steps: usize, seed: u64) -> Drawn {

@@ -55,7 +55,7 @@ enum Command {
         /// Steps per sequence.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         steps: u64,
-        /// The echoes' nudge ε [default: 1e-5 in f64, 1e-2 in f32].
+        /// The echoes' nudge ε [default: 1e-5 in f64, 1e-3 in f32].
         #[arg(long)]
         eps: Option<f64>,
         /// Seed of every draw.

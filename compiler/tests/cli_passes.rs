@@ -1,0 +1,125 @@
+//! `hsc gradcheck`, `hsc simulate` and `hsc emit --stage kernels` as a user meets them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hsc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hsc")).args(args).output().expect("the hsc binary runs")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn path(rel: &str) -> String {
+    root().join(rel).to_string_lossy().into_owned()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hsc-cli-passes-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn gradcheck_prints_every_method_and_exits_0() {
+    let out = hsc(&["gradcheck", &path("examples/coupled_oscillators.ham"), "--steps", "40"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    for expected in ["RHEL", "one-sided", "tangent", "BPTT", "finite diff", "k12", "initial x[2]", "worst", "tolerance", "ok:"] {
+        assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");
+    }
+}
+
+#[test]
+fn gradcheck_json_has_the_four_pairs_and_dump_writes_npy() {
+    let dir = scratch_dir("dump");
+    let out = hsc(&[
+        "gradcheck",
+        &path("examples/fput_chain.ham"),
+        "-D",
+        "P=6",
+        "--steps",
+        "20",
+        "--json",
+        "--dump",
+        &dir.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for pair in ["rhel_vs_bptt", "tangent_vs_bptt", "bptt_vs_fd", "rhel_vs_fd"] {
+        let e = v["max_rel_err"][pair].as_f64().unwrap_or_else(|| panic!("no {pair}"));
+        assert!(e < 1e-5, "{pair} = {e}");
+    }
+    assert_eq!(v["ok"], true);
+    for file in ["param_k.npy", "input_f.npy", "cotangent_q.npy", "initial_p.npy", "loss.npy", "grad_rhel_param_k.npy", "grad_bptt_input_f.npy", "grad_fd_initial_q.npy"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(bytes.starts_with(b"\x93NUMPY"), "{file} is not .npy");
+    }
+}
+
+#[test]
+fn gradcheck_exits_1_when_a_method_disagrees() {
+    // ε = 0.5 makes RHEL's O(ε²) bias far larger than its tolerance.
+    let out = hsc(&["gradcheck", &path("examples/nonlin_hru.ham"), "-D", "P=4", "-D", "N=2", "--steps", "30", "--eps", "0.5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("FAILED: rhel_vs_bptt"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn gradcheck_refuses_a_bad_eps_and_a_bad_model() {
+    let out = hsc(&["gradcheck", &path("examples/lin_hru.ham"), "--eps=-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--eps must be a positive number"), "{}", text(&out.stderr));
+    let out = hsc(&["gradcheck", &path("examples/lin_hru.ham"), "--steps", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = hsc(&["gradcheck", "no/such/model.ham"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn simulate_reports_drift_and_reversibility_and_writes_files() {
+    let dir = scratch_dir("simulate");
+    let (npy, csv, png) = (dir.join("traj.npy"), dir.join("traj.csv"), dir.join("traj.png"));
+    let model = path("examples/coupled_oscillators.ham");
+    let out = hsc(&["simulate", &model, "--steps", "300", "--out", &npy.to_string_lossy(), "--plot", &png.to_string_lossy()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("energy drift") && stdout.contains("reversibility"), "{stdout}");
+    let bytes = std::fs::read(&npy).unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY") && text(&bytes[..128]).contains("(301, 4"), "{}", text(&bytes[..128]));
+    let png_bytes = std::fs::read(&png).unwrap();
+    assert!(png_bytes.starts_with(b"\x89PNG") && png_bytes.len() > 10_000, "a real picture");
+    let out = hsc(&["simulate", &model, "--steps", "10", "--dt", "0.02", "--out", &csv.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = std::fs::read_to_string(&csv).unwrap();
+    assert!(table.starts_with("t,time,x[0],x[1],v[0],v[1],H\n"), "{table}");
+    assert_eq!(table.lines().count(), 12);
+}
+
+#[test]
+fn simulate_refuses_an_unknown_format_and_a_zero_dt() {
+    let model = path("examples/coupled_oscillators.ham");
+    let out = hsc(&["simulate", &model, "--steps", "5", "--out", "traj.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot tell the format"), "{}", text(&out.stderr));
+    let out = hsc(&["simulate", &model, "--steps", "5", "--dt", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = hsc(&["simulate", &model]);
+    assert_eq!(out.status.code(), Some(2), "--steps is required");
+}
+
+#[test]
+fn emit_kernels_prints_every_pass() {
+    let out = hsc(&["emit", &path("examples/lin_hru.ham"), "--stage", "kernels"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for k in ["kernel forward ", "kernel forward_grad ", "kernel forward_record ", "kernel echo ", "kernel tangent ", "kernel bptt "] {
+        assert!(stdout.contains(k), "missing {k}");
+    }
+}
