@@ -11,4 +11,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (all but the long randomised tests)"
 cargo test --workspace --locked -- --skip never_panic --skip on_random_models
 echo "== randomised tests (they print how many inputs they tried)"
-cargo test -p hsc --locked --test fuzz_front_end --test symbolic_fd -- --nocapture --test-threads 2
+cargo test -p hsc --locked --test fuzz_front_end --test symbolic_fd --test passes_random -- --nocapture --test-threads 2

@@ -25,10 +25,16 @@ pub struct Report {
     pub drawn: Drawn,
 }
 
-/// Simulates `steps` steps from a state drawn from `seed`.
-pub fn run(compiled: &Compiled, steps: usize, seed: u64, precision: Precision) -> Result<Report, RunError> {
+/// Simulates `steps` steps from a state drawn from `seed`, with standard-normal inputs drawn
+/// from the seed, or none (all zero) when `free`.
+pub fn run(compiled: &Compiled, steps: usize, seed: u64, precision: Precision, free: bool) -> Result<Report, RunError> {
     let model = compiled.interpreted(precision);
-    let drawn = draw(&model, steps, seed);
+    let mut drawn = draw(&model, steps, seed);
+    if free {
+        for u in &mut drawn.batch.inputs {
+            u.fill(0.0);
+        }
+    }
     let (params, batch) = (&drawn.params, &drawn.batch);
     let trajectory = model.trajectory(params, batch)?;
     let h0 = trajectory.energy[0];
@@ -44,6 +50,6 @@ pub fn run(compiled: &Compiled, steps: usize, seed: u64, precision: Precision) -
             scale = scale.max(b.abs());
         }
     }
-    let driven = !model.spec().inputs.is_empty();
+    let driven = !free && !model.spec().inputs.is_empty();
     Ok(Report { trajectory, drift, driven, reversibility, scale, drawn })
 }

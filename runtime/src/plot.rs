@@ -24,7 +24,8 @@ pub struct Series {
     pub values: Vec<f64>,
 }
 
-/// Draws a trajectory: the state series on top, the energy below, against time `t·dt`.
+/// Draws a trajectory: the state series on top, the relative energy change
+/// `(H_t - H_0) / |H_0|` below, against time `t·dt`.
 pub fn trajectory(path: &Path, title: &str, dt: f64, states: &[Series], energy: &[f64]) -> Result<(), String> {
     fonts();
     let root = BitMapBackend::new(path, (1200, 900)).into_drawing_area();
@@ -71,16 +72,20 @@ pub fn trajectory(path: &Path, title: &str, dt: f64, states: &[Series], energy: 
         .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(|e| e.to_string())?;
-    let (lo, hi) = padded(finite(energy));
+    let h0 = energy.first().copied().unwrap_or(0.0);
+    let scale = if h0 != 0.0 { h0.abs() } else { 1.0 };
+    let change: Vec<f64> = energy.iter().map(|h| (h - h0) / scale).collect();
+    let (lo, hi) = padded(finite(&change));
+    let caption = format!("energy: (H - H_0) / |H_0|, H_0 = {h0:.6e}");
     let mut chart = ChartBuilder::on(&bottom)
-        .caption("energy H", ("sans-serif", 22))
+        .caption(caption, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..t_max, lo..hi)
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc("time").draw().map_err(|e| e.to_string())?;
-    let points = energy.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v));
+    chart.configure_mesh().x_desc("time").y_label_formatter(&|v| format!("{v:.1e}")).draw().map_err(|e| e.to_string())?;
+    let points = change.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v));
     chart.draw_series(LineSeries::new(points, BLACK.stroke_width(2))).map_err(|e| e.to_string())?;
     root.present().map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

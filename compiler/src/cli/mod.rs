@@ -92,6 +92,9 @@ enum Command {
         /// Arithmetic.
         #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
         precision: PrecisionArg,
+        /// Run without inputs (all zero), so that the energy is conserved.
+        #[arg(long)]
+        free: bool,
         /// Write the trajectory: `.npy` ([T + 1, state elements]) or `.csv`.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -225,10 +228,10 @@ pub fn main() -> ExitCode {
                 gradcheck::gradcheck(&c, &gradcheck::Args { options, json, dump: dump.clone() })
             })
         }
-        Command::Simulate { model, steps, dt, seed, precision, out, plot, dims } => {
+        Command::Simulate { model, steps, dt, seed, precision, free, out, plot, dims } => {
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, dt)? else { return Ok(String::new().into()) };
-                let args = simulate::Args { steps: steps as usize, seed, precision: precision.into(), out: out.clone(), plot: plot.clone() };
+                let args = simulate::Args { steps: steps as usize, seed, precision: precision.into(), free, out: out.clone(), plot: plot.clone() };
                 simulate::simulate(&c, &args)
             })
         }

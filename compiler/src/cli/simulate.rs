@@ -14,6 +14,7 @@ pub struct Args {
     pub steps: usize,
     pub seed: u64,
     pub precision: Precision,
+    pub free: bool,
     pub out: Option<PathBuf>,
     pub plot: Option<PathBuf>,
 }
@@ -22,7 +23,7 @@ pub struct Args {
 const MAX_SERIES: usize = 8;
 
 pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnostic> {
-    let r = hsc::simulate::run(compiled, args.steps, args.seed, args.precision).map_err(|e| Diagnostic::error(e.to_string()))?;
+    let r = hsc::simulate::run(compiled, args.steps, args.seed, args.precision, args.free).map_err(|e| Diagnostic::error(e.to_string()))?;
     let spec = &compiled.module.spec;
     let dt = match spec.step {
         hsc_runtime::Step::Fixed(h) => h,
@@ -60,7 +61,11 @@ pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnos
     let (h0, ht) = (r.trajectory.energy[0], r.trajectory.energy[steps]);
     let _ = writeln!(s, "energy        H_0 = {h0:.9e}, H_T = {ht:.9e}");
     if r.driven {
-        let _ = writeln!(s, "energy drift  {:.3e} (max |H_t - H_0| / |H_0|; the inputs drive the system, so H is not conserved)", r.drift);
+        let _ = writeln!(
+            s,
+            "energy drift  {:.3e} (max |H_t - H_0| / |H_0|; the drawn inputs drive the system, so H is not conserved: --free runs it without them)",
+            r.drift
+        );
     } else {
         let _ = writeln!(s, "energy drift  {:.3e} (max |H_t - H_0| / |H_0|)", r.drift);
     }
