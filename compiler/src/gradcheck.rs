@@ -2,7 +2,9 @@
 //! differences of the loss, on data drawn from a seed.
 //!
 //! Methods: RHEL central (two echoes at `±ε`), RHEL one-sided (`ε` and the unnudged echo), the
-//! tangent echo, BPTT, and fourth-order central differences of the loss. Quantities: every
+//! tangent echo, BPTT, and fourth-order central differences of the loss; also RHEL at `±2ε`,
+//! combined with `±ε` by Richardson extrapolation, to tell RHEL's `O(ε²)` bias (which it
+//! removes) from a wrong gradient (which it does not). Quantities: every
 //! param, the inputs (all steps) and each initial state array. A relative error is
 //! `max |a - b| / max |b|` over one quantity's entries (as rhel_reference.py computes it);
 //! finite differences are taken on a random subset of the entries of large quantities.
@@ -34,7 +36,8 @@ pub struct Options {
 }
 
 /// The comparisons, in report order.
-pub const PAIRS: [&str; 5] = ["rhel_vs_bptt", "onesided_vs_bptt", "tangent_vs_bptt", "bptt_vs_fd", "rhel_vs_fd"];
+pub const PAIRS: [&str; 6] =
+    ["rhel_vs_bptt", "richardson_vs_bptt", "onesided_vs_bptt", "tangent_vs_bptt", "bptt_vs_fd", "rhel_vs_fd"];
 
 /// Gradients of one quantity by every method.
 #[derive(Clone, Debug)]
@@ -47,7 +50,7 @@ pub struct Quantity {
     pub shape: Vec<usize>,
     /// Entries checked by finite differences.
     pub fd_at: Vec<usize>,
-    /// `rhel`, `onesided`, `tangent`, `bptt` (all entries) and `fd` (at `fd_at`).
+    /// `rhel`, `richardson`, `onesided`, `tangent`, `bptt` (all entries) and `fd` (at `fd_at`).
     pub methods: BTreeMap<&'static str, Vec<f64>>,
     /// The relative error of each pair.
     pub errors: BTreeMap<&'static str, f64>,
@@ -81,7 +84,24 @@ pub struct Report {
 impl Report {
     /// Whether every gated pair is within its tolerance.
     pub fn ok(&self) -> bool {
-        self.tolerances.iter().all(|(pair, tol)| self.worst.get(pair).is_some_and(|e| e <= tol))
+        self.failures().is_empty()
+    }
+
+    /// Whether RHEL's error beyond its tolerance is its `O(ε²)` bias: Richardson extrapolation
+    /// (`ε` and `2ε`), which cancels the `ε²` term, is within the tolerance.
+    pub fn bias_explained(&self) -> bool {
+        self.worst["richardson_vs_bptt"] <= self.tolerances["rhel_vs_bptt"]
+    }
+
+    /// The gated pairs beyond their tolerance: `(pair, worst error, tolerance)`. RHEL's pairs
+    /// are excused when the excess is its `O(ε²)` bias ([`Report::bias_explained`]).
+    pub fn failures(&self) -> Vec<(&'static str, f64, f64)> {
+        self.tolerances
+            .iter()
+            .filter(|(pair, tol)| self.worst.get(*pair).is_none_or(|e| !(e <= *tol)))
+            .filter(|(pair, _)| !(pair.starts_with("rhel") && self.bias_explained()))
+            .map(|(pair, tol)| (*pair, self.worst[pair], *tol))
+            .collect()
     }
 }
 
@@ -154,6 +174,7 @@ pub fn run(compiled: &Compiled, opts: &Options) -> Result<Report, RunError> {
     let drawn = draw(&reference, opts.steps, opts.seed);
     let (params, batch) = (&drawn.params, &drawn.batch);
     let rhel = model.rhel_grad(params, batch, Echo::Central(opts.eps))?;
+    let coarse = model.rhel_grad(params, batch, Echo::Central(2.0 * opts.eps))?;
     let onesided = model.rhel_grad(params, batch, Echo::OneSided(opts.eps))?;
     let tangent = model.tangent_grad(params, batch)?;
     let bptt = reference.bptt_grad(params, batch)?;
@@ -169,6 +190,7 @@ pub fn run(compiled: &Compiled, opts: &Options) -> Result<Report, RunError> {
         let fd = fd_at.iter().map(|&e| finite_difference(&reference, params, batch, target, e)).collect::<Result<Vec<f64>, _>>()?;
         let methods = BTreeMap::from([
             ("rhel", pick(&rhel)),
+            ("richardson", pick(&rhel).iter().zip(pick(&coarse)).map(|(f, c)| (4.0 * f - c) / 3.0).collect()),
             ("onesided", pick(&onesided)),
             ("tangent", pick(&tangent)),
             ("bptt", pick(&bptt)),
@@ -177,6 +199,7 @@ pub fn run(compiled: &Compiled, opts: &Options) -> Result<Report, RunError> {
         let at = |m: &str| fd_at.iter().map(|&e| methods[m][e]).collect::<Vec<f64>>();
         let errors = BTreeMap::from([
             ("rhel_vs_bptt", relative_error(&methods["rhel"], &methods["bptt"])),
+            ("richardson_vs_bptt", relative_error(&methods["richardson"], &methods["bptt"])),
             ("onesided_vs_bptt", relative_error(&methods["onesided"], &methods["bptt"])),
             ("tangent_vs_bptt", relative_error(&methods["tangent"], &methods["bptt"])),
             ("bptt_vs_fd", relative_error(&at("bptt"), &methods["fd"])),

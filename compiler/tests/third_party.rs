@@ -712,3 +712,24 @@ fn location_parser_reads_line_col_pairs() {
     assert_eq!(located_lines("--> /tmp/a.ham:5:1\nerror"), vec![5]);
     assert!(located_lines("error: at 3: nothing").is_empty());
 }
+
+/// The good models pass `hsc gradcheck` with its defaults (T = 50, ε = 1e-5, seed 0, f64):
+/// RHEL, the tangent echo, BPTT and finite differences agree within the stated tolerances.
+#[test]
+fn good_models_pass_gradcheck_out_of_the_box() {
+    let scratch = Scratch::new("gradcheck");
+    let mut failures = Vec::new();
+    for &(name, source) in GOOD {
+        let path = scratch.write(name, source);
+        let out = Command::new(env!("CARGO_BIN_EXE_hsc")).arg("gradcheck").arg(&path).output().expect("hsc runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if out.status.code() != Some(0) {
+            failures.push(format!("GOOD {name} failed gradcheck\n{stdout}{}", String::from_utf8_lossy(&out.stderr)));
+        } else {
+            let worst = stdout.lines().find(|l| l.starts_with("worst")).unwrap_or("");
+            println!("{name:<28} {worst}");
+        }
+    }
+    let (failed, total, report) = (failures.len(), GOOD.len(), failures.join("\n\n"));
+    assert!(failures.is_empty(), "{failed} of {total} good models failed gradcheck:\n\n{report}");
+}
