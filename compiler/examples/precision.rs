@@ -29,7 +29,9 @@ fn main() {
     let steps_list = [50, 200, 1000];
 
     println!("### RHEL in f32 against BPTT in f64 (NonlinHRU, P = 64, N = 16, seed 0)\n");
-    println!("Worst relative error `max |a - b| / max |b|` over every param, the inputs and the initial state.\n");
+    println!(
+        "Worst relative error `max |a - b| / max |b|` over every param, the inputs and the initial state.\n"
+    );
     let header: Vec<String> = eps_list.iter().map(|e| format!("ε = {e:e}")).collect();
     println!("| T | {} | Richardson ε = 1e-2 | tangent echo | RHEL f64, ε = 1e-5 |", header.join(" | "));
     println!("|---|{}---|---|---|", "---|".repeat(eps_list.len()));
@@ -55,7 +57,9 @@ fn main() {
         );
     }
 
-    println!("\n### Reversibility of the unnudged echo: max |x̂_T - Σ x_0| (initial state drawn with standard deviation 1/2)\n");
+    println!(
+        "\n### Reversibility of the unnudged echo: max |x̂_T - Σ x_0| (initial state drawn with standard deviation 1/2)\n"
+    );
     println!("| T | f64 | f32 |");
     println!("|---|---|---|");
     for steps in [100, 1000, 10000] {

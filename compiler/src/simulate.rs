@@ -27,7 +27,13 @@ pub struct Report {
 
 /// Simulates `steps` steps from a state drawn from `seed`, with standard-normal inputs drawn
 /// from the seed, or none (all zero) when `free`.
-pub fn run(compiled: &Compiled, steps: usize, seed: u64, precision: Precision, free: bool) -> Result<Report, RunError> {
+pub fn run(
+    compiled: &Compiled,
+    steps: usize,
+    seed: u64,
+    precision: Precision,
+    free: bool,
+) -> Result<Report, RunError> {
     let model = compiled.interpreted(precision);
     let mut drawn = draw(&model, steps, seed);
     if free {
@@ -38,7 +44,8 @@ pub fn run(compiled: &Compiled, steps: usize, seed: u64, precision: Precision, f
     let (params, batch) = (&drawn.params, &drawn.batch);
     let trajectory = model.trajectory(params, batch)?;
     let h0 = trajectory.energy[0];
-    let drift = trajectory.energy.iter().map(|h| (h - h0).abs()).fold(0.0, f64::max) / h0.abs().max(f64::MIN_POSITIVE);
+    let drift = trajectory.energy.iter().map(|h| (h - h0).abs()).fold(0.0, f64::max)
+        / h0.abs().max(f64::MIN_POSITIVE);
     let [echo, _] = model.echo_states(params, batch, 0.0)?;
     let initial = batch.initial.as_ref().expect("drawn with an initial state");
     let mut reversibility: f64 = 0.0;

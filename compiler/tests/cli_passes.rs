@@ -31,7 +31,18 @@ fn gradcheck_prints_every_method_and_exits_0() {
     let out = hsc(&["gradcheck", &path("examples/coupled_oscillators.ham"), "--steps", "40"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    for expected in ["RHEL", "one-sided", "tangent", "BPTT", "finite diff", "k12", "initial x[2]", "worst", "tolerance", "ok:"] {
+    for expected in [
+        "RHEL",
+        "one-sided",
+        "tangent",
+        "BPTT",
+        "finite diff",
+        "k12",
+        "initial x[2]",
+        "worst",
+        "tolerance",
+        "ok:",
+    ] {
         assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");
     }
 }
@@ -57,7 +68,16 @@ fn gradcheck_json_has_the_four_pairs_and_dump_writes_npy() {
         assert!(e < 1e-5, "{pair} = {e}");
     }
     assert_eq!(v["ok"], true);
-    for file in ["param_k.npy", "input_f.npy", "cotangent_q.npy", "initial_p.npy", "loss.npy", "grad_rhel_param_k.npy", "grad_bptt_input_f.npy", "grad_fd_initial_q.npy"] {
+    for file in [
+        "param_k.npy",
+        "input_f.npy",
+        "cotangent_q.npy",
+        "initial_p.npy",
+        "loss.npy",
+        "grad_rhel_param_k.npy",
+        "grad_bptt_input_f.npy",
+        "grad_fd_initial_q.npy",
+    ] {
         let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(bytes.starts_with(b"\x93NUMPY"), "{file} is not .npy");
     }
@@ -66,7 +86,18 @@ fn gradcheck_json_has_the_four_pairs_and_dump_writes_npy() {
 #[test]
 fn gradcheck_exits_1_when_a_method_disagrees() {
     // ε = 0.5 makes RHEL's O(ε²) bias far larger than its tolerance.
-    let out = hsc(&["gradcheck", &path("examples/nonlin_hru.ham"), "-D", "P=4", "-D", "N=2", "--steps", "30", "--eps", "0.5"]);
+    let out = hsc(&[
+        "gradcheck",
+        &path("examples/nonlin_hru.ham"),
+        "-D",
+        "P=4",
+        "-D",
+        "N=2",
+        "--steps",
+        "30",
+        "--eps",
+        "0.5",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("FAILED: rhel_vs_bptt"), "{}", text(&out.stdout));
 }
@@ -87,12 +118,25 @@ fn simulate_reports_drift_and_reversibility_and_writes_files() {
     let dir = scratch_dir("simulate");
     let (npy, csv, png) = (dir.join("traj.npy"), dir.join("traj.csv"), dir.join("traj.png"));
     let model = path("examples/coupled_oscillators.ham");
-    let out = hsc(&["simulate", &model, "--steps", "300", "--out", &npy.to_string_lossy(), "--plot", &png.to_string_lossy()]);
+    let out = hsc(&[
+        "simulate",
+        &model,
+        "--steps",
+        "300",
+        "--out",
+        &npy.to_string_lossy(),
+        "--plot",
+        &png.to_string_lossy(),
+    ]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("energy drift") && stdout.contains("reversibility"), "{stdout}");
     let bytes = std::fs::read(&npy).unwrap();
-    assert!(bytes.starts_with(b"\x93NUMPY") && text(&bytes[..128]).contains("(301, 4"), "{}", text(&bytes[..128]));
+    assert!(
+        bytes.starts_with(b"\x93NUMPY") && text(&bytes[..128]).contains("(301, 4"),
+        "{}",
+        text(&bytes[..128])
+    );
     let png_bytes = std::fs::read(&png).unwrap();
     assert!(png_bytes.starts_with(b"\x89PNG") && png_bytes.len() > 10_000, "a real picture");
     let out = hsc(&["simulate", &model, "--steps", "10", "--dt", "0.02", "--out", &csv.to_string_lossy()]);
@@ -119,7 +163,14 @@ fn emit_kernels_prints_every_pass() {
     let out = hsc(&["emit", &path("examples/lin_hru.ham"), "--stage", "kernels"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for k in ["kernel forward ", "kernel forward_grad ", "kernel forward_record ", "kernel echo ", "kernel tangent ", "kernel bptt "] {
+    for k in [
+        "kernel forward ",
+        "kernel forward_grad ",
+        "kernel forward_record ",
+        "kernel echo ",
+        "kernel tangent ",
+        "kernel bptt ",
+    ] {
         assert!(stdout.contains(k), "missing {k}");
     }
 }

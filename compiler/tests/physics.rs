@@ -42,7 +42,10 @@ fn yoshida4_energy_drift_falls_as_h_to_the_fourth() {
 fn the_unnudged_echo_returns_to_the_initial_state_after_1000_steps() {
     for method in ["leapfrog", "yoshida4"] {
         let r = run(&chain(method, 0.05), 1000, 5, Precision::F64, false).expect("runs");
-        println!("{method}: |x̂_T - Σ x_0| = {:.2e} after 1000 steps (max |x_0| = {:.2})", r.reversibility, r.scale);
+        println!(
+            "{method}: |x̂_T - Σ x_0| = {:.2e} after 1000 steps (max |x_0| = {:.2})",
+            r.reversibility, r.scale
+        );
         assert!(r.reversibility <= 1e-12 * r.scale.max(1.0), "{method}: {}", r.reversibility);
     }
 }

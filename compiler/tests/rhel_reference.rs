@@ -74,7 +74,8 @@ fn fd_params(m: &Model, params: &Params, batch: &Batch, delta: f64) -> Vec<Vec<f
                     up.values[i][e] += delta;
                     let mut down = params.clone();
                     down.values[i][e] -= delta;
-                    (m.forward(&up, batch).unwrap().loss - m.forward(&down, batch).unwrap().loss) / (2.0 * delta)
+                    (m.forward(&up, batch).unwrap().loss - m.forward(&down, batch).unwrap().loss)
+                        / (2.0 * delta)
                 })
                 .collect()
         })
@@ -142,7 +143,11 @@ fn rhel_matches_bptt_and_finite_differences() {
     let names = ["W", "b", "c", "alpha", "B"];
     for (i, (x, y)) in rhel.params.iter().zip(&fd).enumerate() {
         let e = rel(x, y);
-        println!("dL/d{:<6} RHEL (ε = 1e-4) vs finite differences: {e:.1e}   BPTT vs finite differences: {:.1e}", names[i], rel(&bptt.params[i], y));
+        println!(
+            "dL/d{:<6} RHEL (ε = 1e-4) vs finite differences: {e:.1e}   BPTT vs finite differences: {:.1e}",
+            names[i],
+            rel(&bptt.params[i], y)
+        );
         assert!(e < 1e-5);
     }
     let e = rel(&rhel.inputs[0], &fd_u);

@@ -721,10 +721,14 @@ fn good_models_pass_gradcheck_out_of_the_box() {
     let mut failures = Vec::new();
     for &(name, source) in GOOD {
         let path = scratch.write(name, source);
-        let out = Command::new(env!("CARGO_BIN_EXE_hsc")).arg("gradcheck").arg(&path).output().expect("hsc runs");
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_hsc")).arg("gradcheck").arg(&path).output().expect("hsc runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         if out.status.code() != Some(0) {
-            failures.push(format!("GOOD {name} failed gradcheck\n{stdout}{}", String::from_utf8_lossy(&out.stderr)));
+            failures.push(format!(
+                "GOOD {name} failed gradcheck\n{stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         } else {
             let worst = stdout.lines().find(|l| l.starts_with("worst")).unwrap_or("");
             println!("{name:<28} {worst}");

@@ -197,7 +197,7 @@ impl Model {
     pub fn forward(&self, params: &Params, batch: &Batch) -> Result<Forward, RunError> {
         let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2])])?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
-        let state = self.gather(&runs, |s| Slot::State(s));
+        let state = self.gather(&runs, Slot::State);
         Ok(Forward { loss, state })
     }
 
@@ -205,7 +205,7 @@ impl Model {
     pub fn trajectory(&self, params: &Params, batch: &Batch) -> Result<Trajectory, RunError> {
         let runs = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2])])?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
-        let states = self.gather(&runs, |s| Slot::Trajectory(s));
+        let states = self.gather(&runs, Slot::Trajectory);
         let energy = runs.iter().flat_map(|c| c[&Slot::Energy].iter().copied()).collect();
         Ok(Trajectory { loss, states, energy })
     }
@@ -213,7 +213,12 @@ impl Model {
     /// The final states of the two echoes nudged by `eps` (copy 0) and `-eps` (copy 1), per
     /// state array `[B, ...]`, with the loss's nudges. With `eps = 0` both are the unnudged
     /// echo, which should return to `(q_0, -p_0)`.
-    pub fn echo_states(&self, params: &Params, batch: &Batch, eps: f64) -> Result<[Vec<Vec<f64>>; 2], RunError> {
+    pub fn echo_states(
+        &self,
+        params: &Params,
+        batch: &Batch,
+        eps: f64,
+    ) -> Result<[Vec<Vec<f64>>; 2], RunError> {
         let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2]), (Pass::Echo, [eps, -eps])])?;
         Ok([self.gather(&runs, |s| Slot::Echo(0, s)), self.gather(&runs, |s| Slot::Echo(1, s))])
     }
@@ -227,7 +232,10 @@ impl Model {
                 let fine = self.rhel_grad(params, batch, Echo::Central(e))?;
                 let coarse = self.rhel_grad(params, batch, Echo::Central(2.0 * e))?;
                 let mix = |f: &[Vec<f64>], c: &[Vec<f64>]| -> Vec<Vec<f64>> {
-                    f.iter().zip(c).map(|(f, c)| f.iter().zip(c).map(|(f, c)| (4.0 * f - c) / 3.0).collect()).collect()
+                    f.iter()
+                        .zip(c)
+                        .map(|(f, c)| f.iter().zip(c).map(|(f, c)| (4.0 * f - c) / 3.0).collect())
+                        .collect()
                 };
                 return Ok(Gradients {
                     loss: fine.loss,
@@ -261,7 +269,12 @@ impl Model {
     }
 
     /// Sums the direct gradients and `acc_scale` times the accumulators over the batch.
-    fn combine(&self, runs: &[Carry], acc_scale: f64, initial: impl Fn(&Carry, Side) -> Vec<f64>) -> Gradients {
+    fn combine(
+        &self,
+        runs: &[Carry],
+        acc_scale: f64,
+        initial: impl Fn(&Carry, Side) -> Vec<f64>,
+    ) -> Gradients {
         let spec = &self.spec;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
         let part = |c: &Carry, direct: Slot, acc: Slot| -> Vec<f64> {
@@ -285,17 +298,27 @@ impl Model {
         let inputs = (0..spec.inputs.len())
             .map(|i| runs.iter().flat_map(|c| part(c, Slot::InputGrad(i), Slot::InputAcc(i))).collect())
             .collect();
-        let initial = spec.sides().into_iter().map(|s| runs.iter().flat_map(|c| initial(c, s)).collect()).collect();
+        let initial =
+            spec.sides().into_iter().map(|s| runs.iter().flat_map(|c| initial(c, s)).collect()).collect();
         Gradients { loss, params, inputs, initial }
     }
 
     fn gather(&self, runs: &[Carry], slot: impl Fn(Side) -> Slot) -> Vec<Vec<f64>> {
-        self.spec.sides().into_iter().map(|s| runs.iter().flat_map(|c| c[&slot(s)].iter().copied()).collect()).collect()
+        self.spec
+            .sides()
+            .into_iter()
+            .map(|s| runs.iter().flat_map(|c| c[&slot(s)].iter().copied()).collect())
+            .collect()
     }
 
     /// Runs `passes` in order on every sequence (in parallel); each pass sees the buffers the
     /// ones before it left.
-    fn each(&self, params: &Params, batch: &Batch, passes: &[(Pass, [f64; 2])]) -> Result<Vec<Carry>, RunError> {
+    fn each(
+        &self,
+        params: &Params,
+        batch: &Batch,
+        passes: &[(Pass, [f64; 2])],
+    ) -> Result<Vec<Carry>, RunError> {
         self.check(params, batch)?;
         (0..batch.size)
             .into_par_iter()
@@ -376,7 +399,12 @@ impl Model {
             count("initial state arrays", init.len(), 2 * spec.pairs.len())?;
             for (s, v) in spec.sides().into_iter().zip(init) {
                 let a = spec.side(s);
-                shape(format!("initial {}", a.name), v.len(), bsz * a.len(), format!("batch {bsz} × {}", a.describe()))?;
+                shape(
+                    format!("initial {}", a.name),
+                    v.len(),
+                    bsz * a.len(),
+                    format!("batch {bsz} × {}", a.describe()),
+                )?;
             }
         }
         if let Step::Param(i) = spec.step {

@@ -26,7 +26,13 @@ pub struct Series {
 
 /// Draws a trajectory: the state series on top, the relative energy change
 /// `(H_t - H_0) / |H_0|` below, against time `t·dt`.
-pub fn trajectory(path: &Path, title: &str, dt: f64, states: &[Series], energy: &[f64]) -> Result<(), String> {
+pub fn trajectory(
+    path: &Path,
+    title: &str,
+    dt: f64,
+    states: &[Series],
+    energy: &[f64],
+) -> Result<(), String> {
     fonts();
     let root = BitMapBackend::new(path, (1200, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -34,8 +40,14 @@ pub fn trajectory(path: &Path, title: &str, dt: f64, states: &[Series], energy: 
     let (top, bottom) = root.split_vertically(560);
     let n = states.first().map_or(0, |s| s.values.len()).max(energy.len());
     let t_max = (n.max(2) - 1) as f64 * dt;
-    let palette = [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK, &RGBColor(230, 140, 0), &RGBColor(120, 60, 160)];
-    let finite = |v: &[f64]| v.iter().copied().filter(|x| x.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let palette =
+        [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK, &RGBColor(230, 140, 0), &RGBColor(120, 60, 160)];
+    let finite = |v: &[f64]| {
+        v.iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
+    };
     let padded = |(lo, hi): (f64, f64)| {
         if !lo.is_finite() || !hi.is_finite() {
             (-1.0, 1.0)
@@ -84,7 +96,12 @@ pub fn trajectory(path: &Path, title: &str, dt: f64, states: &[Series], energy: 
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..t_max, lo..hi)
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc("time").y_label_formatter(&|v| format!("{v:.1e}")).draw().map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("time")
+        .y_label_formatter(&|v| format!("{v:.1e}"))
+        .draw()
+        .map_err(|e| e.to_string())?;
     let points = change.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v));
     chart.draw_series(LineSeries::new(points, BLACK.stroke_width(2))).map_err(|e| e.to_string())?;
     root.present().map_err(|e| format!("cannot write {}: {e}", path.display()))

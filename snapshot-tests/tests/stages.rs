@@ -31,7 +31,8 @@ fn every_example_at_every_stage() {
                 format!("{name}@check"),
                 format!("{rendered}{}", hsc::summary(program, facts, &equations))
             );
-            let compiled = hsc::compile(program.clone()).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
+            let compiled =
+                hsc::compile(program.clone()).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
             for k in &compiled.module.kernels {
                 hsc::kernel::verify(k).unwrap_or_else(|e| panic!("{file_name}: {e}"));
             }

@@ -17,11 +17,16 @@ pub struct Args {
 }
 
 pub fn gradcheck(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnostic> {
-    let report = hsc::gradcheck::run(compiled, &args.options).map_err(|e| Diagnostic::error(e.to_string()))?;
+    let report =
+        hsc::gradcheck::run(compiled, &args.options).map_err(|e| Diagnostic::error(e.to_string()))?;
     if let Some(dir) = &args.dump {
         dump(dir, compiled, &report)?;
     }
-    let text = if args.json { json(compiled, &args.options, &report) } else { table(compiled, &args.options, &report) };
+    let text = if args.json {
+        json(compiled, &args.options, &report)
+    } else {
+        table(compiled, &args.options, &report)
+    };
     Ok(Output { text, ok: report.ok() })
 }
 
@@ -48,19 +53,47 @@ fn table(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
     );
     let width = r.quantities.iter().map(|q| q.name.chars().count()).max().unwrap_or(8).max(8);
     let _ = writeln!(s, "\ngradients at each quantity's largest entry (by BPTT)");
-    let _ = writeln!(s, "{:<width$}  {:>8}  {:>13} {:>13} {:>13} {:>13} {:>13}", "quantity", "entry", "RHEL", "one-sided", "tangent", "BPTT", "finite diff");
+    let _ = writeln!(
+        s,
+        "{:<width$}  {:>8}  {:>13} {:>13} {:>13} {:>13} {:>13}",
+        "quantity", "entry", "RHEL", "one-sided", "tangent", "BPTT", "finite diff"
+    );
     for q in &r.quantities {
         let bptt = &q.methods["bptt"];
         let e = (0..bptt.len()).max_by(|&a, &b| bptt[a].abs().total_cmp(&bptt[b].abs())).unwrap_or(0);
-        let fd = q.fd_at.iter().position(|&x| x == e).map_or("-".to_owned(), |i| format!("{:.6e}", q.methods["fd"][i]));
+        let fd = q
+            .fd_at
+            .iter()
+            .position(|&x| x == e)
+            .map_or("-".to_owned(), |i| format!("{:.6e}", q.methods["fd"][i]));
         let v = |m: &str| format!("{:.6e}", q.methods[m][e]);
-        let _ = writeln!(s, "{:<width$}  {:>8}  {:>13} {:>13} {:>13} {:>13} {:>13}", q.name, e, v("rhel"), v("onesided"), v("tangent"), v("bptt"), fd);
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:>8}  {:>13} {:>13} {:>13} {:>13} {:>13}",
+            q.name,
+            e,
+            v("rhel"),
+            v("onesided"),
+            v("tangent"),
+            v("bptt"),
+            fd
+        );
     }
-    let _ = writeln!(s, "\nmax relative error (max |a - b| / max |b| over the entries; finite differences on the entries shown)");
+    let _ = writeln!(
+        s,
+        "\nmax relative error (max |a - b| / max |b| over the entries; finite differences on the entries shown)"
+    );
     let _ = writeln!(
         s,
         "{:<width$}  {:>9}  {:>10} {:>11} {:>15} {:>13} {:>10} {:>10}",
-        "quantity", "fd/all", "RHEL/BPTT", "Richardson", "one-sided/BPTT", "tangent/BPTT", "BPTT/fd", "RHEL/fd"
+        "quantity",
+        "fd/all",
+        "RHEL/BPTT",
+        "Richardson",
+        "one-sided/BPTT",
+        "tangent/BPTT",
+        "BPTT/fd",
+        "RHEL/fd"
     );
     let row = |s: &mut String, name: &str, count: String, e: &dyn Fn(&str) -> String| {
         let _ = writeln!(
@@ -79,7 +112,9 @@ fn table(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
         row(&mut s, &q.name, count, &|p| format!("{:.1e}", q.errors[p]));
     }
     row(&mut s, "worst", String::new(), &|p| format!("{:.1e}", r.worst[p]));
-    row(&mut s, "tolerance", String::new(), &|p| r.tolerances.get(p).map_or("-".into(), |t| format!("{t:.0e}")));
+    row(&mut s, "tolerance", String::new(), &|p| {
+        r.tolerances.get(p).map_or("-".into(), |t| format!("{t:.0e}"))
+    });
     let failed: Vec<String> = r.failures().iter().map(|(p, e, t)| format!("{p} {e:.1e} > {t:.0e}")).collect();
     let (rhel, tol) = (r.worst["rhel_vs_bptt"], r.tolerances["rhel_vs_bptt"]);
     if rhel > tol && r.bias_explained() {
@@ -91,7 +126,10 @@ fn table(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
         );
     }
     if failed.is_empty() {
-        let _ = writeln!(s, "\nok: every method agrees within its tolerance (one-sided RHEL is O(ε) and only reported)");
+        let _ = writeln!(
+            s,
+            "\nok: every method agrees within its tolerance (one-sided RHEL is O(ε) and only reported)"
+        );
     } else {
         let _ = writeln!(s, "\nFAILED: {}", failed.join(", "));
     }
@@ -128,14 +166,16 @@ fn json(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
 }
 
 fn dump(dir: &Path, compiled: &hsc::Compiled, r: &Report) -> Result<(), Diagnostic> {
-    std::fs::create_dir_all(dir).map_err(|e| Diagnostic::error(format!("cannot create `{}`: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Diagnostic::error(format!("cannot create `{}`: {e}", dir.display())))?;
     let spec = &compiled.module.spec;
     let (params, batch) = (&r.drawn.params, &r.drawn.batch);
     let steps = batch.steps;
     for (p, v) in spec.params.iter().zip(&params.values) {
         write_npy(&dir.join(format!("param_{}.npy", p.name)), &p.shape, v)?;
     }
-    let timed = |shape: &[usize]| -> Vec<usize> { std::iter::once(steps).chain(shape.iter().copied()).collect() };
+    let timed =
+        |shape: &[usize]| -> Vec<usize> { std::iter::once(steps).chain(shape.iter().copied()).collect() };
     for (a, v) in spec.inputs.iter().zip(&batch.inputs) {
         write_npy(&dir.join(format!("input_{}.npy", a.name)), &timed(&a.shape), v)?;
     }
@@ -143,7 +183,11 @@ fn dump(dir: &Path, compiled: &hsc::Compiled, r: &Report) -> Result<(), Diagnost
         write_npy(&dir.join(format!("target_{}.npy", a.name)), &timed(&a.shape), v)?;
     }
     for (pair, v) in spec.pairs.iter().zip(&batch.cotangents) {
-        write_npy(&dir.join(format!("cotangent_{}.npy", pair.position.name)), &timed(&pair.position.shape), v)?;
+        write_npy(
+            &dir.join(format!("cotangent_{}.npy", pair.position.name)),
+            &timed(&pair.position.shape),
+            v,
+        )?;
     }
     if let Some(init) = &batch.initial {
         for (s, v) in spec.sides().into_iter().zip(init) {

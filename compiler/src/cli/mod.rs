@@ -223,15 +223,27 @@ pub fn main() -> ExitCode {
                 if !eps.is_finite() || eps <= 0.0 {
                     return Err(Diagnostic::error(format!("--eps must be a positive number, not {eps}")));
                 }
-                let options =
-                    hsc::gradcheck::Options { steps: steps as usize, eps, seed, precision, fd_entries: fd_entries.max(1) };
+                let options = hsc::gradcheck::Options {
+                    steps: steps as usize,
+                    eps,
+                    seed,
+                    precision,
+                    fd_entries: fd_entries.max(1),
+                };
                 gradcheck::gradcheck(&c, &gradcheck::Args { options, json, dump: dump.clone() })
             })
         }
         Command::Simulate { model, steps, dt, seed, precision, free, out, plot, dims } => {
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, dt)? else { return Ok(String::new().into()) };
-                let args = simulate::Args { steps: steps as usize, seed, precision: precision.into(), free, out: out.clone(), plot: plot.clone() };
+                let args = simulate::Args {
+                    steps: steps as usize,
+                    seed,
+                    precision: precision.into(),
+                    free,
+                    out: out.clone(),
+                    plot: plot.clone(),
+                };
                 simulate::simulate(&c, &args)
             })
         }

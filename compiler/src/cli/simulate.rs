@@ -23,7 +23,8 @@ pub struct Args {
 const MAX_SERIES: usize = 8;
 
 pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnostic> {
-    let r = hsc::simulate::run(compiled, args.steps, args.seed, args.precision, args.free).map_err(|e| Diagnostic::error(e.to_string()))?;
+    let r = hsc::simulate::run(compiled, args.steps, args.seed, args.precision, args.free)
+        .map_err(|e| Diagnostic::error(e.to_string()))?;
     let spec = &compiled.module.spec;
     let dt = match spec.step {
         hsc_runtime::Step::Fixed(h) => h,
@@ -46,7 +47,9 @@ pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnos
     if let Some(path) = &args.plot {
         let positions: Vec<Series> = columns
             .iter()
-            .filter(|(label, _)| spec.pairs.iter().any(|p| label.split('[').next() == Some(p.position.name.as_str())))
+            .filter(|(label, _)| {
+                spec.pairs.iter().any(|p| label.split('[').next() == Some(p.position.name.as_str()))
+            })
             .take(MAX_SERIES)
             .map(|(label, values)| Series { label: label.clone(), values: values.clone() })
             .collect();
@@ -54,10 +57,17 @@ pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnos
         plot::trajectory(path, &title, dt, &positions, &r.trajectory.energy).map_err(Diagnostic::error)?;
     }
     let mut s = String::new();
-    let _ = writeln!(s, "simulate {}: {steps} steps of {} with dt = {dt}, seed {}, {}", spec.name, spec.integrator, args.seed, match args.precision {
-        Precision::F64 => "f64",
-        Precision::F32 => "f32",
-    });
+    let _ = writeln!(
+        s,
+        "simulate {}: {steps} steps of {} with dt = {dt}, seed {}, {}",
+        spec.name,
+        spec.integrator,
+        args.seed,
+        match args.precision {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    );
     let (h0, ht) = (r.trajectory.energy[0], r.trajectory.energy[steps]);
     let _ = writeln!(s, "energy        H_0 = {h0:.9e}, H_T = {ht:.9e}");
     if r.driven {
@@ -69,7 +79,11 @@ pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnos
     } else {
         let _ = writeln!(s, "energy drift  {:.3e} (max |H_t - H_0| / |H_0|)", r.drift);
     }
-    let _ = writeln!(s, "reversibility {:.3e} (max |x̂_T - Σ x_0| of the unnudged echo; max |x_0| = {:.3e})", r.reversibility, r.scale);
+    let _ = writeln!(
+        s,
+        "reversibility {:.3e} (max |x̂_T - Σ x_0| of the unnudged echo; max |x_0| = {:.3e})",
+        r.reversibility, r.scale
+    );
     for (what, path) in [("trajectory", &args.out), ("plot", &args.plot)] {
         if let Some(p) = path {
             let _ = writeln!(s, "{what} written to {}", p.display());
@@ -78,7 +92,12 @@ pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnos
     Ok(Output { text: s, ok: true })
 }
 
-fn write_trajectory(path: &Path, columns: &[(String, Vec<f64>)], energy: &[f64], dt: f64) -> Result<(), Diagnostic> {
+fn write_trajectory(
+    path: &Path,
+    columns: &[(String, Vec<f64>)],
+    energy: &[f64],
+    dt: f64,
+) -> Result<(), Diagnostic> {
     let rows = energy.len();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {

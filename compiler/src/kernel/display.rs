@@ -20,7 +20,11 @@ impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "kernel {} ({} values, {} loops)", self.pass.name(), self.values, self.vars.len())?;
         for (id, b) in &self.buffers {
-            let mut shape: Vec<String> = b.time.map(|extra| if extra == 0 { "T".into() } else { format!("T+{extra}") }).into_iter().collect();
+            let mut shape: Vec<String> = b
+                .time
+                .map(|extra| if extra == 0 { "T".into() } else { format!("T+{extra}") })
+                .into_iter()
+                .collect();
             shape.extend(b.shape.iter().map(u64::to_string));
             let what = match b.slot {
                 Some(slot) => slot.to_string(),

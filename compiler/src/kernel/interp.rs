@@ -54,7 +54,10 @@ impl Engine for Interpreter {
             let len = b.row_len() * b.time.map_or(1, |extra| steps + extra);
             let data = match b.slot {
                 Some(slot) => {
-                    let data = frame.buffers.remove(&slot).ok_or_else(|| engine(format!("no buffer for {slot:?}")))?;
+                    let data = frame
+                        .buffers
+                        .remove(&slot)
+                        .ok_or_else(|| engine(format!("no buffer for {slot:?}")))?;
                     if data.len() != len {
                         return Err(engine(format!("{slot:?} has {} numbers, expected {len}", data.len())));
                     }
@@ -193,7 +196,11 @@ impl Run<'_> {
         for (i, size) in index.iter().zip(sizes) {
             let x = self.index(i);
             if x < 0 || x >= size {
-                return Err(engine(format!("{} read at {x}, outside 0..{size}, in kernel {}", b.name, self.k.pass.name())));
+                return Err(engine(format!(
+                    "{} read at {x}, outside 0..{size}, in kernel {}",
+                    b.name,
+                    self.k.pass.name()
+                )));
             }
             flat = flat * size + x;
         }

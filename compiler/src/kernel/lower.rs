@@ -105,7 +105,13 @@ impl Builder {
     }
 
     /// Declares a buffer.
-    pub fn buffer(&mut self, name: impl Into<String>, slot: Option<Slot>, time: Option<usize>, shape: &[u64]) -> Buf {
+    pub fn buffer(
+        &mut self,
+        name: impl Into<String>,
+        slot: Option<Slot>,
+        time: Option<usize>,
+        shape: &[u64],
+    ) -> Buf {
         self.buffers.push(Buffer { name: name.into(), slot, time, shape: shape.to_vec() })
     }
 
@@ -118,7 +124,13 @@ impl Builder {
     pub fn finish(mut self) -> Kernel {
         assert_eq!(self.scopes.len(), 1, "every scope is closed");
         let root = self.scopes.pop().expect("the root scope");
-        Kernel { pass: self.pass, buffers: self.buffers, vars: self.vars, values: self.values, body: root.stmts }
+        Kernel {
+            pass: self.pass,
+            buffers: self.buffers,
+            vars: self.vars,
+            values: self.values,
+            body: root.stmts,
+        }
     }
 
     /// Runs `f` inside the time loop.
@@ -229,7 +241,11 @@ impl Builder {
                 let (guards, factors): (Vec<Node>, Vec<Node>) =
                     xs.iter().partition(|&&x| matches!(dag.get(x), Term::Guard(_) | Term::Delta(..)));
                 let vals: Vec<Value> = factors.iter().map(|&x| self.value(dag, x, bind)).collect();
-                let product = if vals.is_empty() { self.emit_at(s, Op::Const(1.0)) } else { self.fold(s, BinOp::Mul, &vals) };
+                let product = if vals.is_empty() {
+                    self.emit_at(s, Op::Const(1.0))
+                } else {
+                    self.fold(s, BinOp::Mul, &vals)
+                };
                 if guards.is_empty() {
                     product
                 } else {
@@ -241,7 +257,9 @@ impl Builder {
             Term::Pow(a, b) => {
                 let base = self.value(dag, a, bind);
                 match dag.constant(b) {
-                    Some(e) if e.fract() == 0.0 && e.abs() <= 64.0 => self.emit_at(s, Op::Powi(base, e as i32)),
+                    Some(e) if e.fract() == 0.0 && e.abs() <= 64.0 => {
+                        self.emit_at(s, Op::Powi(base, e as i32))
+                    }
                     _ => {
                         let exp = self.value(dag, b, bind);
                         self.emit_at(s, Op::Binary(BinOp::Pow, base, exp))
@@ -319,10 +337,10 @@ impl Builder {
     /// The innermost scope binding `v`, and its loop variable.
     fn binder(&self, v: Var) -> (usize, LoopVar) {
         for (i, s) in self.scopes.iter().enumerate().rev() {
-            if s.binds == Some(v) {
-                if let Kind::Loop { var, .. } = s.kind {
-                    return (i, var);
-                }
+            if s.binds == Some(v)
+                && let Kind::Loop { var, .. } = s.kind
+            {
+                return (i, var);
             }
         }
         panic!("internal error: index variable {v} is used outside a loop that binds it")
@@ -345,7 +363,8 @@ impl Builder {
     }
 
     fn life_scope(&self, life: Life) -> usize {
-        let innermost = |want: &dyn Fn(Kind) -> bool| self.scopes.iter().rposition(|s| want(s.kind)).unwrap_or(0);
+        let innermost =
+            |want: &dyn Fn(Kind) -> bool| self.scopes.iter().rposition(|s| want(s.kind)).unwrap_or(0);
         match life {
             Life::Kernel => 0,
             Life::Step => innermost(&|k| matches!(k, Kind::Steps { .. })),

@@ -187,7 +187,14 @@ impl<'a> Ctx<'a> {
                         .shape
                         .iter()
                         .enumerate()
-                        .map(|(a, axis)| dag.var(["i", "j", "k", "l"].get(a).unwrap_or(&"r"), 0, axis.size as i64, axis.dim.clone()))
+                        .map(|(a, axis)| {
+                            dag.var(
+                                ["i", "j", "k", "l"].get(a).unwrap_or(&"r"),
+                                0,
+                                axis.size as i64,
+                                axis.dim.clone(),
+                            )
+                        })
                         .collect();
                     let index: Vec<_> = vars.iter().map(|&v| crate::symbolic::Ix::var(v)).collect();
                     let g = dag.load(Leaf::Cotangent(q), index.clone());
@@ -285,20 +292,53 @@ impl<'a> Ctx<'a> {
 
     /// Declares the model's own arrays.
     fn data(&self, b: &mut Builder) -> Data {
-        let params = self.params.iter().enumerate().map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Param(i)), None, &self.shape(t))).collect();
-        let inputs = self.inputs.iter().enumerate().map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Input(i)), Some(0), &self.shape(t))).collect();
+        let params = self
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Param(i)), None, &self.shape(t)))
+            .collect();
+        let inputs = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Input(i)), Some(0), &self.shape(t)))
+            .collect();
         let (targets, cotangents) = if self.spec.has_loss {
-            let targets = self.targets.iter().enumerate().map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Target(i)), Some(0), &self.shape(t))).collect();
+            let targets = self
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Target(i)), Some(0), &self.shape(t)))
+                .collect();
             (targets, Vec::new())
         } else {
-            let cot = self.positions.iter().enumerate().map(|(a, &q)| b.buffer(format!("dL/d{}", self.name(q)), Some(Slot::Cotangent(a)), Some(0), &self.shape(q))).collect();
+            let cot = self
+                .positions
+                .iter()
+                .enumerate()
+                .map(|(a, &q)| {
+                    b.buffer(
+                        format!("dL/d{}", self.name(q)),
+                        Some(Slot::Cotangent(a)),
+                        Some(0),
+                        &self.shape(q),
+                    )
+                })
+                .collect();
             (Vec::new(), cot)
         };
         Data { params, inputs, targets, cotangents }
     }
 
     /// One buffer per state array.
-    fn state(&self, b: &mut Builder, name: impl Fn(&str) -> String, slot: impl Fn(Side) -> Option<Slot>, time: Option<usize>) -> State {
+    fn state(
+        &self,
+        b: &mut Builder,
+        name: impl Fn(&str) -> String,
+        slot: impl Fn(Side) -> Option<Slot>,
+        time: Option<usize>,
+    ) -> State {
         let mut st = State { q: Vec::new(), p: Vec::new() };
         for s in self.sides() {
             let t = self.tensor(s);
@@ -329,7 +369,15 @@ impl<'a> Ctx<'a> {
     }
 
     /// Binds the state arrays (`Leaf::Tensor`) or their directions to `state`.
-    fn bind_state(&self, bind: &mut Binding, state: &State, direction: bool, negate_p: bool, life: Life, row: Option<Row>) {
+    fn bind_state(
+        &self,
+        bind: &mut Binding,
+        state: &State,
+        direction: bool,
+        negate_p: bool,
+        life: Life,
+        row: Option<Row>,
+    ) {
         for s in self.sides() {
             let t = self.tensor(s);
             let leaf = if direction { Leaf::Direction(t) } else { Leaf::Tensor(t) };
@@ -364,7 +412,16 @@ impl<'a> Ctx<'a> {
     /// `x += sign · scale · value(g)` over the loops of `g`, into `buf` (at the current row
     /// when `timed`).
     #[allow(clippy::too_many_arguments)]
-    fn accumulate(&self, b: &mut Builder, g: &Grad, bind: &Binding, buf: Buf, timed: bool, scale: Option<Value>, sign: f64) {
+    fn accumulate(
+        &self,
+        b: &mut Builder,
+        g: &Grad,
+        bind: &Binding,
+        buf: Buf,
+        timed: bool,
+        scale: Option<Value>,
+        sign: f64,
+    ) {
         let dag = &self.dag;
         b.for_vars(dag, &g.vars, |b, idx| {
             let v = b.value(dag, g.node, bind);
@@ -382,7 +439,15 @@ impl<'a> Ctx<'a> {
     /// `x += sign · scale · (value(g) under a - value(g) under b)`: the fused difference of two
     /// echoes.
     #[allow(clippy::too_many_arguments)]
-    fn accumulate_difference(&self, b: &mut Builder, g: &Grad, binds: [&Binding; 2], buf: Buf, timed: bool, scale: Value) {
+    fn accumulate_difference(
+        &self,
+        b: &mut Builder,
+        g: &Grad,
+        binds: [&Binding; 2],
+        buf: Buf,
+        timed: bool,
+        scale: Value,
+    ) {
         let dag = &self.dag;
         b.for_vars(dag, &g.vars, |b, idx| {
             let x = b.value(dag, g.node, binds[0]);
@@ -511,15 +576,53 @@ impl<'a> Ctx<'a> {
 
     /// Gradient buffers for the params and inputs: `ParamGrad`/`InputGrad`.
     fn grad_buffers(&self, b: &mut Builder, prefix: &str) -> (Vec<Buf>, Vec<Buf>) {
-        let params = self.params.iter().enumerate().map(|(i, &t)| b.buffer(format!("{prefix}/d{}", self.name(t)), Some(Slot::ParamGrad(i)), None, &self.shape(t))).collect();
-        let inputs = self.inputs.iter().enumerate().map(|(i, &t)| b.buffer(format!("{prefix}/d{}", self.name(t)), Some(Slot::InputGrad(i)), Some(0), &self.shape(t))).collect();
+        let params = self
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                b.buffer(
+                    format!("{prefix}/d{}", self.name(t)),
+                    Some(Slot::ParamGrad(i)),
+                    None,
+                    &self.shape(t),
+                )
+            })
+            .collect();
+        let inputs = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                b.buffer(
+                    format!("{prefix}/d{}", self.name(t)),
+                    Some(Slot::InputGrad(i)),
+                    Some(0),
+                    &self.shape(t),
+                )
+            })
+            .collect();
         (params, inputs)
     }
 
     /// Accumulator buffers: `ParamAcc`/`InputAcc`.
     fn acc_buffers(&self, b: &mut Builder) -> (Vec<Buf>, Vec<Buf>) {
-        let params = self.params.iter().enumerate().map(|(i, &t)| b.buffer(format!("A_{}", self.name(t)), Some(Slot::ParamAcc(i)), None, &self.shape(t))).collect();
-        let inputs = self.inputs.iter().enumerate().map(|(i, &t)| b.buffer(format!("B_{}", self.name(t)), Some(Slot::InputAcc(i)), Some(0), &self.shape(t))).collect();
+        let params = self
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                b.buffer(format!("A_{}", self.name(t)), Some(Slot::ParamAcc(i)), None, &self.shape(t))
+            })
+            .collect();
+        let inputs = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                b.buffer(format!("B_{}", self.name(t)), Some(Slot::InputAcc(i)), Some(0), &self.shape(t))
+            })
+            .collect();
         (params, inputs)
     }
 
@@ -717,8 +820,9 @@ impl<'a> Ctx<'a> {
         let (grad_p, grad_u) = self.grad_buffers(b, "dL");
         let work = self.state(b, |n| format!("{n}_work"), |_| None, None);
         // The state each piece acts at: the positions for a kick, the momenta for a drift.
-        let snaps: Vec<State> =
-            (0..self.pieces.len()).map(|j| self.state(b, |n| format!("{n}_piece{j}"), |_| None, None)).collect();
+        let snaps: Vec<State> = (0..self.pieces.len())
+            .map(|j| self.state(b, |n| format!("{n}_piece{j}"), |_| None, None))
+            .collect();
         let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
         let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
         b.steps(true, |b| {
@@ -754,7 +858,11 @@ impl<'a> Ctx<'a> {
             let last = self.pieces.len() - 1;
             for (j, &(kind, _)) in self.pieces.iter().enumerate() {
                 b.phase(|b| {
-                    let acting: Vec<Side> = self.sides().into_iter().filter(|s| s.momentum == (kind == PieceKind::Drift)).collect();
+                    let acting: Vec<Side> = self
+                        .sides()
+                        .into_iter()
+                        .filter(|s| s.momentum == (kind == PieceKind::Drift))
+                        .collect();
                     for s in acting {
                         let shape = b.shape(work.side(s));
                         b.for_shape(&shape, |b, idx| {

@@ -80,10 +80,13 @@ impl Verifier<'_> {
                 Stmt::Store { buf, index, value, .. } => {
                     self.use_value(*value, visible)?;
                     self.access(*buf, index)?;
-                    if let Some(slot) = self.k.buffers[*buf].slot {
-                        if matches!(slot, Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_)) {
-                            return Err(format!("stores into the model's own array {}", self.k.buffers[*buf].name));
-                        }
+                    if let Some(Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_)) =
+                        self.k.buffers[*buf].slot
+                    {
+                        return Err(format!(
+                            "stores into the model's own array {}",
+                            self.k.buffers[*buf].name
+                        ));
                     }
                 }
             }
