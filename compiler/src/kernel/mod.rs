@@ -11,7 +11,7 @@
 //! the language, plus a clamp where a boundary guard ([`Op::Select`]) makes the value unused
 //! (so that every load stays inside its buffer, and backends need no branches).
 //!
-//! The passes that build kernels live in `passes.rs`; the reference interpreter in
+//! The passes that build kernels live in `passes/`; the reference interpreter in
 //! `interp.rs`; [`verify`] checks the invariants after every pass.
 
 mod display;

@@ -1,0 +1,119 @@
+//! BPTT: the discrete adjoint of the same step over a recorded trajectory. Each step's pieces
+//! are recomputed from `x_t` (keeping the state each acts at), then their adjoints run last first.
+
+use hsc_runtime::{Side, Slot};
+
+use super::{Ctx, Derivs, PieceKind, State};
+use crate::kernel::lower::{Builder, Life, Row};
+use crate::kernel::{BinOp, Op, Value};
+
+impl Ctx<'_> {
+    pub(super) fn bptt(&self, b: &mut Builder, d: &Derivs) {
+        let data = self.data(b);
+        let traj = self.state(b, |n| format!("{n}_traj"), |s| Some(Slot::Trajectory(s)), Some(1));
+        let lambda = self.state(b, |n| format!("λ{n}"), |s| Some(Slot::InitialGrad(s)), None);
+        let (grad_p, grad_u) = self.grad_buffers(b, "dL");
+        let work = self.state(b, |n| format!("{n}_work"), |_| None, None);
+        // The state each piece acts at: the positions for a kick, the momenta for a drift.
+        let snaps: Vec<State> = (0..self.pieces.len())
+            .map(|j| self.state(b, |n| format!("{n}_piece{j}"), |_| None, None))
+            .collect();
+        let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
+        let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
+        b.steps(true, |b| {
+            let base = self.binding(&data, Row::Step(0));
+            // λ += ∇l(x_{t+1}); dL/dθ += dl/dθ; dL/du_t += dl/du.
+            b.phase(|b| {
+                let mut at = base.clone();
+                self.bind_state(&mut at, &traj, false, false, Life::Step, Some(Row::Step(1)));
+                for a in 0..self.positions.len() {
+                    for (g, dst) in [(&d.loss_q[a], lambda.q[a]), (&d.loss_p[a], lambda.p[a])] {
+                        if let Some(g) = g {
+                            self.accumulate(b, g, &at, dst, false, None, 1.0);
+                        }
+                    }
+                }
+                for (g, &buf) in d.loss_param.iter().zip(&grad_p) {
+                    if let Some(g) = g {
+                        self.accumulate(b, g, &at, buf, false, None, 1.0);
+                    }
+                }
+                for (g, &buf) in d.loss_input.iter().zip(&grad_u) {
+                    if let Some(g) = g {
+                        self.accumulate(b, g, &at, buf, true, None, 1.0);
+                    }
+                }
+            });
+            // Recompute the step from x_t, keeping the state each piece acts at.
+            b.phase(|b| self.copy_state(b, &traj, Some(Row::Step(0)), &work, false));
+            let mut bind = base.clone();
+            self.bind_state(&mut bind, &work, false, false, Life::Phase, None);
+            let last = self.pieces.len() - 1;
+            for (j, &(kind, _)) in self.pieces.iter().enumerate() {
+                b.phase(|b| {
+                    let acting: Vec<Side> = self
+                        .sides()
+                        .into_iter()
+                        .filter(|s| s.momentum == (kind == PieceKind::Drift))
+                        .collect();
+                    for s in acting {
+                        let shape = b.shape(work.side(s));
+                        b.for_shape(&shape, |b, idx| {
+                            let v = b.load(work.side(s), idx.to_vec());
+                            b.store(snaps[j].side(s), idx.to_vec(), v, false);
+                        });
+                    }
+                    if j != last {
+                        self.piece(b, d, kind, taus[j], &work, &bind);
+                    }
+                });
+            }
+            // The adjoints of the pieces, last first.
+            for (j, &(kind, _)) in self.pieces.iter().enumerate().rev() {
+                let (tau, c) = (taus[j], cs[j]);
+                b.phase(|b| {
+                    let mut at = base.clone();
+                    self.bind_state(&mut at, &snaps[j], false, false, Life::Phase, None);
+                    // The direction of the HVPs is the adjoint of what the piece changes:
+                    // a kick changes p, so δq = λp; a drift changes q, so δp = λq.
+                    let dir = State { q: lambda.p.clone(), p: lambda.q.clone() };
+                    self.bind_state(&mut at, &dir, true, false, Life::Phase, None);
+                    let (params, inputs, energy_along, sign) = match kind {
+                        PieceKind::Kick => (&d.v_param, Some(&d.v_input), d.v_along, -1.0),
+                        PieceKind::Drift => (&d.k_param, None, d.k_along, 1.0),
+                    };
+                    for (g, &buf) in params.iter().zip(&grad_p) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &at, buf, false, Some(tau), sign);
+                        }
+                    }
+                    for (g, &buf) in inputs.into_iter().flatten().zip(&grad_u) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &at, buf, true, Some(tau), sign);
+                        }
+                    }
+                    if let Some(i) = self.step_param() {
+                        let v = b.value(&self.dag, energy_along, &at);
+                        let v = b.binary(BinOp::Mul, c, v);
+                        let v = if sign < 0.0 { b.emit(Op::Neg(v)) } else { v };
+                        Self::add_scalar(b, grad_p[i], Vec::new(), v);
+                    }
+                    for a in 0..self.positions.len() {
+                        match kind {
+                            PieceKind::Kick => {
+                                if let Some((_, h)) = &d.kick[a] {
+                                    self.update(b, h, &at, lambda.q[a], tau, -1.0);
+                                }
+                            }
+                            PieceKind::Drift => {
+                                if let Some((_, h)) = &d.drift[a] {
+                                    self.update(b, h, &at, lambda.p[a], tau, 1.0);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    }
+}

@@ -1,0 +1,75 @@
+//! The forward kernels: `forward`, `forward_grad` (plus the loss's direct gradients) and
+//! `forward_record` (plus the trajectory and the energy).
+
+use hsc_runtime::{Pass, Slot};
+
+use super::{Ctx, Derivs, State};
+use crate::kernel::Index;
+use crate::kernel::Value;
+use crate::kernel::lower::{Builder, Life, Row};
+
+impl Ctx<'_> {
+    pub(super) fn forward(&self, b: &mut Builder, pass: Pass, d: &Derivs) {
+        let data = self.data(b);
+        let state = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
+        let loss = b.buffer("loss", Some(Slot::Loss), None, &[]);
+        let grads = (pass == Pass::ForwardGrad).then(|| self.grad_buffers(b, "dl"));
+        let record = (pass == Pass::ForwardRecord).then(|| {
+            let traj = self.state(b, |n| format!("{n}_traj"), |s| Some(Slot::Trajectory(s)), Some(1));
+            let energy = b.buffer("energy", Some(Slot::Energy), Some(1), &[]);
+            (traj, energy)
+        });
+        let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
+        if let Some((traj, energy)) = &record {
+            b.phase(|b| {
+                let mut bind = self.binding(&data, Row::Fixed(0));
+                self.bind_state(&mut bind, &state, false, false, Life::Phase, None);
+                self.copy_state_to_row(b, &state, traj, Row::Fixed(0));
+                let h = b.value(&self.dag, self.hamiltonian, &bind);
+                b.store(*energy, vec![Index::constant(0)], h, false);
+            });
+        }
+        b.steps(false, |b| {
+            let mut bind = self.binding(&data, Row::Step(0));
+            self.bind_state(&mut bind, &state, false, false, Life::Phase, None);
+            for (&(kind, _), &tau) in self.pieces.iter().zip(&taus) {
+                b.phase(|b| self.piece(b, d, kind, tau, &state, &bind));
+            }
+            b.phase(|b| {
+                let l = b.value(&self.dag, self.loss, &bind);
+                Self::add_scalar(b, loss, Vec::new(), l);
+                if let Some((params, inputs)) = &grads {
+                    for (g, &buf) in d.loss_param.iter().zip(params) {
+                        if let Some(g) = g {
+                            self.accumulate(b, g, &bind, buf, false, None, 1.0);
+                        }
+                    }
+                    for (g, &buf) in d.loss_input.iter().zip(inputs) {
+                        if let Some(g) = g {
+                            self.accumulate(b, g, &bind, buf, true, None, 1.0);
+                        }
+                    }
+                }
+                if let Some((traj, energy)) = &record {
+                    self.copy_state_to_row(b, &state, traj, Row::Step(1));
+                    let h = b.value(&self.dag, self.hamiltonian, &bind);
+                    let row = b.row(Row::Step(1));
+                    b.store(*energy, vec![row], h, false);
+                }
+            });
+        });
+    }
+
+    /// `traj[row] = state`.
+    fn copy_state_to_row(&self, b: &mut Builder, state: &State, traj: &State, row: Row) {
+        for s in self.sides() {
+            let shape = b.shape(state.side(s));
+            b.for_shape(&shape, |b, idx| {
+                let v = b.load(state.side(s), idx.to_vec());
+                let mut to = vec![b.row(row)];
+                to.extend_from_slice(idx);
+                b.store(traj.side(s), to, v, false);
+            });
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The tangent echo: the unnudged echo and its tangent `δx̂ = dx̂/dε`, propagated with the
+//! Hessian-vector products of each piece; the `ε → 0` limit of RHEL, exact and forward-only.
+
+use hsc_runtime::Slot;
+
+use super::{Ctx, Derivs, PieceKind};
+use crate::kernel::lower::{Builder, Life, Row};
+use crate::kernel::{BinOp, Op, Value};
+
+impl Ctx<'_> {
+    pub(super) fn tangent(&self, b: &mut Builder, d: &Derivs) {
+        let data = self.data(b);
+        let fwd = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
+        let xhat = self.state(b, |n| format!("{n}_echo"), |_| None, None);
+        let dx = self.state(b, |n| format!("δ{n}"), |s| Some(Slot::Tangent(s)), None);
+        let (acc_p, acc_u) = self.acc_buffers(b);
+        let nudge = self.nudge_buffers(b, "");
+        let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
+        let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
+        b.phase(|b| self.copy_state(b, &fwd, None, &xhat, true));
+        b.steps(true, |b| {
+            let base = self.binding(&data, Row::Step(0));
+            let mut bind = base.clone();
+            self.bind_state(&mut bind, &xhat, false, false, Life::Phase, None);
+            self.bind_state(&mut bind, &dx, true, false, Life::Phase, None);
+            b.phase(|b| {
+                let mut at = base.clone();
+                self.bind_state(&mut at, &xhat, false, true, Life::Phase, None);
+                self.loss_gradient(b, d, &at, &nudge);
+            });
+            b.phase(|b| self.apply_nudge(b, d, &dx, &nudge, None));
+            for (j, &(kind, _)) in self.pieces.iter().enumerate() {
+                let (tau, c) = (taus[j], cs[j]);
+                b.phase(|b| {
+                    let (params, inputs, energy_along) = match kind {
+                        PieceKind::Kick => (&d.v_param, Some(&d.v_input), d.v_along),
+                        PieceKind::Drift => (&d.k_param, None, d.k_along),
+                    };
+                    for (g, &buf) in params.iter().zip(&acc_p) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &bind, buf, false, Some(tau), 1.0);
+                        }
+                    }
+                    for (g, &buf) in inputs.into_iter().flatten().zip(&acc_u) {
+                        if let Some((_, h)) = g {
+                            self.accumulate(b, h, &bind, buf, true, Some(tau), 1.0);
+                        }
+                    }
+                    if let Some(i) = self.step_param() {
+                        let v = b.value(&self.dag, energy_along, &bind);
+                        let v = b.binary(BinOp::Mul, c, v);
+                        Self::add_scalar(b, acc_p[i], Vec::new(), v);
+                    }
+                    // The tangent first (it reads the state this piece acts at), then the state.
+                    for a in 0..self.positions.len() {
+                        match kind {
+                            PieceKind::Kick => {
+                                if let Some((_, h)) = &d.kick[a] {
+                                    self.update(b, h, &bind, dx.p[a], tau, -1.0);
+                                }
+                            }
+                            PieceKind::Drift => {
+                                if let Some((_, h)) = &d.drift[a] {
+                                    self.update(b, h, &bind, dx.q[a], tau, 1.0);
+                                }
+                            }
+                        }
+                    }
+                    self.piece(b, d, kind, tau, &xhat, &bind);
+                });
+            }
+        });
+    }
+}
