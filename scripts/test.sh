@@ -12,3 +12,12 @@ echo "== cargo test (all but the long randomised tests)"
 cargo test --workspace --locked -- --skip never_panic --skip on_random_models
 echo "== randomised tests (they print how many inputs they tried)"
 cargo test -p hsc --locked --test fuzz_front_end --test symbolic_fd --test passes_random -- --nocapture --test-threads 2
+echo "== against the reference NumPy implementation (../shared/spec/rhel_reference.py)"
+if python3 -c "import numpy" 2>/dev/null; then
+    dump="$(mktemp -d)"
+    cargo run --release --locked -q -p hsc -- gradcheck examples/rhel_reference.ham --steps 200 --dump "$dump" >/dev/null
+    python3 scripts/check_reference.py "$dump"
+    rm -rf "$dump"
+else
+    echo "skipped: python3 has no numpy (CI installs it; locally: pip install numpy)"
+fi

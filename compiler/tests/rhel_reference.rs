@@ -1,35 +1,19 @@
-//! rhel_reference.py's model (NonlinHRU, P = 5, N = 3, T = 200, h = 0.1, losses on q and p)
-//! through hsc's kernels: RHEL vs BPTT vs tangent echo vs finite differences of the loss.
+//! rhel_reference.py's model (examples/rhel_reference.ham: NonlinHRU, P = 5, N = 3, T = 200,
+//! h = 0.1, losses on q and p) through hsc's kernels: RHEL vs BPTT vs tangent echo vs finite
+//! differences of the loss. (scripts/check_reference.py compares the same model with the
+//! reference NumPy code itself.)
 
 use hsc::kernel::Precision;
 use hsc_runtime::{Batch, Echo, Gradients, Model, Params};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-const MODEL: &str = "
-model Reference
-dim P = 5
-dim N = 3
-input u[N]
-param W[P] = uniform(0.5, 1.0)
-param b[P] = normal(0, 0.3)
-param c[P] = normal(0, 1)
-param alpha = 0.7
-param B[P, N] = normal(0, 0.5)
-state q[P] momentum p
-target g[P]
-target f[P]
-let s[i] = sigmoid(c[i])
-let drive[i] = sum(j, B[i, j] * u[j]) + b[i]
-H = sum(i, 0.5 * p[i]^2) + sum(i, 0.5 * alpha * q[i]^2 + s[i] * logcosh(W[i] * q[i] + drive[i]) / W[i])
-loss = sum(i, g[i] * q[i] + f[i] * p[i])
-integrator leapfrog(dt = 0.1)
-";
 
 const T: usize = 200;
 
 fn model() -> Model {
-    let fe = hsc::front_end(MODEL.as_bytes(), &[]);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/rhel_reference.ham");
+    let fe = hsc::front_end(&std::fs::read(path).expect("examples/rhel_reference.ham"), &[]);
     let program = fe.program.unwrap_or_else(|| panic!("{:?}", fe.diagnostics));
     hsc::compile(program).expect("compiles").interpreted(Precision::F64)
 }
