@@ -5,9 +5,6 @@
 
 use hsc::kernel::Precision;
 use hsc_runtime::{Batch, Echo, Gradients, Model, Params};
-use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
-
 
 const T: usize = 200;
 
@@ -18,26 +15,9 @@ fn model() -> Model {
     hsc::compile(program).expect("compiles").interpreted(Precision::F64)
 }
 
-fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
-    // Box-Muller, enough for test data.
-    (0..n)
-        .map(|_| {
-            let (a, b): (f64, f64) = (rng.random(), rng.random());
-            (-2.0 * (1.0 - a).ln()).sqrt() * (std::f64::consts::TAU * b).cos()
-        })
-        .collect()
-}
-
-fn batch() -> Batch {
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
-    Batch {
-        steps: T,
-        size: 1,
-        inputs: vec![normal(&mut rng, T * 3)],
-        targets: vec![normal(&mut rng, T * 5), normal(&mut rng, T * 5)],
-        cotangents: vec![],
-        initial: None,
-    }
+/// Standard-normal inputs and targets and an initial state, drawn as `hsc gradcheck` draws them.
+fn batch(m: &Model) -> Batch {
+    hsc::gradcheck::draw(m, T, 0).batch
 }
 
 fn rel(a: &[f64], b: &[f64]) -> f64 {
@@ -102,8 +82,8 @@ fn fd_data(m: &Model, params: &Params, batch: &Batch, delta: f64) -> (Vec<f64>, 
             (0..5)
                 .map(|e| {
                     let (mut up, mut down) = (batch.clone(), batch.clone());
-                    up.initial.get_or_insert_with(|| vec![vec![0.0; 5]; 2])[s][e] += delta;
-                    down.initial.get_or_insert_with(|| vec![vec![0.0; 5]; 2])[s][e] -= delta;
+                    up.initial.as_mut().unwrap()[s][e] += delta;
+                    down.initial.as_mut().unwrap()[s][e] -= delta;
                     (loss(&up) - loss(&down)) / (2.0 * delta)
                 })
                 .collect()
@@ -118,7 +98,7 @@ fn fd_data(m: &Model, params: &Params, batch: &Batch, delta: f64) -> (Vec<f64>, 
 fn rhel_matches_bptt_and_finite_differences() {
     let m = model();
     let params = m.init_params(1);
-    let batch = batch();
+    let batch = batch(&m);
     let bptt = m.bptt_grad(&params, &batch).unwrap();
     let tangent = m.tangent_grad(&params, &batch).unwrap();
     let rhel = m.rhel_grad(&params, &batch, Echo::Central(1e-4)).unwrap();
@@ -151,7 +131,7 @@ fn rhel_matches_bptt_and_finite_differences() {
 fn rhel_error_falls_as_eps_squared() {
     let m = model();
     let params = m.init_params(1);
-    let batch = batch();
+    let batch = batch(&m);
     let bptt = m.bptt_grad(&params, &batch).unwrap();
     let names = ["W", "b", "c", "alpha", "B"];
     println!("{:>6} {}", "ε", names.map(|n| format!("{n:>9}")).join(""));

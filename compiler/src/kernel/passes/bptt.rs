@@ -33,16 +33,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                for (g, &buf) in d.loss_param.iter().zip(&grad_p) {
-                    if let Some(g) = g {
-                        self.accumulate(b, g, &at, buf, false, None, 1.0);
-                    }
-                }
-                for (g, &buf) in d.loss_input.iter().zip(&grad_u) {
-                    if let Some(g) = g {
-                        self.accumulate(b, g, &at, buf, true, None, 1.0);
-                    }
-                }
+                self.loss_direct(b, d, &at, &grad_p, &grad_u);
             });
             // Recompute the step from x_t, keeping the state each piece acts at.
             b.phase(|b| self.copy_state(b, &traj, Some(Row::Step(0)), &work, false));

@@ -5,8 +5,8 @@ use hsc_runtime::{Pass, Slot};
 
 use super::{Ctx, Derivs, State};
 use crate::kernel::Index;
-use crate::kernel::Value;
-use crate::kernel::lower::{Builder, Life, Row};
+use crate::kernel::lower::{Binding, Builder, Life, Row};
+use crate::kernel::{Buf, Value};
 
 impl Ctx<'_> {
     pub(super) fn forward(&self, b: &mut Builder, pass: Pass, d: &Derivs) {
@@ -39,16 +39,7 @@ impl Ctx<'_> {
                 let l = b.value(&self.dag, self.loss, &bind);
                 Self::add_scalar(b, loss, Vec::new(), l);
                 if let Some((params, inputs)) = &grads {
-                    for (g, &buf) in d.loss_param.iter().zip(params) {
-                        if let Some(g) = g {
-                            self.accumulate(b, g, &bind, buf, false, None, 1.0);
-                        }
-                    }
-                    for (g, &buf) in d.loss_input.iter().zip(inputs) {
-                        if let Some(g) = g {
-                            self.accumulate(b, g, &bind, buf, true, None, 1.0);
-                        }
-                    }
+                    self.loss_direct(b, d, &bind, params, inputs);
                 }
                 if let Some((traj, energy)) = &record {
                     self.copy_state_to_row(b, &state, traj, Row::Step(1));
@@ -58,6 +49,27 @@ impl Ctx<'_> {
                 }
             });
         });
+    }
+
+    /// `dL/dθ += dl/dθ` and `dL/du_t += dl/du`: the loss's direct gradients at `bind`.
+    pub(super) fn loss_direct(
+        &self,
+        b: &mut Builder,
+        d: &Derivs,
+        bind: &Binding,
+        params: &[Buf],
+        inputs: &[Buf],
+    ) {
+        for (g, &buf) in d.loss_param.iter().zip(params) {
+            if let Some(g) = g {
+                self.accumulate(b, g, bind, buf, false, None, 1.0);
+            }
+        }
+        for (g, &buf) in d.loss_input.iter().zip(inputs) {
+            if let Some(g) = g {
+                self.accumulate(b, g, bind, buf, true, None, 1.0);
+            }
+        }
     }
 
     /// `traj[row] = state`.
