@@ -1,7 +1,10 @@
 //! The `hsc` binary as a user meets it: exit codes, output streams, colour, `-D`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output};
+
+use common::{path, root, text};
 
 fn hsc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hsc"))
@@ -9,18 +12,6 @@ fn hsc(args: &[&str]) -> Output {
         .env_remove("NO_COLOR")
         .output()
         .expect("the hsc binary runs")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
-
-fn path(rel: &str) -> String {
-    root().join(rel).to_string_lossy().into_owned()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A scratch file holding `contents`, unique per test.

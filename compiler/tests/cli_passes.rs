@@ -1,22 +1,14 @@
 //! `hsc gradcheck`, `hsc simulate` and `hsc emit --stage kernels` as a user meets them.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use common::{path, text};
 
 fn hsc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hsc")).args(args).output().expect("the hsc binary runs")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
-
-fn path(rel: &str) -> String {
-    root().join(rel).to_string_lossy().into_owned()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn scratch_dir(name: &str) -> PathBuf {

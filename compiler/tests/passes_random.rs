@@ -12,32 +12,15 @@
 //! for every param, the inputs and the initial state (`hsc::gradcheck`, which compares them
 //! as `max |a - b| / max |b|` per quantity). Every kernel passes the verifier.
 
+mod common;
+
 use hsc::gradcheck::{Options, relative_error, run};
 use hsc::kernel::{Precision, verify};
 use hsc_runtime::Echo;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
-/// A small deterministic generator driven by one seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
+use common::Rng;
 
 /// A random model and the number of steps to check it over.
 fn model(seed: u64) -> (String, usize) {

@@ -5,6 +5,8 @@
 //! of the energy (f64, max |a - b| / max |b| per quantity within 1e-6). The differences use
 //! the fourth-order central stencil, (8 (f(x+h) - f(x-h)) - (f(x+2h) - f(x-2h))) / 12h.
 
+mod common;
+
 use std::collections::HashMap;
 
 use hsc::ir::{Program, TensorId};
@@ -13,27 +15,7 @@ use hsc::symbolic::{Dag, Leaf, Node, Var, directional, gradient};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
-/// A small deterministic generator driven by one seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
+use common::Rng;
 
 /// A random scalar-valued summand over the index `i` (of size P) and maybe `j` (of size N).
 fn term(r: &mut Rng, depth: usize, with_j: bool) -> String {

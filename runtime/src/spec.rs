@@ -24,6 +24,17 @@ pub enum Init {
     },
 }
 
+impl fmt::Display for Init {
+    /// As written in a .ham file: `0.5`, `uniform(0.5, 1)`, `normal(0, 0.3)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Init::Constant(x) => write!(f, "{x}"),
+            Init::Uniform { low, high } => write!(f, "uniform({low}, {high})"),
+            Init::Normal { mean, std } => write!(f, "normal({mean}, {std})"),
+        }
+    }
+}
+
 /// A named array of the model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArraySpec {

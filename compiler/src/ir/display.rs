@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Dt, Expr, Index, Init, Program, Role, UnaryOp};
+use super::{Dt, Expr, Index, Program, Role, UnaryOp};
 
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,16 +99,6 @@ impl fmt::Display for Index {
             Some(m) if self.var.is_some() && self.offset != 0 => write!(f, "({base}) % {m}"),
             Some(m) => write!(f, "{base} % {m}"),
             None => f.write_str(&base),
-        }
-    }
-}
-
-impl fmt::Display for Init {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Init::Constant(x) => write!(f, "{x}"),
-            Init::Uniform { low, high } => write!(f, "uniform({low}, {high})"),
-            Init::Normal { mean, std } => write!(f, "normal({mean}, {std})"),
         }
     }
 }

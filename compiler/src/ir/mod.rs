@@ -173,26 +173,9 @@ impl Role {
     }
 }
 
-/// How a param is initialised.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Init {
-    /// Every element the same number.
-    Constant(f64),
-    /// Uniform on `[low, high)`.
-    Uniform {
-        /// Lower bound.
-        low: f64,
-        /// Upper bound.
-        high: f64,
-    },
-    /// Normal with this mean and standard deviation.
-    Normal {
-        /// Mean.
-        mean: f64,
-        /// Standard deviation.
-        std: f64,
-    },
-}
+/// How a param is initialised: the runtime's own type, so that a compiled model's spec carries
+/// it as written.
+pub use hsc_runtime::Init;
 
 /// One axis of a tensor.
 #[derive(Clone, Debug, PartialEq, Eq)]

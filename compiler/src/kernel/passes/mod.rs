@@ -28,7 +28,7 @@ mod tangent;
 
 use std::collections::HashMap;
 
-use hsc_runtime::{ArraySpec, Init as RtInit, ModelSpec, PairSpec, Pass, Side, Slot, Step};
+use hsc_runtime::{ArraySpec, ModelSpec, PairSpec, Pass, Side, Slot, Step};
 
 use super::lower::{Binding, Builder, LeafBind, Life, Row};
 use super::{BinOp, Buf, Index, Kernel, Module, Op, Value};
@@ -135,10 +135,8 @@ impl<'a> Ctx<'a> {
         let array = |id: TensorId| {
             let t = &program.tensors[id];
             let init = match t.role {
-                Role::Param(Init::Constant(c)) => RtInit::Constant(c),
-                Role::Param(Init::Uniform { low, high }) => RtInit::Uniform { low, high },
-                Role::Param(Init::Normal { mean, std }) => RtInit::Normal { mean, std },
-                _ => RtInit::Constant(0.0),
+                Role::Param(init) => init,
+                _ => Init::Constant(0.0),
             };
             ArraySpec { name: t.name.clone(), shape: t.shape.iter().map(|a| a.size as usize).collect(), init }
         };
@@ -295,43 +293,31 @@ impl<'a> Ctx<'a> {
         self.spec.sides()
     }
 
+    /// One buffer per tensor of `tensors`, named by `name`, the `i`-th being `slot(i)`.
+    fn buffers(
+        &self,
+        b: &mut Builder,
+        tensors: &[TensorId],
+        name: impl Fn(&str) -> String,
+        slot: impl Fn(usize) -> Slot,
+        time: Option<usize>,
+    ) -> Vec<Buf> {
+        tensors
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| b.buffer(name(self.name(t)), Some(slot(i)), time, &self.shape(t)))
+            .collect()
+    }
+
     /// Declares the model's own arrays.
     fn data(&self, b: &mut Builder) -> Data {
-        let params = self
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Param(i)), None, &self.shape(t)))
-            .collect();
-        let inputs = self
-            .inputs
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Input(i)), Some(0), &self.shape(t)))
-            .collect();
+        let same = |n: &str| n.to_owned();
+        let params = self.buffers(b, &self.params, same, Slot::Param, None);
+        let inputs = self.buffers(b, &self.inputs, same, Slot::Input, Some(0));
         let (targets, cotangents) = if self.spec.has_loss {
-            let targets = self
-                .targets
-                .iter()
-                .enumerate()
-                .map(|(i, &t)| b.buffer(self.name(t), Some(Slot::Target(i)), Some(0), &self.shape(t)))
-                .collect();
-            (targets, Vec::new())
+            (self.buffers(b, &self.targets, same, Slot::Target, Some(0)), Vec::new())
         } else {
-            let cot = self
-                .positions
-                .iter()
-                .enumerate()
-                .map(|(a, &q)| {
-                    b.buffer(
-                        format!("dL/d{}", self.name(q)),
-                        Some(Slot::Cotangent(a)),
-                        Some(0),
-                        &self.shape(q),
-                    )
-                })
-                .collect();
-            (Vec::new(), cot)
+            (Vec::new(), self.buffers(b, &self.positions, |n| format!("dL/d{n}"), Slot::Cotangent, Some(0)))
         };
         Data { params, inputs, targets, cotangents }
     }
@@ -517,53 +503,16 @@ impl<'a> Ctx<'a> {
 
     /// Gradient buffers for the params and inputs: `ParamGrad`/`InputGrad`.
     fn grad_buffers(&self, b: &mut Builder, prefix: &str) -> (Vec<Buf>, Vec<Buf>) {
-        let params = self
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| {
-                b.buffer(
-                    format!("{prefix}/d{}", self.name(t)),
-                    Some(Slot::ParamGrad(i)),
-                    None,
-                    &self.shape(t),
-                )
-            })
-            .collect();
-        let inputs = self
-            .inputs
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| {
-                b.buffer(
-                    format!("{prefix}/d{}", self.name(t)),
-                    Some(Slot::InputGrad(i)),
-                    Some(0),
-                    &self.shape(t),
-                )
-            })
-            .collect();
+        let name = |n: &str| format!("{prefix}/d{n}");
+        let params = self.buffers(b, &self.params, name, Slot::ParamGrad, None);
+        let inputs = self.buffers(b, &self.inputs, name, Slot::InputGrad, Some(0));
         (params, inputs)
     }
 
     /// Accumulator buffers: `ParamAcc`/`InputAcc`.
     fn acc_buffers(&self, b: &mut Builder) -> (Vec<Buf>, Vec<Buf>) {
-        let params = self
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| {
-                b.buffer(format!("A_{}", self.name(t)), Some(Slot::ParamAcc(i)), None, &self.shape(t))
-            })
-            .collect();
-        let inputs = self
-            .inputs
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| {
-                b.buffer(format!("B_{}", self.name(t)), Some(Slot::InputAcc(i)), Some(0), &self.shape(t))
-            })
-            .collect();
+        let params = self.buffers(b, &self.params, |n| format!("A_{n}"), Slot::ParamAcc, None);
+        let inputs = self.buffers(b, &self.inputs, |n| format!("B_{n}"), Slot::InputAcc, Some(0));
         (params, inputs)
     }
 
