@@ -18,9 +18,8 @@ use hsc::gradcheck::{Options, relative_error, run};
 use hsc::kernel::{Precision, verify};
 use hsc_runtime::Echo;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestRunner};
 
-use common::Rng;
+use common::{Rng, fixed_runner};
 
 /// A random model and the number of steps to check it over.
 fn model(seed: u64) -> (String, usize) {
@@ -129,12 +128,7 @@ fn check(seed: u64) -> Result<Passed, String> {
 #[test]
 fn gradients_agree_on_random_models() {
     let cases = 200;
-    let base = Config::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(0xEC40),
-        chosen => chosen,
-    };
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, rng_seed, ..base });
+    let mut runner = fixed_runner(cases, 0xEC40);
     let checked = std::cell::Cell::new(0usize);
     let richardson = std::cell::Cell::new(0usize);
     let result = runner.run(&any::<u64>(), |seed| {

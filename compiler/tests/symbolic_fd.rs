@@ -13,9 +13,8 @@ use hsc::ir::{Program, TensorId};
 use hsc::symbolic::eval::{Values, eval};
 use hsc::symbolic::{Dag, Leaf, Node, Var, directional, gradient};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestRunner};
 
-use common::Rng;
+use common::{Rng, fixed_runner};
 
 /// A random scalar-valued summand over the index `i` (of size P) and maybe `j` (of size N).
 fn term(r: &mut Rng, depth: usize, with_j: bool) -> String {
@@ -201,14 +200,7 @@ fn check(seed: u64) -> Result<(), String> {
 #[test]
 fn derivatives_equal_finite_differences_on_random_models() {
     let cases = 2000;
-    // A fixed seed (unless PROPTEST_RNG_SEED asks for another), so that every run checks the
-    // same models and a failure can be replayed.
-    let base = Config::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(0x5EED),
-        chosen => chosen,
-    };
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, rng_seed, ..base });
+    let mut runner = fixed_runner(cases, 0x5EED);
     let checked = std::cell::Cell::new(0usize);
     let result = runner.run(&any::<u64>(), |seed| {
         checked.set(checked.get() + 1);

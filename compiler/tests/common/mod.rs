@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use proptest::test_runner::{Config, RngSeed, TestRunner};
+
 /// A small deterministic generator driven by one seed (xorshift64*), for random models.
 pub struct Rng(pub u64);
 
@@ -43,4 +45,15 @@ pub fn path(rel: &str) -> String {
 /// Bytes a command printed, as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A proptest runner of `cases` cases with a fixed seed (unless PROPTEST_RNG_SEED asks for
+/// another), so that every run checks the same models and a failure can be replayed.
+pub fn fixed_runner(cases: u32, seed: u64) -> TestRunner {
+    let base = Config::default();
+    let rng_seed = match base.rng_seed {
+        RngSeed::Random => RngSeed::Fixed(seed),
+        chosen => chosen,
+    };
+    TestRunner::new(Config { cases, failure_persistence: None, rng_seed, ..base })
 }

@@ -5,7 +5,7 @@ use hsc_runtime::{Side, Slot};
 
 use super::{Ctx, Derivs, PieceKind, State};
 use crate::kernel::lower::{Builder, Life, Row};
-use crate::kernel::{BinOp, Op, Value};
+use crate::kernel::{Op, Value};
 
 impl Ctx<'_> {
     pub(super) fn bptt(&self, b: &mut Builder, d: &Derivs) {
@@ -69,40 +69,9 @@ impl Ctx<'_> {
                     // a kick changes p, so δq = λp; a drift changes q, so δp = λq.
                     let dir = State { q: lambda.p.clone(), p: lambda.q.clone() };
                     self.bind_state(&mut at, &dir, true, false, Life::Phase, None);
-                    let (params, inputs, energy_along, sign) = match kind {
-                        PieceKind::Kick => (&d.v_param, Some(&d.v_input), d.v_along, -1.0),
-                        PieceKind::Drift => (&d.k_param, None, d.k_along, 1.0),
-                    };
-                    for (g, &buf) in params.iter().zip(&grad_p) {
-                        if let Some((_, h)) = g {
-                            self.accumulate(b, h, &at, buf, false, Some(tau), sign);
-                        }
-                    }
-                    for (g, &buf) in inputs.into_iter().flatten().zip(&grad_u) {
-                        if let Some((_, h)) = g {
-                            self.accumulate(b, h, &at, buf, true, Some(tau), sign);
-                        }
-                    }
-                    if let Some(i) = self.step_param() {
-                        let v = b.value(&self.dag, energy_along, &at);
-                        let v = b.binary(BinOp::Mul, c, v);
-                        let v = if sign < 0.0 { b.emit(Op::Neg(v)) } else { v };
-                        Self::add_scalar(b, grad_p[i], Vec::new(), v);
-                    }
-                    for a in 0..self.positions.len() {
-                        match kind {
-                            PieceKind::Kick => {
-                                if let Some((_, h)) = &d.kick[a] {
-                                    self.update(b, h, &at, lambda.q[a], tau, -1.0);
-                                }
-                            }
-                            PieceKind::Drift => {
-                                if let Some((_, h)) = &d.drift[a] {
-                                    self.update(b, h, &at, lambda.p[a], tau, 1.0);
-                                }
-                            }
-                        }
-                    }
+                    // BPTT's adjoint of a kick subtracts what the echo's tangent would add.
+                    let sign = if kind == PieceKind::Kick { -1.0 } else { 1.0 };
+                    self.piece_jvp(b, d, kind, (tau, c), &at, (&grad_p, &grad_u), sign, &dir);
                 });
             }
         });

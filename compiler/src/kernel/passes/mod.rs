@@ -487,6 +487,59 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The second-order part of a piece, shared by the tangent echo and BPTT, with the
+    /// directions `δq`, `δp` bound in `bind`:
+    /// - `acc += sign · τ d²G/dθdx · δx` per param and input (`sign · c · dG/dx · δx` for a
+    ///   trainable step), into `acc = (params, inputs)`;
+    /// - a kick: `out.p -= τ d²V/dq² · δq`; a drift: `out.q += τ d²K/dp² · δp`.
+    #[allow(clippy::too_many_arguments)]
+    fn piece_jvp(
+        &self,
+        b: &mut Builder,
+        d: &Derivs,
+        kind: PieceKind,
+        (tau, c): (Value, Value),
+        bind: &Binding,
+        (acc_p, acc_u): (&[Buf], &[Buf]),
+        sign: f64,
+        out: &State,
+    ) {
+        let (params, inputs, energy_along) = match kind {
+            PieceKind::Kick => (&d.v_param, &d.v_input[..], d.v_along),
+            PieceKind::Drift => (&d.k_param, &[][..], d.k_along),
+        };
+        for (g, &buf) in params.iter().zip(acc_p) {
+            if let Some((_, h)) = g {
+                self.accumulate(b, h, bind, buf, false, Some(tau), sign);
+            }
+        }
+        for (g, &buf) in inputs.iter().zip(acc_u) {
+            if let Some((_, h)) = g {
+                self.accumulate(b, h, bind, buf, true, Some(tau), sign);
+            }
+        }
+        if let Some(i) = self.step_param() {
+            let v = b.value(&self.dag, energy_along, bind);
+            let v = b.binary(BinOp::Mul, c, v);
+            let v = if sign < 0.0 { b.emit(Op::Neg(v)) } else { v };
+            Self::add_scalar(b, acc_p[i], Vec::new(), v);
+        }
+        for a in 0..self.positions.len() {
+            match kind {
+                PieceKind::Kick => {
+                    if let Some((_, h)) = &d.kick[a] {
+                        self.update(b, h, bind, out.p[a], tau, -1.0);
+                    }
+                }
+                PieceKind::Drift => {
+                    if let Some((_, h)) = &d.drift[a] {
+                        self.update(b, h, bind, out.q[a], tau, 1.0);
+                    }
+                }
+            }
+        }
+    }
+
     /// `dst = src` (momenta negated when `flip`) for every state array.
     fn copy_state(&self, b: &mut Builder, src: &State, src_row: Option<Row>, dst: &State, flip: bool) {
         for s in self.sides() {

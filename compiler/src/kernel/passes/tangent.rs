@@ -3,9 +3,9 @@
 
 use hsc_runtime::Slot;
 
-use super::{Ctx, Derivs, PieceKind};
+use super::{Ctx, Derivs};
 use crate::kernel::lower::{Builder, Life, Row};
-use crate::kernel::{BinOp, Op, Value};
+use crate::kernel::{Op, Value};
 
 impl Ctx<'_> {
     pub(super) fn tangent(&self, b: &mut Builder, d: &Derivs) {
@@ -32,40 +32,8 @@ impl Ctx<'_> {
             for (j, &(kind, _)) in self.pieces.iter().enumerate() {
                 let (tau, c) = (taus[j], cs[j]);
                 b.phase(|b| {
-                    let (params, inputs, energy_along) = match kind {
-                        PieceKind::Kick => (&d.v_param, Some(&d.v_input), d.v_along),
-                        PieceKind::Drift => (&d.k_param, None, d.k_along),
-                    };
-                    for (g, &buf) in params.iter().zip(&acc_p) {
-                        if let Some((_, h)) = g {
-                            self.accumulate(b, h, &bind, buf, false, Some(tau), 1.0);
-                        }
-                    }
-                    for (g, &buf) in inputs.into_iter().flatten().zip(&acc_u) {
-                        if let Some((_, h)) = g {
-                            self.accumulate(b, h, &bind, buf, true, Some(tau), 1.0);
-                        }
-                    }
-                    if let Some(i) = self.step_param() {
-                        let v = b.value(&self.dag, energy_along, &bind);
-                        let v = b.binary(BinOp::Mul, c, v);
-                        Self::add_scalar(b, acc_p[i], Vec::new(), v);
-                    }
                     // The tangent first (it reads the state this piece acts at), then the state.
-                    for a in 0..self.positions.len() {
-                        match kind {
-                            PieceKind::Kick => {
-                                if let Some((_, h)) = &d.kick[a] {
-                                    self.update(b, h, &bind, dx.p[a], tau, -1.0);
-                                }
-                            }
-                            PieceKind::Drift => {
-                                if let Some((_, h)) = &d.drift[a] {
-                                    self.update(b, h, &bind, dx.q[a], tau, 1.0);
-                                }
-                            }
-                        }
-                    }
+                    self.piece_jvp(b, d, kind, (tau, c), &bind, (&acc_p, &acc_u), 1.0, &dx);
                     self.piece(b, d, kind, tau, &xhat, &bind);
                 });
             }
