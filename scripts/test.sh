@@ -9,9 +9,13 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (all but the long randomised tests)"
-cargo test --workspace --locked -- --skip never_panic --skip on_random_models
+cargo test --workspace --locked -- --skip never_panic --skip on_random_models --skip agrees_with_the_interpreter
 echo "== randomised tests (they print how many inputs they tried)"
 cargo test -p hsc --locked --test fuzz_front_end --test symbolic_fd --test passes_random -- --nocapture --test-threads 2
+echo "== the Cranelift backend against the interpreter (every example and 200 random models, JIT and AOT)"
+cargo test -p hsc --locked --test backend_cranelift -- --nocapture --test-threads 2
+echo "== a crate that compiles a model in its build.rs and links the kernels (examples/embed)"
+cargo run --locked -q -p hsc-example-embed
 echo "== against the reference NumPy implementation (../shared/spec/rhel_reference.py)"
 if python3 -c "import numpy" 2>/dev/null; then
     dump="$(mktemp -d)"

@@ -17,8 +17,8 @@ use rand::rngs::ChaCha8Rng;
 use rand::seq::index::sample;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::Compiled;
 use crate::kernel::Precision;
+use crate::{Backend, Compiled};
 
 /// What to check.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +33,8 @@ pub struct Options {
     pub precision: Precision,
     /// Most entries per quantity checked by finite differences.
     pub fd_entries: usize,
+    /// What runs the kernels (every method, the f64 reference included).
+    pub backend: Backend,
 }
 
 /// The comparisons, in report order.
@@ -173,10 +175,17 @@ enum Target {
     Initial(usize),
 }
 
+/// The model on a backend; a backend failure as a run error.
+pub(crate) fn build(compiled: &Compiled, backend: Backend, precision: Precision) -> Result<Model, RunError> {
+    compiled
+        .model(backend, precision)
+        .map_err(|d| RunError::Engine { engine: backend.name().into(), message: d.message })
+}
+
 /// Runs every method and compares them.
 pub fn run(compiled: &Compiled, opts: &Options) -> Result<Report, RunError> {
-    let model = compiled.interpreted(opts.precision);
-    let reference = compiled.interpreted(Precision::F64);
+    let model = build(compiled, opts.backend, opts.precision)?;
+    let reference = build(compiled, opts.backend, Precision::F64)?;
     let drawn = draw(&reference, opts.steps, opts.seed);
     let (params, batch) = (&drawn.params, &drawn.batch);
     let rhel = model.rhel_grad(params, batch, Echo::Central(opts.eps))?;

@@ -24,6 +24,10 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod analysis;
+pub mod aot;
+pub mod backend;
+pub mod bench;
+pub mod build;
 pub mod gradcheck;
 pub mod ir;
 pub mod kernel;
@@ -65,12 +69,85 @@ pub struct Compiled {
     pub module: std::sync::Arc<kernel::Module>,
 }
 
+/// What runs the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The reference interpreter: slow, simple, the oracle.
+    Interp,
+    /// Native code from Cranelift, compiled just in time.
+    Cranelift,
+}
+
+impl Backend {
+    /// `"interp"` or `"cranelift"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Interp => "interp",
+            Backend::Cranelift => "cranelift",
+        }
+    }
+}
+
 impl Compiled {
     /// A runtime model that runs the kernels on the reference interpreter.
     pub fn interpreted(&self, precision: kernel::Precision) -> hsc_runtime::Model {
         let engine = kernel::Interpreter::new(self.module.clone(), precision);
         hsc_runtime::Model::new(self.module.spec.clone(), std::sync::Arc::new(engine))
     }
+
+    /// A runtime model whose kernels are native code compiled now by Cranelift.
+    pub fn jitted(&self, precision: kernel::Precision) -> Result<hsc_runtime::Model, Diagnostic> {
+        let engine = backend::cranelift::jit(&self.module, precision).map_err(|e| {
+            Diagnostic::error(format!("internal compiler error: Cranelift failed: {e}"))
+                .with_note("please report this, with the model file")
+        })?;
+        Ok(hsc_runtime::Model::new(self.module.spec.clone(), std::sync::Arc::new(engine)))
+    }
+
+    /// A runtime model on `backend`.
+    pub fn model(
+        &self,
+        backend: Backend,
+        precision: kernel::Precision,
+    ) -> Result<hsc_runtime::Model, Diagnostic> {
+        match backend {
+            Backend::Interp => Ok(self.interpreted(precision)),
+            Backend::Cranelift => self.jitted(precision),
+        }
+    }
+}
+
+/// Reads, checks and compiles a model file, with dims overridden by `overrides`
+/// (`Override { name: "P".into(), value: "256".into() }` is `-D P=256`), and compiles its
+/// kernels just in time: the runtime model, ready to run.
+///
+/// On error, the diagnostics rendered as text (as `hsc check` prints them).
+///
+/// ```
+/// let model = hsc::jit("../examples/nonlin_hru.ham", &[], hsc::kernel::Precision::F64).unwrap();
+/// assert_eq!(model.spec().name, "NonlinHRU");
+/// ```
+pub fn jit(
+    path: impl AsRef<std::path::Path>,
+    overrides: &[Override],
+    precision: kernel::Precision,
+) -> Result<hsc_runtime::Model, String> {
+    let compiled = load(path.as_ref(), overrides)?;
+    compiled
+        .jitted(precision)
+        .map_err(|d| hsc_grammar::render(&[d], &path.as_ref().display().to_string(), "", false))
+}
+
+/// Reads, checks and compiles a model file to kernels; on error the diagnostics, rendered.
+pub fn load(path: &std::path::Path, overrides: &[Override]) -> Result<Compiled, String> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{name}`: {e}\n"))?;
+    let front = front_end(&bytes, overrides);
+    let render = |ds: &[Diagnostic]| hsc_grammar::render(ds, &name, &front.source, false);
+    let Some(program) = front.program.clone().filter(|_| !has_errors(&front.diagnostics)) else {
+        return Err(render(&front.diagnostics));
+    };
+    compile(program).map_err(|d| render(&[d]))
 }
 
 /// Derives the equations of a valid program and builds its kernels.

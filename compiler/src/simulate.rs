@@ -3,6 +3,7 @@
 
 use hsc_runtime::{RunError, Trajectory};
 
+use crate::Backend;
 use crate::Compiled;
 use crate::gradcheck::{Drawn, draw};
 use crate::kernel::Precision;
@@ -32,9 +33,10 @@ pub fn run(
     steps: usize,
     seed: u64,
     precision: Precision,
+    backend: Backend,
     free: bool,
 ) -> Result<Report, RunError> {
-    let model = compiled.interpreted(precision);
+    let model = crate::gradcheck::build(compiled, backend, precision)?;
     let mut drawn = draw(&model, steps, seed);
     if free {
         for u in &mut drawn.batch.inputs {

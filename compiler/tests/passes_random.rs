@@ -19,65 +19,7 @@ use hsc::kernel::{Precision, verify};
 use hsc_runtime::Echo;
 use proptest::prelude::*;
 
-use common::{Rng, fixed_runner};
-
-/// A random model and the number of steps to check it over.
-fn model(seed: u64) -> (String, usize) {
-    let mut r = Rng(seed.max(1));
-    let p = 2 + r.below(4);
-    let n = 1 + r.below(3);
-    let two_pairs = r.chance(3);
-    let trainable_dt = r.chance(3);
-    let loss = r.below(3);
-    let yoshida = r.chance(2);
-    let mut src = format!("model Random{seed}\ndim P = {p}\ndim N = {n}\n");
-    src += "input u[N]\nparam W[P] = uniform(0.5, 1.0)\nparam B[P, N] = uniform(-0.5, 0.5)\n";
-    src +=
-        "param a = uniform(0.5, 1.5)\nparam m[P] = uniform(0.5, 1.5)\nparam C[P, P] = uniform(-0.3, 0.3)\n";
-    src += "state q[P] momentum p\nlet s[i] = sigmoid(W[i])\nlet drive[i] = sum(j, B[i, j] * u[j])\n";
-    let kinetic = match r.below(5) {
-        0 => "sum(i, 0.5 * p[i]^2 / m[i])",
-        1 => "sum(i, m[i] * logcosh(p[i]))",
-        2 => "sum(i, sqrt(1 + m[i] * p[i]^2))",
-        3 => "sum(i, 0.5 * p[i]^2) + 0.05 * sum(i, m[i] * p[i]^4)",
-        _ => "sum(i, 0.5 * m[i] * p[i]^2) + sum(i in 0..P-1, 0.1 * (p[i + 1] - p[i])^2)",
-    };
-    let mut h = vec![kinetic.to_owned(), "sum(i, 0.5 * a * q[i]^2)".to_owned()];
-    for _ in 0..1 + r.below(3) {
-        let f = r.pick(&["logcosh", "softplus", "sin", "cos", "tanh", "sigmoid"]);
-        h.push(match r.below(8) {
-            0 => format!("sum(i, s[i] * {f}(W[i] * q[i] + drive[i]) / W[i])"),
-            1 => "sum(i in 0..P-1, 0.5 * m[i] * (q[i + 1] - q[i])^2)".into(),
-            2 => format!("sum(i, 0.3 * {f}(q[(i + 1) % P] - q[i]))"),
-            3 => "0.05 * sum(i, q[i]^4)".into(),
-            4 => "sum(i, q[i] * drive[i])".into(),
-            5 => "0.1 * q[0] * q[P - 1]".into(),
-            6 => format!("sum(i, j, 0.1 * C[i, j] * {f}(q[i]) * tanh(q[j]))"),
-            _ => format!("sum(i in 1..P, 0.2 * W[i] * {f}(q[i] - q[i - 1] + 0.5 * u[0]))"),
-        });
-    }
-    if two_pairs {
-        src += "dim M = 2\nparam kc = uniform(0.1, 0.4)\nstate y[M] momentum py\n";
-        h.push("sum(k, 0.5 * py[k]^2 + 0.5 * y[k]^2)".into());
-        h.push("kc * sum(i, k, tanh(q[i]) * y[k])".into());
-    }
-    if trainable_dt {
-        src += "param h = uniform(0.04, 0.08)\n";
-    }
-    match loss {
-        0 => {}
-        1 => src += "target z[P]\nloss = sum(i, (q[i] - z[i])^2)\n",
-        _ => {
-            src += "target z[P]\nloss = sum(i, W[i] * z[i] * tanh(q[i]) + 0.1 * p[i]^2) + 0.2 * q[0] * u[0]\n"
-        }
-    }
-    src += &format!("H = {}\n", h.join("\n  + "));
-    let dt = if trainable_dt { "h".to_owned() } else { ["0.05", "0.08"][r.below(2)].to_owned() };
-    src += &format!("integrator {}(dt = {dt})\n", if yoshida { "yoshida4" } else { "leapfrog" });
-    // Most models short, some at the full 200 steps.
-    let steps = if r.chance(8) { 200 } else { 3 + r.below(40) };
-    (src, steps)
-}
+use common::{fixed_runner, random_model};
 
 /// How a model passed.
 enum Passed {
@@ -86,14 +28,21 @@ enum Passed {
 }
 
 fn check(seed: u64) -> Result<Passed, String> {
-    let (src, steps) = model(seed);
+    let (src, steps) = random_model(seed);
     let fe = hsc::front_end(src.as_bytes(), &[]);
     let program = fe.program.ok_or_else(|| format!("{src}\ndoes not check: {:?}", fe.diagnostics))?;
     let compiled = hsc::compile(program).map_err(|d| format!("{src}\ndoes not compile: {d:?}"))?;
     for k in &compiled.module.kernels {
         verify(k).map_err(|e| format!("{src}\n{e}"))?;
     }
-    let opts = Options { steps, eps: 1e-5, seed, precision: Precision::F64, fd_entries: 2 };
+    let opts = Options {
+        steps,
+        eps: 1e-5,
+        seed,
+        precision: Precision::F64,
+        fd_entries: 2,
+        backend: hsc::Backend::Interp,
+    };
     let report = run(&compiled, &opts).map_err(|e| format!("{src}\n{e}"))?;
     let failure = |pair: &str, worst: f64, tol: f64| {
         let per: Vec<String> =
@@ -155,7 +104,7 @@ fn gradients_agree_on_random_models() {
 
 #[test]
 fn the_generator_covers_every_feature() {
-    let all: String = (1..300).map(|s| model(s).0).collect();
+    let all: String = (1..300).map(|s| random_model(s).0).collect();
     for needle in [
         "yoshida4",
         "leapfrog",
@@ -171,6 +120,6 @@ fn the_generator_covers_every_feature() {
     ] {
         assert!(all.contains(needle), "no random model uses {needle}");
     }
-    assert!((1..300).any(|s| !model(s).0.contains("loss =")), "every random model has a loss");
-    assert!((1..300).any(|s| model(s).1 == 200), "no random model runs 200 steps");
+    assert!((1..300).any(|s| !random_model(s).0.contains("loss =")), "every random model has a loss");
+    assert!((1..300).any(|s| random_model(s).1 == 200), "no random model runs 200 steps");
 }

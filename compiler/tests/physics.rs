@@ -19,7 +19,7 @@ fn chain(method: &str, dt: f64) -> hsc::Compiled {
 
 fn drift(method: &str, dt: f64, span: f64) -> f64 {
     let steps = (span / dt).round() as usize;
-    run(&chain(method, dt), steps, 3, Precision::F64, false).expect("runs").drift
+    run(&chain(method, dt), steps, 3, Precision::F64, hsc::Backend::Interp, false).expect("runs").drift
 }
 
 #[test]
@@ -41,7 +41,8 @@ fn yoshida4_energy_drift_falls_as_h_to_the_fourth() {
 #[test]
 fn the_unnudged_echo_returns_to_the_initial_state_after_1000_steps() {
     for method in ["leapfrog", "yoshida4"] {
-        let r = run(&chain(method, 0.05), 1000, 5, Precision::F64, false).expect("runs");
+        let r =
+            run(&chain(method, 0.05), 1000, 5, Precision::F64, hsc::Backend::Interp, false).expect("runs");
         println!(
             "{method}: |x̂_T - Σ x_0| = {:.2e} after 1000 steps (max |x_0| = {:.2})",
             r.reversibility, r.scale

@@ -7,10 +7,13 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub mod alloc;
+mod bench;
 mod gradcheck;
 mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use hsc::backend::cranelift::ObjectTarget;
 use hsc::kernel::Precision;
 use hsc::{FrontEnd, Override};
 use hsc_grammar::{Diagnostic, has_errors, render};
@@ -64,6 +67,9 @@ enum Command {
         /// Arithmetic of RHEL and the tangent echo (BPTT and finite differences are f64).
         #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
         precision: PrecisionArg,
+        /// What runs the kernels.
+        #[arg(long, value_enum, default_value_t = BackendArg::Cranelift)]
+        backend: BackendArg,
         /// Most entries per quantity checked by finite differences (chosen from the seed).
         #[arg(long, default_value_t = 16)]
         fd_entries: usize,
@@ -73,6 +79,54 @@ enum Command {
         /// Write the drawn data, the loss and every method's gradients as .npy files here.
         #[arg(long, value_name = "DIR")]
         dump: Option<PathBuf>,
+        #[command(flatten)]
+        dims: Dims,
+    },
+    /// Compile a model ahead of time: an object file with every kernel, a typed Rust module
+    /// over hsc-runtime, and a JSON description of the kernel ABI.
+    Compile {
+        /// The .ham file.
+        model: PathBuf,
+        /// Where to write `<stem>.o`, `<stem>.rs` and `<stem>.json`.
+        #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// The kernels' arithmetic.
+        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+        precision: PrecisionArg,
+        /// Use every feature of this machine's CPU (AVX, FMA, ...); the object then runs only
+        /// on CPUs that have them. Without it, the object runs on any CPU of the architecture.
+        #[arg(long)]
+        native: bool,
+        #[command(flatten)]
+        dims: Dims,
+    },
+    /// Time each pass (forward, RHEL, tangent, BPTT) on each backend: median ns per
+    /// sequence, step and state element, steps per second and peak memory, against the
+    /// interpreter measured in the same run.
+    Bench {
+        /// The .ham file.
+        model: PathBuf,
+        /// Steps per sequence.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        steps: u64,
+        /// Sequences per batch.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch: u64,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        threads: u64,
+        /// Arithmetic.
+        #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+        precision: PrecisionArg,
+        /// Least seconds spent on each measurement.
+        #[arg(long, default_value_t = 1.0)]
+        min_time: f64,
+        /// Skip the interpreter baseline.
+        #[arg(long)]
+        no_baseline: bool,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         dims: Dims,
     },
@@ -92,6 +146,9 @@ enum Command {
         /// Arithmetic.
         #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
         precision: PrecisionArg,
+        /// What runs the kernels.
+        #[arg(long, value_enum, default_value_t = BackendArg::Cranelift)]
+        backend: BackendArg,
         /// Run without inputs (all zero), so that the energy is conserved.
         #[arg(long)]
         free: bool,
@@ -110,6 +167,23 @@ enum Command {
 enum PrecisionArg {
     F64,
     F32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BackendArg {
+    /// The reference interpreter (slow; the oracle).
+    Interp,
+    /// Native code compiled just in time by Cranelift.
+    Cranelift,
+}
+
+impl From<BackendArg> for hsc::Backend {
+    fn from(b: BackendArg) -> hsc::Backend {
+        match b {
+            BackendArg::Interp => hsc::Backend::Interp,
+            BackendArg::Cranelift => hsc::Backend::Cranelift,
+        }
+    }
 }
 
 impl From<PrecisionArg> for Precision {
@@ -212,7 +286,7 @@ pub fn main() -> ExitCode {
             };
             Ok(text.into())
         }),
-        Command::Gradcheck { model, steps, eps, seed, precision, fd_entries, json, dump, dims } => {
+        Command::Gradcheck { model, steps, eps, seed, precision, backend, fd_entries, json, dump, dims } => {
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
                 let precision = Precision::from(precision);
@@ -229,17 +303,76 @@ pub fn main() -> ExitCode {
                     seed,
                     precision,
                     fd_entries: fd_entries.max(1),
+                    backend: backend.into(),
                 };
                 gradcheck::gradcheck(&c, &gradcheck::Args { options, json, dump: dump.clone() })
             })
         }
-        Command::Simulate { model, steps, dt, seed, precision, free, out, plot, dims } => {
+        Command::Compile { model, out, precision, native, dims } => {
+            run(&model, &dims.define, color, |front| {
+                let started = std::time::Instant::now();
+                let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+                let target = if native { ObjectTarget::Native } else { ObjectTarget::Portable };
+                let files = hsc::aot::artifacts(&c, precision.into(), target)
+                    .map_err(|e| Diagnostic::error(format!("internal compiler error: {e}")))?;
+                let took = started.elapsed();
+                std::fs::create_dir_all(&out)
+                    .map_err(|e| Diagnostic::error(format!("cannot create `{}`: {e}", out.display())))?;
+                let stem = hsc::build::stem(&model);
+                let mut text = format!(
+                    "compiled {} ({} kernels, {}, {}) in {:.1} ms\n",
+                    c.module.spec.name,
+                    c.module.kernels.len(),
+                    Precision::from(precision).name(),
+                    if native { "this CPU" } else { "any CPU of this architecture" },
+                    took.as_secs_f64() * 1e3
+                );
+                for (ext, bytes) in
+                    [("o", &files.object[..]), ("rs", files.rust.as_bytes()), ("json", files.json.as_bytes())]
+                {
+                    let path = out.join(format!("{stem}.{ext}"));
+                    std::fs::write(&path, bytes)
+                        .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+                    text += &format!("  wrote {} ({} bytes)\n", path.display(), bytes.len());
+                }
+                Ok(text.into())
+            })
+        }
+        Command::Bench { model, steps, batch, threads, precision, min_time, no_baseline, json, dims } => {
+            run(&model, &dims.define, color, |front| {
+                let started = std::time::Instant::now();
+                let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+                c.jitted(precision.into())?;
+                let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+                if !min_time.is_finite() || min_time < 0.0 {
+                    return Err(Diagnostic::error(format!(
+                        "--min-time must be a number of seconds, not {min_time}"
+                    )));
+                }
+                let mut backends = vec![hsc::Backend::Cranelift];
+                if !no_baseline {
+                    backends.push(hsc::Backend::Interp);
+                }
+                let options = hsc::bench::Options {
+                    steps: steps as usize,
+                    batch: batch as usize,
+                    threads: threads as usize,
+                    precision: precision.into(),
+                    backends,
+                    min_time: std::time::Duration::from_secs_f64(min_time),
+                    seed: 0,
+                };
+                bench::bench(&c, compile_ms, &bench::Args { options, json })
+            })
+        }
+        Command::Simulate { model, steps, dt, seed, precision, backend, free, out, plot, dims } => {
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, dt)? else { return Ok(String::new().into()) };
                 let args = simulate::Args {
                     steps: steps as usize,
                     seed,
                     precision: precision.into(),
+                    backend: backend.into(),
                     free,
                     out: out.clone(),
                     plot: plot.clone(),

@@ -14,6 +14,7 @@ pub struct Args {
     pub steps: usize,
     pub seed: u64,
     pub precision: Precision,
+    pub backend: hsc::Backend,
     pub free: bool,
     pub out: Option<PathBuf>,
     pub plot: Option<PathBuf>,
@@ -23,7 +24,7 @@ pub struct Args {
 const MAX_SERIES: usize = 8;
 
 pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnostic> {
-    let r = hsc::simulate::run(compiled, args.steps, args.seed, args.precision, args.free)
+    let r = hsc::simulate::run(compiled, args.steps, args.seed, args.precision, args.backend, args.free)
         .map_err(|e| Diagnostic::error(e.to_string()))?;
     let spec = &compiled.module.spec;
     let dt = match spec.step {

@@ -8,21 +8,14 @@ use hsc_runtime::{Engine, Frame, Pass, RunError, Slot};
 
 use super::{BinOp, Cond, Index, Kernel, Module, Op, Stmt};
 
-/// The arithmetic of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Precision {
-    /// IEEE double.
-    F64,
-    /// IEEE single: every value rounded to `f32` (functions evaluated in `f64`, then rounded).
-    F32,
-}
+/// The arithmetic of a run: every value rounded to `f32` (functions evaluated in `f64`, then
+/// rounded), or IEEE double throughout.
+pub use hsc_runtime::Real as Precision;
 
-impl Precision {
-    fn round(self, x: f64) -> f64 {
-        match self {
-            Precision::F64 => x,
-            Precision::F32 => x as f32 as f64,
-        }
+fn round(p: Precision, x: f64) -> f64 {
+    match p {
+        Precision::F64 => x,
+        Precision::F32 => x as f32 as f64,
     }
 }
 
@@ -61,7 +54,7 @@ impl Engine for Interpreter {
                     if data.len() != len {
                         return Err(engine(format!("{slot:?} has {} numbers, expected {len}", data.len())));
                     }
-                    data.into_iter().map(|x| self.precision.round(x)).collect()
+                    data.into_iter().map(|x| round(self.precision, x)).collect()
                 }
                 None => vec![0.0; len],
             };
@@ -71,7 +64,7 @@ impl Engine for Interpreter {
             k: kernel,
             p: self.precision,
             steps: steps as i64,
-            eps: frame.eps.map(|e| self.precision.round(e)),
+            eps: frame.eps.map(|e| round(self.precision, e)),
             values: vec![0.0; kernel.values as usize],
             vars: vec![0; kernel.vars.len()],
             buffers,
@@ -86,10 +79,7 @@ impl Engine for Interpreter {
     }
 
     fn precision(&self) -> &'static str {
-        match self.precision {
-            Precision::F64 => "f64",
-            Precision::F32 => "f32",
-        }
+        self.precision.name()
     }
 }
 
@@ -113,7 +103,7 @@ impl Run<'_> {
             match s {
                 Stmt::Let(v, op) => {
                     let x = self.op(op)?;
-                    self.values[v.as_u32() as usize] = self.p.round(x);
+                    self.values[v.as_u32() as usize] = round(self.p, x);
                 }
                 Stmt::Loop { var, lo, hi, body } => {
                     for i in *lo..*hi {
@@ -132,7 +122,7 @@ impl Run<'_> {
                     for i in *lo..*hi {
                         self.vars[var.as_u32() as usize] = i;
                         self.block(body)?;
-                        total = self.p.round(total + self.values[value.as_u32() as usize]);
+                        total = round(self.p, total + self.values[value.as_u32() as usize]);
                     }
                     self.values[result.as_u32() as usize] = total;
                 }
@@ -140,7 +130,7 @@ impl Run<'_> {
                     let at = self.offset(*buf, index)?;
                     let x = self.values[value.as_u32() as usize];
                     let slot = &mut self.buffers[buf.as_u32() as usize][at];
-                    *slot = if *add { self.p.round(*slot + x) } else { x };
+                    *slot = if *add { round(self.p, *slot + x) } else { x };
                 }
             }
         }

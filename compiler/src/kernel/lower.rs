@@ -5,8 +5,10 @@
 //! scope, in the outermost scope where it is valid: below the loops that bind its free index
 //! variables and below the scope where the arrays it reads last changed (params never change
 //! in a kernel, inputs once per step, the state once per phase). This is loop-invariant code
-//! motion and common-subexpression elimination in one rule, so `sigmoid(c[k])` is computed
-//! once per `k` per kernel and `sum(j, B[k, j] * u[j])` once per `k` per step.
+//! motion and common-subexpression elimination in one rule. A sum or a function of one index
+//! that is valid further out than the loop over that index is computed there for every index
+//! into a scratch array ([`Builder::hoisted`]), so `sigmoid(c[k])` is computed once per `k`
+//! per kernel and `sum(j, B[k, j] * u[j])` once per `k` per step, however many loops use them.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -69,11 +71,13 @@ struct Scope {
     binds: Option<Var>,
     stmts: Vec<Stmt>,
     memo: HashMap<MemoKey, Value>,
+    /// Per-index values computed in this scope for every index (see [`Builder::hoisted`]).
+    arrays: HashMap<MemoKey, Buf>,
 }
 
 impl Scope {
     fn new(kind: Kind, binds: Option<Var>) -> Scope {
-        Scope { kind, binds, stmts: Vec::new(), memo: HashMap::new() }
+        Scope { kind, binds, stmts: Vec::new(), memo: HashMap::new(), arrays: HashMap::new() }
     }
 }
 
@@ -221,6 +225,10 @@ impl Builder {
         if let Some(&v) = self.scopes[s].memo.get(&key) {
             return v;
         }
+        if let Some(v) = self.hoisted(dag, n, bind, s, &key) {
+            self.scopes[s].memo.insert(key, v);
+            return v;
+        }
         let v = match dag.get(n).clone() {
             Term::Const(c) => self.emit_at(s, Op::Const(c.0)),
             Term::Load { leaf, index } => {
@@ -280,6 +288,42 @@ impl Builder {
         };
         self.scopes[s].memo.insert(key, v);
         v
+    }
+
+    /// A sum or a function of one index variable `k`, placed in `k`'s loop `s` but valid in an
+    /// outer scope with at least one scope between (a loop that would recompute it, or phases
+    /// that would each compute it again): computed there once for every `k` into a scratch
+    /// array, and loaded here. So `sigmoid(c[k])` is computed once per kernel and
+    /// `sum(j, B[k, j] * u[j])` once per step, however many loops use them.
+    fn hoisted(&mut self, dag: &Dag, n: Node, bind: &Binding, s: usize, key: &MemoKey) -> Option<Value> {
+        if !matches!(dag.get(n), Term::Sum { .. } | Term::Call(..)) {
+            return None;
+        }
+        let &[v] = dag.free(n) else { return None };
+        let (binder, var) = self.binder(v);
+        let reads = self.reads(dag, n);
+        let valid = reads.iter().map(|l| self.life_scope(bind[l].life)).max().unwrap_or(0);
+        if binder != s || valid + 1 >= s {
+            return None;
+        }
+        let (lo, hi) = (dag.vars[v].lo, dag.vars[v].hi);
+        let buf = match self.scopes[valid].arrays.get(key) {
+            Some(&buf) => buf,
+            None => {
+                let name = format!("hoisted{}", self.buffers.len());
+                let buf = self.buffer(name, None, None, &[(hi - lo) as u64]);
+                let saved = self.scopes.split_off(valid + 1);
+                let k = self.fresh_var(&dag.vars[v].name.clone(), (lo, hi));
+                self.scopes.push(Scope::new(Kind::Loop { var: k, lo, hi }, Some(v)));
+                let x = self.value(dag, n, bind);
+                self.store(buf, vec![Index::var(k, -lo)], x, false);
+                self.close();
+                self.scopes.extend(saved);
+                self.scopes[valid].arrays.insert(key.clone(), buf);
+                buf
+            }
+        };
+        Some(self.emit_at(s, Op::Load { buf, index: vec![Index::var(var, -lo)] }))
     }
 
     /// `sum over vars of body`, as nested reductions opened in scope `s`.

@@ -1,0 +1,133 @@
+//! The Cranelift backend: kernel IR to machine code, just in time ([`jit`]) or ahead of time
+//! into an object file ([`object`]). Both go through [`define_kernels`], generic over
+//! `cranelift_module::Module`, so the code they contain is the same.
+//!
+//! - `translate.rs`: one kernel to one function.
+//! - [`math`]: the language's functions as IR (no libm, so a kernel imports nothing).
+
+pub mod math;
+mod object;
+mod translate;
+
+use std::sync::Arc;
+
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, isa};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module as _};
+use hsc_runtime::{AbiBuffer, CompiledEngine, KernelAbi, KernelFn, Real};
+
+pub use object::{ObjectTarget, object};
+
+use crate::kernel::{Kernel, Module};
+
+/// Why code generation failed (always a compiler bug or an unsupported host).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> BackendError + '_ {
+    move |e| BackendError(format!("{what}: {e}"))
+}
+
+/// The buffer layout of a kernel, as the runtime sees it.
+pub fn abi(kernel: &Kernel) -> KernelAbi {
+    KernelAbi {
+        pass: kernel.pass,
+        buffers: kernel
+            .buffers
+            .values()
+            .map(|b| AbiBuffer { slot: b.slot, row_len: b.row_len(), time: b.time })
+            .collect(),
+    }
+}
+
+/// The symbol of a kernel: `hsc_<model>_<pass>`, lower case.
+pub fn symbol(model: &str, kernel: &Kernel) -> String {
+    format!("hsc_{}_{}", model.to_lowercase(), kernel.pass.name())
+}
+
+/// Declares and defines every kernel of `module` in `m`; returns their ids in kernel order.
+pub fn define_kernels<M: cranelift_module::Module>(
+    m: &mut M,
+    module: &Module,
+    real: Real,
+    linkage: Linkage,
+) -> Result<Vec<FuncId>, BackendError> {
+    let sig = translate::signature(m.target_config().pointer_type(), m.target_config().default_call_conv);
+    let mut ctx = Context::new();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ids = Vec::new();
+    for kernel in &module.kernels {
+        let name = symbol(&module.spec.name, kernel);
+        let id = m.declare_function(&name, linkage, &sig).map_err(fail(&name))?;
+        ctx.func.signature = sig.clone();
+        translate::translate(FunctionBuilder::new(&mut ctx.func, &mut fctx), kernel, real, m.target_config());
+        if cfg!(debug_assertions) {
+            cranelift_codegen::verify_function(&ctx.func, m.isa())
+                .map_err(|e| BackendError(format!("{name} does not verify: {e}")))?;
+        }
+        m.define_function(id, &mut ctx).map_err(|e| BackendError(format!("{name}: {e:?}")))?;
+        m.clear_context(&mut ctx);
+        ids.push(id);
+    }
+    // Cranelift's JIT panics on an unresolved import at `finalize`: make sure there is none.
+    for (id, decl) in m.declarations().get_functions() {
+        if decl.linkage == Linkage::Import {
+            let name = decl.linkage_name(id);
+            return Err(BackendError(format!("the kernels import `{name}`, which hsc does not provide")));
+        }
+    }
+    Ok(ids)
+}
+
+/// The ISA of this machine, with every feature it has (AVX, FMA, ...), for the JIT.
+fn native_isa() -> Result<Arc<dyn isa::TargetIsa>, BackendError> {
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").map_err(fail("opt_level"))?;
+    flags.set("is_pic", "false").map_err(fail("is_pic"))?;
+    flags.set("use_colocated_libcalls", "false").map_err(fail("libcalls"))?;
+    let builder =
+        cranelift_native::builder().map_err(|e| BackendError(format!("this host is not supported: {e}")))?;
+    builder.finish(settings::Flags::new(flags)).map_err(fail("the host ISA"))
+}
+
+/// JIT code kept alive while an engine uses it.
+struct Code(std::mem::ManuallyDrop<JITModule>);
+
+// SAFETY: after `finalize_definitions` the module is never used again except to free its
+// memory on drop; the code it holds is immutable and callable from any thread.
+unsafe impl Send for Code {}
+unsafe impl Sync for Code {}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        // SAFETY: the engine holding the function pointers owns this `Code` and is dropped
+        // with it, so no pointer outlives the memory.
+        unsafe { std::mem::ManuallyDrop::take(&mut self.0).free_memory() };
+    }
+}
+
+/// Compiles every kernel of `module` to native code in memory: an engine for the runtime.
+pub fn jit(module: &Module, real: Real) -> Result<CompiledEngine, BackendError> {
+    let mut m =
+        JITModule::new(JITBuilder::with_isa(native_isa()?, cranelift_module::default_libcall_names()));
+    let ids = define_kernels(&mut m, module, real, Linkage::Local)?;
+    m.finalize_definitions().map_err(fail("linking"))?;
+    let kernels = module
+        .kernels
+        .iter()
+        .zip(ids)
+        .map(|(k, id)| {
+            let code = m.get_finalized_function(id);
+            // SAFETY: `define_kernels` gave it the `KernelFn` signature.
+            let f = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
+            (abi(k), f)
+        })
+        .collect();
+    let code = Arc::new(Code(std::mem::ManuallyDrop::new(m)));
+    // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
+    // (the kernel verifier proves every index in bounds), and the code lives in `code`.
+    Ok(unsafe { CompiledEngine::new(kernels, real, "cranelift", code) })
+}

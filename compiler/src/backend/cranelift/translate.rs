@@ -1,0 +1,368 @@
+//! One kernel of the IR to one Cranelift function with the [`hsc_runtime::KernelFn`]
+//! signature: `(buffers: *const *mut u8, steps: i64, eps0: f64, eps1: f64)`.
+//!
+//! The translation is direct: an IR value becomes one Cranelift value (the IR is already SSA
+//! with structured scopes, so every use is dominated by its definition), a loop becomes a
+//! do-while loop over an `i64` variable, a reduction a loop-carried accumulator, a load or a
+//! store an address computed from the buffer's base pointer (loaded once, at entry) and
+//! static strides. Arithmetic follows the interpreter operation by operation (no
+//! contraction into FMA), so f64 results differ from it only through the math functions.
+//! In f32, functions, `powi` and `pow` are evaluated in f64 and rounded, as the interpreter
+//! does.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, types};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, Variable};
+use hsc_runtime::Real;
+
+use super::math;
+use crate::ir::Func;
+use crate::kernel::{BinOp, Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
+
+/// The signature of every kernel, for a target whose pointers are `ptr`.
+pub fn signature(ptr: ir::Type, call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    sig.params.extend([
+        AbiParam::new(ptr),
+        AbiParam::new(types::I64),
+        AbiParam::new(types::F64),
+        AbiParam::new(types::F64),
+    ]);
+    sig
+}
+
+/// Fills `b` (a builder over a function with [`signature`]) with the body of `kernel`, for a
+/// target with the frontend config `target`.
+pub fn translate(mut b: FunctionBuilder<'_>, kernel: &Kernel, real: Real, target: TargetFrontendConfig) {
+    let ptr = target.pointer_type();
+    let fty = match real {
+        Real::F32 => types::F32,
+        Real::F64 => types::F64,
+    };
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let mut eps = [params[2], params[3]];
+    if real == Real::F32 {
+        eps = eps.map(|e| b.ins().fdemote(types::F32, e));
+    }
+    let size = ptr.bytes() as i32;
+    let bases = (0..kernel.buffers.len() as i32)
+        .map(|i| b.ins().load(ptr, MemFlagsData::trusted().with_readonly(), params[0], i * size))
+        .collect();
+    let mut t = Translator {
+        b,
+        k: kernel,
+        real,
+        fty,
+        values: vec![None; kernel.values as usize],
+        vars: vec![None; kernel.vars.len()],
+        bases,
+        steps: params[1],
+        eps,
+    };
+    t.block(&kernel.body);
+    t.b.ins().return_(&[]);
+    t.b.finalize(target);
+}
+
+struct Translator<'a, 'b> {
+    b: FunctionBuilder<'b>,
+    k: &'a Kernel,
+    real: Real,
+    /// `f32` or `f64`.
+    fty: ir::Type,
+    values: Vec<Option<ir::Value>>,
+    vars: Vec<Option<Variable>>,
+    bases: Vec<ir::Value>,
+    steps: ir::Value,
+    eps: [ir::Value; 2],
+}
+
+impl Translator<'_, '_> {
+    fn block(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            match s {
+                Stmt::Let(v, op) => {
+                    let x = self.op(op);
+                    self.values[v.as_u32() as usize] = Some(x);
+                }
+                Stmt::Loop { var, lo, hi, body } => {
+                    if lo < hi {
+                        let from = self.b.ins().iconst(types::I64, *lo);
+                        let to = self.b.ins().iconst(types::I64, *hi);
+                        self.counted(*var, from, to, 1, |t| t.block(body));
+                    }
+                }
+                Stmt::Steps { var, reverse, body } => {
+                    let go = self.b.create_block();
+                    let done = self.b.create_block();
+                    let any = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, self.steps, 0);
+                    self.b.ins().brif(any, go, &[], done, &[]);
+                    self.b.seal_block(go);
+                    self.b.switch_to_block(go);
+                    let (first, end, by) = if *reverse {
+                        let last = self.b.ins().iadd_imm_s(self.steps, -1);
+                        (last, self.b.ins().iconst(types::I64, -1), -1)
+                    } else {
+                        (self.b.ins().iconst(types::I64, 0), self.steps, 1)
+                    };
+                    self.counted(*var, first, end, by, |t| t.block(body));
+                    self.b.ins().jump(done, &[]);
+                    self.b.seal_block(done);
+                    self.b.switch_to_block(done);
+                }
+                Stmt::Reduce { result, var, lo, hi, body, value } => {
+                    let acc = self.b.declare_var(self.fty);
+                    let zero = self.constant(0.0);
+                    self.b.def_var(acc, zero);
+                    if lo < hi {
+                        let from = self.b.ins().iconst(types::I64, *lo);
+                        let to = self.b.ins().iconst(types::I64, *hi);
+                        self.counted(*var, from, to, 1, |t| {
+                            t.block(body);
+                            let (total, x) = (t.b.use_var(acc), t.value(*value));
+                            let next = t.b.ins().fadd(total, x);
+                            t.b.def_var(acc, next);
+                        });
+                    }
+                    let total = self.b.use_var(acc);
+                    self.values[result.as_u32() as usize] = Some(total);
+                }
+                Stmt::Store { buf, index, value, add } => {
+                    let at = self.address(*buf, index);
+                    let mut x = self.value(*value);
+                    if *add {
+                        let old = self.b.ins().load(self.fty, MemFlagsData::trusted(), at, 0);
+                        x = self.b.ins().fadd(old, x);
+                    }
+                    self.b.ins().store(MemFlagsData::trusted(), x, at, 0);
+                }
+            }
+        }
+    }
+
+    /// `for var = from; var != end; var += by { body }`, entered at least once (the caller
+    /// knows `from != end`).
+    fn counted(
+        &mut self,
+        var: LoopVar,
+        from: ir::Value,
+        end: ir::Value,
+        by: i64,
+        body: impl FnOnce(&mut Self),
+    ) {
+        let v = self.var(var);
+        self.b.def_var(v, from);
+        let head = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        body(self);
+        let i = self.b.use_var(v);
+        let next = self.b.ins().iadd_imm_s(i, by);
+        self.b.def_var(v, next);
+        let more = self.b.ins().icmp(IntCC::NotEqual, next, end);
+        self.b.ins().brif(more, head, &[], exit, &[]);
+        self.b.seal_block(head);
+        self.b.seal_block(exit);
+        self.b.switch_to_block(exit);
+    }
+
+    fn var(&mut self, var: LoopVar) -> Variable {
+        let slot = &mut self.vars[var.as_u32() as usize];
+        *slot.get_or_insert_with(|| self.b.declare_var(types::I64))
+    }
+
+    fn value(&self, v: Value) -> ir::Value {
+        self.values[v.as_u32() as usize].expect("the verifier checks that every value is defined before use")
+    }
+
+    fn constant(&mut self, c: f64) -> ir::Value {
+        match self.real {
+            Real::F32 => self.b.ins().f32const(c as f32),
+            Real::F64 => self.b.ins().f64const(c),
+        }
+    }
+
+    fn op(&mut self, op: &Op) -> ir::Value {
+        match op {
+            Op::Const(c) => self.constant(*c),
+            Op::Eps(i) => self.eps[*i as usize],
+            Op::Load { buf, index } => {
+                let at = self.address(*buf, index);
+                self.b.ins().load(self.fty, MemFlagsData::trusted(), at, 0)
+            }
+            Op::Neg(a) => {
+                let a = self.value(*a);
+                self.b.ins().fneg(a)
+            }
+            Op::Binary(op, a, c) => {
+                let (a, c) = (self.value(*a), self.value(*c));
+                match op {
+                    BinOp::Add => self.b.ins().fadd(a, c),
+                    BinOp::Sub => self.b.ins().fsub(a, c),
+                    BinOp::Mul => self.b.ins().fmul(a, c),
+                    BinOp::Div => self.b.ins().fdiv(a, c),
+                    BinOp::Pow => {
+                        let (a, c) = (self.wide(a), self.wide(c));
+                        let r = math::powf(&mut self.b, a, c);
+                        self.narrow(r)
+                    }
+                }
+            }
+            Op::Powi(a, n) => {
+                let a = self.wide(self.value(*a));
+                let r = self.powi(a, *n);
+                self.narrow(r)
+            }
+            Op::Call(f, a) => {
+                let a = self.value(*a);
+                match f {
+                    Func::Abs => self.b.ins().fabs(a),
+                    Func::Sqrt => self.b.ins().sqrt(a),
+                    _ => {
+                        let a = self.wide(a);
+                        let r = math::emit(&mut self.b, *f, a);
+                        self.narrow(r)
+                    }
+                }
+            }
+            Op::Select { conds, then, otherwise } => {
+                let mut all: Option<ir::Value> = None;
+                for c in conds {
+                    let holds = self.cond(c);
+                    all = Some(match all {
+                        Some(a) => self.b.ins().band(a, holds),
+                        None => holds,
+                    });
+                }
+                let (then, otherwise) = (self.value(*then), self.value(*otherwise));
+                match all {
+                    Some(c) => self.b.ins().select(c, then, otherwise),
+                    None => then,
+                }
+            }
+        }
+    }
+
+    /// `x` in f64 (promoted from f32).
+    fn wide(&mut self, x: ir::Value) -> ir::Value {
+        match self.real {
+            Real::F32 => self.b.ins().fpromote(types::F64, x),
+            Real::F64 => x,
+        }
+    }
+
+    /// An f64 result in the kernel's type.
+    fn narrow(&mut self, x: ir::Value) -> ir::Value {
+        match self.real {
+            Real::F32 => self.b.ins().fdemote(types::F32, x),
+            Real::F64 => x,
+        }
+    }
+
+    /// `a^n` by repeated squaring, in the order of compiler-rt's `__powidf2` (which Rust's
+    /// `powi` calls), so the result is the same bits.
+    fn powi(&mut self, a: ir::Value, n: i32) -> ir::Value {
+        let one = self.b.ins().f64const(1.0);
+        let (mut base, mut r, mut e) = (a, one, n.unsigned_abs());
+        loop {
+            if e & 1 == 1 {
+                r = self.b.ins().fmul(r, base);
+            }
+            e /= 2;
+            if e == 0 {
+                break;
+            }
+            base = self.b.ins().fmul(base, base);
+        }
+        if n < 0 { self.b.ins().fdiv(one, r) } else { r }
+    }
+
+    fn cond(&mut self, c: &Cond) -> ir::Value {
+        match c {
+            Cond::Range { index, lo, hi } => {
+                let i = self.index(index);
+                let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, i, *lo);
+                let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, *hi);
+                self.b.ins().band(above, below)
+            }
+            Cond::Equal(a, c) => {
+                let (a, c) = (self.index(a), self.index(c));
+                self.b.ins().icmp(IntCC::Equal, a, c)
+            }
+        }
+    }
+
+    /// The value of an index, as an `i64`.
+    fn index(&mut self, i: &Index) -> ir::Value {
+        let Some(var) = i.var else {
+            return self.b.ins().iconst(types::I64, i.outer);
+        };
+        let v = self.var(var);
+        let mut x = self.b.use_var(v);
+        if i.inner != 0 {
+            x = self.b.ins().iadd_imm_s(x, i.inner);
+        }
+        if let Some(m) = i.wrap {
+            let r = self.b.ins().srem_imm_s(x, m as i64);
+            let up = self.b.ins().iadd_imm_s(r, m as i64);
+            let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, 0);
+            x = self.b.ins().select(negative, up, r);
+        }
+        if i.outer != 0 {
+            x = self.b.ins().iadd_imm_s(x, i.outer);
+        }
+        if let Some(n) = i.clamp {
+            let lo = self.b.ins().iconst(types::I64, 0);
+            let hi = self.b.ins().iconst(types::I64, n as i64 - 1);
+            x = self.b.ins().smax(x, lo);
+            x = self.b.ins().smin(x, hi);
+        }
+        x
+    }
+
+    /// The address of an element: the base plus the row-major offset (the time axis first).
+    fn address(&mut self, buf: Buf, index: &[Index]) -> ir::Value {
+        let b = &self.k.buffers[buf];
+        let mut strides = Vec::with_capacity(index.len());
+        let mut stride = 1i64;
+        for &s in b.shape.iter().rev() {
+            strides.push(stride);
+            stride *= s as i64;
+        }
+        if b.time.is_some() {
+            strides.push(stride);
+        }
+        strides.reverse();
+        let mut flat: Option<ir::Value> = None;
+        let mut constant = 0i64;
+        for (i, stride) in index.iter().zip(strides) {
+            if i.var.is_none() {
+                constant += i.outer * stride;
+                continue;
+            }
+            let x = self.index(i);
+            let term = if stride == 1 { x } else { self.b.ins().imul_imm_s(x, stride) };
+            flat = Some(match flat {
+                Some(f) => self.b.ins().iadd(f, term),
+                None => term,
+            });
+        }
+        let size = self.fty.bytes() as i64;
+        let base = self.bases[buf.as_u32() as usize];
+        match flat {
+            Some(f) => {
+                let bytes = self.b.ins().imul_imm_s(f, size);
+                let at = self.b.ins().iadd(base, bytes);
+                if constant != 0 { self.b.ins().iadd_imm_s(at, constant * size) } else { at }
+            }
+            None if constant != 0 => self.b.ins().iadd_imm_s(base, constant * size),
+            None => base,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Backends: code generation from the kernel IR.
+
+pub mod cranelift;

@@ -1,0 +1,150 @@
+//! `hsc bench`: the table (or JSON) of each pass's time and memory per backend.
+
+use std::fmt::Write;
+
+use hsc::Backend;
+use hsc::bench::{Options, PASSES, Report};
+use hsc_grammar::Diagnostic;
+
+use super::Output;
+
+/// The arguments of `hsc bench` past the model.
+pub struct Args {
+    pub options: Options,
+    pub json: bool,
+}
+
+pub fn bench(compiled: &hsc::Compiled, compile_ms: f64, args: &Args) -> Result<Output, Diagnostic> {
+    let o = &args.options;
+    let bar = indicatif::ProgressBar::new((PASSES.len() * o.backends.len()) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let probe: &dyn hsc::bench::MemoryProbe = &crate::ALLOCATOR;
+    let report = hsc::bench::run(compiled, o, Some(probe), |what| {
+        bar.set_message(what.to_owned());
+        bar.inc(1);
+    })
+    .map_err(|e| Diagnostic::error(e.to_string()))?;
+    bar.finish_and_clear();
+    let text = if args.json {
+        json(compiled, compile_ms, o, &report)
+    } else {
+        table(compiled, compile_ms, o, &report)
+    };
+    Ok(text.into())
+}
+
+fn cpu() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let name = info
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{} ({cores} cores)", name.unwrap_or_else(|| std::env::consts::ARCH.to_owned()))
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
+    let spec = &c.module.spec;
+    let dims: Vec<String> = c.program.dims.iter().map(|d| format!("{} = {}", d.name, d.value)).collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} ({}), {}, batch {}, {} steps, {} thread{}, on {}",
+        spec.name,
+        dims.join(", "),
+        o.precision.name(),
+        o.batch,
+        o.steps,
+        o.threads,
+        if o.threads == 1 { "" } else { "s" },
+        cpu()
+    );
+    let _ = writeln!(s, "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms");
+    let _ = writeln!(s, "inputs of the batch: {} (f64)", mib(r.input_bytes));
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<8} {:<10} {:>13} {:>16} {:>14} {:>12} {:>10}",
+        "pass", "backend", "batch × steps", "ns/(seq·step·x)", "seq·steps/s", "peak memory", "speed-up"
+    );
+    let baseline = *o.backends.last().unwrap_or(&Backend::Interp);
+    for pass in PASSES {
+        for &b in &o.backends {
+            let Some(row) = r.row(pass, b) else { continue };
+            let speedup = r.row(pass, baseline).map_or(String::new(), |base| {
+                if b == baseline {
+                    "1×".into()
+                } else {
+                    format!("{:.0}×", base.ns_per_element / row.ns_per_element)
+                }
+            });
+            let _ = writeln!(
+                s,
+                "{:<8} {:<10} {:>13} {:>16.2} {:>14.3e} {:>12} {:>10}",
+                pass,
+                b.name(),
+                format!("{} × {}", row.batch, row.steps),
+                row.ns_per_element,
+                row.steps_per_second,
+                row.peak_bytes.map_or("-".into(), mib),
+                speedup
+            );
+        }
+    }
+    if let (Some(f), Some(g)) = (r.row("forward", o.backends[0]), r.row("rhel", o.backends[0])) {
+        let _ = writeln!(
+            s,
+            "\nRHEL costs {:.2} forward passes on {}.",
+            g.seconds / f.seconds,
+            o.backends[0].name()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "x: the {} state elements (positions) of a sequence; speed-up against {}; peak memory beyond the batch's own arrays.",
+        r.state_elements,
+        baseline.name()
+    );
+    s
+}
+
+fn json(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
+    let rows: Vec<serde_json::Value> = r
+        .rows
+        .iter()
+        .map(|row| {
+            serde_json::json!({
+                "pass": row.pass,
+                "backend": row.backend.name(),
+                "batch": row.batch,
+                "steps": row.steps,
+                "runs": row.runs,
+                "median_seconds": row.seconds,
+                "ns_per_seq_step_state": row.ns_per_element,
+                "steps_per_second": row.steps_per_second,
+                "peak_bytes": row.peak_bytes,
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "model": c.module.spec.name,
+        "dims": c.program.dims.iter().map(|d| (d.name.clone(), d.value)).collect::<std::collections::BTreeMap<_, _>>(),
+        "precision": o.precision.name(),
+        "batch": o.batch,
+        "steps": o.steps,
+        "threads": o.threads,
+        "cpu": cpu(),
+        "compile_ms": compile_ms,
+        "state_elements": r.state_elements,
+        "input_bytes": r.input_bytes,
+        "rows": rows,
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
