@@ -32,6 +32,8 @@ pub struct Options {
     pub min_time: Duration,
     /// Seed of the draws.
     pub seed: u64,
+    /// The passes to measure (a subset of [`PASSES`]).
+    pub passes: Vec<&'static str>,
 }
 
 /// The passes measured.
@@ -138,7 +140,7 @@ pub fn run(
         if backend == opts.backends[0] {
             input_bytes = batch.inputs.iter().map(|u| u.len() * 8).sum();
         }
-        for pass in PASSES {
+        for &pass in &opts.passes {
             progress(&format!("{pass} on {}: {size} × {steps} steps", backend.name()));
             let call = || -> Result<(), RunError> {
                 match pass {

@@ -166,3 +166,74 @@ fn emit_kernels_prints_every_pass() {
         assert!(stdout.contains(k), "missing {k}");
     }
 }
+
+#[test]
+fn compile_writes_the_object_the_module_and_the_description() {
+    let dir = scratch_dir("compile");
+    let out = hsc(&["compile", &path("examples/nonlin_hru.ham"), "-o", dir.to_str().unwrap(), "-D", "P=8"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("compiled NonlinHRU (6 kernels, f64"), "{}", text(&out.stdout));
+    let object = std::fs::read(dir.join("nonlin_hru.o")).unwrap();
+    assert_eq!(&object[..4], b"\x7fELF", "an ELF object file");
+    let module = std::fs::read_to_string(dir.join("nonlin_hru.rs")).unwrap();
+    for expected in
+        ["pub const P: usize = 8;", "pub W: Vec<f64>,", "fn hsc_nonlinhru_echo(", "pub fn rhel_grad("]
+    {
+        assert!(module.contains(expected), "{expected} missing from\n{module}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("nonlin_hru.json")).unwrap()).unwrap();
+    assert_eq!(json["kernels"].as_array().unwrap().len(), 6);
+    assert_eq!(json["dims"][0]["value"], 8);
+
+    // A bad model writes nothing and exits 1 with its diagnostic.
+    let bad = dir.join("bad.ham");
+    std::fs::write(&bad, "model Bad\nstate q momentum p\nH = p^2 + zz\n").unwrap();
+    let out = hsc(&["compile", bad.to_str().unwrap(), "-o", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("zz"), "{}", text(&out.stderr));
+    assert!(!dir.join("bad.o").exists());
+}
+
+#[test]
+fn bench_reports_every_pass_on_both_backends() {
+    let model = path("examples/nonlin_hru.ham");
+    let args = [
+        "bench",
+        &model,
+        "-D",
+        "P=4",
+        "-D",
+        "N=2",
+        "--steps",
+        "20",
+        "--batch",
+        "2",
+        "--min-time",
+        "0",
+        "--json",
+    ];
+    let out = hsc(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "4 passes × 2 backends");
+    for row in rows {
+        assert!(row["ns_per_seq_step_state"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(row["peak_bytes"].as_u64().is_some(), "{row}");
+    }
+    let out = hsc(&["bench", &model, "--steps", "0"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+}
+
+#[test]
+fn gradcheck_and_simulate_run_on_either_backend() {
+    for backend in ["interp", "cranelift"] {
+        let out =
+            hsc(&["gradcheck", &path("examples/ring_lattice.ham"), "--steps", "20", "--backend", backend]);
+        assert_eq!(out.status.code(), Some(0), "{backend}: {}", text(&out.stdout));
+        let out =
+            hsc(&["simulate", &path("examples/ring_lattice.ham"), "--steps", "50", "--backend", backend]);
+        assert_eq!(out.status.code(), Some(0), "{backend}: {}", text(&out.stderr));
+    }
+}

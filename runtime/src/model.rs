@@ -195,7 +195,7 @@ impl Model {
 
     /// Runs every sequence forward; the final states and the loss.
     pub fn forward(&self, params: &Params, batch: &Batch) -> Result<Forward, RunError> {
-        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2])])?;
+        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2])], None)?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
         let state = self.gather(&runs, Slot::State);
         Ok(Forward { loss, state })
@@ -203,7 +203,7 @@ impl Model {
 
     /// Runs every sequence forward and records every state and the energy.
     pub fn trajectory(&self, params: &Params, batch: &Batch) -> Result<Trajectory, RunError> {
-        let runs = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2])])?;
+        let runs = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2])], None)?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
         let states = self.gather(&runs, Slot::Trajectory);
         let energy = runs.iter().flat_map(|c| c[&Slot::Energy].iter().copied()).collect();
@@ -219,7 +219,7 @@ impl Model {
         batch: &Batch,
         eps: f64,
     ) -> Result<[Vec<Vec<f64>>; 2], RunError> {
-        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2]), (Pass::Echo, [eps, -eps])])?;
+        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2]), (Pass::Echo, [eps, -eps])], None)?;
         Ok([self.gather(&runs, |s| Slot::Echo(0, s)), self.gather(&runs, |s| Slot::Echo(1, s))])
     }
 
@@ -248,9 +248,10 @@ impl Model {
         if !(a - b).is_finite() || a == b {
             return Err(RunError::Invalid(format!("the echo needs a finite, non-zero ε, not {a}")));
         }
-        let runs = self.each(params, batch, &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Echo, [a, b])])?;
         let scale = 1.0 / (a - b);
-        Ok(self.combine(&runs, -scale, |c, s| {
+        let runs =
+            self.each(params, batch, &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Echo, [a, b])], Some(-scale))?;
+        Ok(self.combine(&runs, |c, s| {
             let (x, y) = (&c[&Slot::Echo(0, s.flip())], &c[&Slot::Echo(1, s.flip())]);
             x.iter().zip(y).map(|(x, y)| (x - y) * scale).collect()
         }))
@@ -258,37 +259,32 @@ impl Model {
 
     /// Gradients by the tangent echo (the `ε → 0` limit, exact).
     pub fn tangent_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
-        let runs = self.each(params, batch, &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Tangent, [0.0; 2])])?;
-        Ok(self.combine(&runs, -1.0, |c, s| c[&Slot::Tangent(s.flip())].clone()))
+        let runs = self.each(
+            params,
+            batch,
+            &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Tangent, [0.0; 2])],
+            Some(-1.0),
+        )?;
+        Ok(self.combine(&runs, |c, s| c[&Slot::Tangent(s.flip())].clone()))
     }
 
     /// Gradients by BPTT over a stored trajectory (the reference).
     pub fn bptt_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
-        let runs = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2]), (Pass::Bptt, [0.0; 2])])?;
-        Ok(self.combine(&runs, 0.0, |c, s| c[&Slot::InitialGrad(s)].clone()))
+        let runs =
+            self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2]), (Pass::Bptt, [0.0; 2])], None)?;
+        Ok(self.combine(&runs, |c, s| c[&Slot::InitialGrad(s)].clone()))
     }
 
-    /// Sums the direct gradients and `acc_scale` times the accumulators over the batch.
-    fn combine(
-        &self,
-        runs: &[Carry],
-        acc_scale: f64,
-        initial: impl Fn(&Carry, Side) -> Vec<f64>,
-    ) -> Gradients {
+    /// Sums the per-sequence gradients over the batch (the accumulators are already folded in
+    /// by [`Model::each`]).
+    fn combine(&self, runs: &[Carry], initial: impl Fn(&Carry, Side) -> Vec<f64>) -> Gradients {
         let spec = &self.spec;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
-        let part = |c: &Carry, direct: Slot, acc: Slot| -> Vec<f64> {
-            let d = &c[&direct];
-            match c.get(&acc) {
-                Some(a) if acc_scale != 0.0 => d.iter().zip(a).map(|(d, a)| d + acc_scale * a).collect(),
-                _ => d.clone(),
-            }
-        };
         let params = (0..spec.params.len())
             .map(|i| {
                 let mut total = vec![0.0; spec.params[i].len()];
                 for c in runs {
-                    for (t, g) in total.iter_mut().zip(part(c, Slot::ParamGrad(i), Slot::ParamAcc(i))) {
+                    for (t, g) in total.iter_mut().zip(&c[&Slot::ParamGrad(i)]) {
                         *t += g;
                     }
                 }
@@ -296,7 +292,7 @@ impl Model {
             })
             .collect();
         let inputs = (0..spec.inputs.len())
-            .map(|i| runs.iter().flat_map(|c| part(c, Slot::InputGrad(i), Slot::InputAcc(i))).collect())
+            .map(|i| runs.iter().flat_map(|c| c[&Slot::InputGrad(i)].iter().copied()).collect())
             .collect();
         let initial =
             spec.sides().into_iter().map(|s| runs.iter().flat_map(|c| initial(c, s)).collect()).collect();
@@ -312,12 +308,16 @@ impl Model {
     }
 
     /// Runs `passes` in order on every sequence (in parallel); each pass sees the buffers the
-    /// ones before it left.
+    /// ones before it left. What a sequence keeps is only what its passes computed: the copies
+    /// of its inputs are dropped, the trajectory too once BPTT has used it, and with
+    /// `acc_scale` every accumulator is folded into its gradient at once
+    /// (`grad += acc_scale · acc`), so memory beyond the results stays O(1) in T per thread.
     fn each(
         &self,
         params: &Params,
         batch: &Batch,
         passes: &[(Pass, [f64; 2])],
+        acc_scale: Option<f64>,
     ) -> Result<Vec<Carry>, RunError> {
         self.check(params, batch)?;
         (0..batch.size)
@@ -335,6 +335,15 @@ impl Model {
                     }
                     self.engine.run(pass, &mut frame)?;
                     carry.extend(frame.buffers);
+                }
+                let used_trajectory = passes.last().is_some_and(|(p, _)| *p == Pass::Bptt);
+                carry.retain(|slot, _| match slot {
+                    Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_) => false,
+                    Slot::Trajectory(_) => !used_trajectory,
+                    _ => true,
+                });
+                if let Some(scale) = acc_scale {
+                    fold(&mut carry, scale);
                 }
                 Ok(carry)
             })
@@ -414,6 +423,25 @@ impl Model {
             }
         }
         Ok(())
+    }
+}
+
+/// `grad += scale · acc` for every accumulator, which is then dropped.
+fn fold(carry: &mut Carry, scale: f64) {
+    let accs: Vec<Slot> =
+        carry.keys().copied().filter(|s| matches!(s, Slot::ParamAcc(_) | Slot::InputAcc(_))).collect();
+    for acc in accs {
+        let a = carry.remove(&acc).unwrap_or_default();
+        let grad = match acc {
+            Slot::ParamAcc(i) => Slot::ParamGrad(i),
+            Slot::InputAcc(i) => Slot::InputGrad(i),
+            _ => continue,
+        };
+        if let Some(g) = carry.get_mut(&grad) {
+            for (g, a) in g.iter_mut().zip(a) {
+                *g += scale * a;
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use hsc::Backend;
-use hsc::bench::{Options, PASSES, Report};
+use hsc::bench::{Options, Report};
 use hsc_grammar::Diagnostic;
 
 use super::Output;
@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn bench(compiled: &hsc::Compiled, compile_ms: f64, args: &Args) -> Result<Output, Diagnostic> {
     let o = &args.options;
-    let bar = indicatif::ProgressBar::new((PASSES.len() * o.backends.len()) as u64);
+    let bar = indicatif::ProgressBar::new((o.passes.len() * o.backends.len()) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -75,7 +75,7 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
         "pass", "backend", "batch × steps", "ns/(seq·step·x)", "seq·steps/s", "peak memory", "speed-up"
     );
     let baseline = *o.backends.last().unwrap_or(&Backend::Interp);
-    for pass in PASSES {
+    for &pass in &o.passes {
         for &b in &o.backends {
             let Some(row) = r.row(pass, b) else { continue };
             let speedup = r.row(pass, baseline).map_or(String::new(), |base| {
@@ -110,7 +110,7 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
         s,
         "x: the {} state elements (positions) of a sequence; speed-up against {}; peak memory beyond the batch's own arrays.",
         r.state_elements,
-        baseline.name()
+        if o.backends.len() == 1 { "nothing (--no-baseline)" } else { baseline.name() }
     );
     s
 }

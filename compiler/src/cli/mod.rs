@@ -124,6 +124,9 @@ enum Command {
         /// Skip the interpreter baseline.
         #[arg(long)]
         no_baseline: bool,
+        /// The passes to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = ["forward", "rhel", "tangent", "bptt"], default_value = "forward,rhel,tangent,bptt")]
+        passes: Vec<String>,
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
@@ -338,33 +341,43 @@ pub fn main() -> ExitCode {
                 Ok(text.into())
             })
         }
-        Command::Bench { model, steps, batch, threads, precision, min_time, no_baseline, json, dims } => {
-            run(&model, &dims.define, color, |front| {
-                let started = std::time::Instant::now();
-                let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
-                c.jitted(precision.into())?;
-                let compile_ms = started.elapsed().as_secs_f64() * 1e3;
-                if !min_time.is_finite() || min_time < 0.0 {
-                    return Err(Diagnostic::error(format!(
-                        "--min-time must be a number of seconds, not {min_time}"
-                    )));
-                }
-                let mut backends = vec![hsc::Backend::Cranelift];
-                if !no_baseline {
-                    backends.push(hsc::Backend::Interp);
-                }
-                let options = hsc::bench::Options {
-                    steps: steps as usize,
-                    batch: batch as usize,
-                    threads: threads as usize,
-                    precision: precision.into(),
-                    backends,
-                    min_time: std::time::Duration::from_secs_f64(min_time),
-                    seed: 0,
-                };
-                bench::bench(&c, compile_ms, &bench::Args { options, json })
-            })
-        }
+        Command::Bench {
+            model,
+            steps,
+            batch,
+            threads,
+            precision,
+            min_time,
+            no_baseline,
+            passes,
+            json,
+            dims,
+        } => run(&model, &dims.define, color, |front| {
+            let started = std::time::Instant::now();
+            let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+            c.jitted(precision.into())?;
+            let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+            if !min_time.is_finite() || min_time < 0.0 {
+                return Err(Diagnostic::error(format!(
+                    "--min-time must be a number of seconds, not {min_time}"
+                )));
+            }
+            let mut backends = vec![hsc::Backend::Cranelift];
+            if !no_baseline {
+                backends.push(hsc::Backend::Interp);
+            }
+            let options = hsc::bench::Options {
+                steps: steps as usize,
+                batch: batch as usize,
+                threads: threads as usize,
+                precision: precision.into(),
+                backends,
+                min_time: std::time::Duration::from_secs_f64(min_time),
+                seed: 0,
+                passes: hsc::bench::PASSES.into_iter().filter(|p| passes.iter().any(|q| q == p)).collect(),
+            };
+            bench::bench(&c, compile_ms, &bench::Args { options, json })
+        }),
         Command::Simulate { model, steps, dt, seed, precision, backend, free, out, plot, dims } => {
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, dt)? else { return Ok(String::new().into()) };
