@@ -8,10 +8,14 @@
 //!   arithmetic operation by operation and differs only in the math functions (a few ulp).
 //!   RHEL is compared at ε = 1e-2: it divides a difference of echoes by 2ε, which magnifies
 //!   those ulps by 1/ε; the comparison is between backends, not against the true gradient;
-//! - f32: 1e-5 on states and the loss, 1e-4 on the exact gradients (tangent, BPTT) and 1e-3
-//!   on RHEL at ε = 1e-3 (a difference of two f32 echoes divided by 2ε). The interpreter rounds
+//! - f32: 1e-4 on states and the loss, 1e-3 on the exact gradients (tangent, BPTT) and 1e-2
+//!   on RHEL at ε = 1e-2 (a difference of two f32 echoes divided by 2ε). The interpreter rounds
 //!   every operation to f32 as the backend computes it, so the two differ only through the
-//!   math functions, whose f64 results are rounded to f32 by both.
+//!   math functions: the interpreter rounds libm's f64 result, the backend computes them in
+//!   f32 (`math_f32.rs`, at most 2 ulp), and those ulps, magnified by 1/ε in RHEL, are what
+//!   the f32 tolerances allow for. Where the dynamics magnify them past a tolerance, the
+//!   backend must be as close to the f64 interpreter (the truth) as the f32 interpreter is,
+//!   within a factor 4 plus the tolerance: as accurate, not bit-identical.
 
 mod common;
 
@@ -35,61 +39,87 @@ struct Tolerance {
 fn tolerance(p: Precision) -> Tolerance {
     match p {
         Precision::F64 => Tolerance { states: 1e-12, grads: 1e-10, rhel: 1e-10, eps: 1e-2 },
-        Precision::F32 => Tolerance { states: 1e-5, grads: 1e-4, rhel: 1e-3, eps: 1e-3 },
+        Precision::F32 => Tolerance { states: 1e-4, grads: 1e-3, rhel: 1e-2, eps: 1e-2 },
     }
 }
 
-/// The worst relative difference of each comparison, checked against its tolerance.
-fn agree(reference: &Model, tested: &Model, steps: usize, seed: u64, p: Precision) -> Result<f64, String> {
-    let tol = tolerance(p);
-    let drawn = draw(reference, steps, seed);
+/// Every output of every pass on one drawn problem: (what, values, is it a RHEL gradient,
+/// is it a gradient).
+fn outputs(
+    m: &Model,
+    steps: usize,
+    seed: u64,
+    eps: f64,
+) -> Result<Vec<(String, Vec<f64>, bool, bool)>, String> {
+    let drawn = draw(m, steps, seed);
     let (params, batch) = (&drawn.params, &drawn.batch);
+    let e = |e: hsc_runtime::RunError| e.to_string();
+    let mut out = Vec::new();
+    let forward = m.forward(params, batch).map_err(e)?;
+    out.push(("forward loss".to_owned(), vec![forward.loss], false, false));
+    out.extend(forward.state.into_iter().map(|x| ("final state".to_owned(), x, false, false)));
+    let t = m.trajectory(params, batch).map_err(e)?;
+    out.extend(t.states.into_iter().map(|x| ("trajectory".to_owned(), x, false, false)));
+    out.push(("energy".to_owned(), t.energy, false, false));
+    for (name, eps) in [("unnudged echo", 0.0), ("nudged echo", eps)] {
+        let [a, b] = m.echo_states(params, batch, eps).map_err(e)?;
+        out.extend(a.into_iter().chain(b).map(|x| (name.to_owned(), x, false, false)));
+    }
+    let grads = [
+        ("rhel", m.rhel_grad(params, batch, Echo::Central(eps)).map_err(e)?),
+        ("tangent", m.tangent_grad(params, batch).map_err(e)?),
+        ("bptt", m.bptt_grad(params, batch).map_err(e)?),
+    ];
+    for (name, g) in grads {
+        out.push((format!("{name} loss"), vec![g.loss], false, false));
+        let arrays = g.params.into_iter().chain(g.inputs).chain(g.initial);
+        out.extend(
+            arrays.enumerate().map(|(i, x)| (format!("{name} gradient {i}"), x, name == "rhel", true)),
+        );
+    }
+    Ok(out)
+}
+
+/// Checks `tested` against `reference` (the interpreter in the same precision). In f64 the two
+/// must agree within the tolerances. In f32, where ulps of the math functions are magnified
+/// by the dynamics, `tested` must be as close to `truth` (the f64 interpreter) as the f32
+/// interpreter is, within a factor 4 plus the tolerance (or within the tolerance of the f32 interpreter
+/// directly). Returns the worst relative difference from `reference`.
+fn agree(
+    reference: &Model,
+    tested: &Model,
+    truth: &Model,
+    steps: usize,
+    seed: u64,
+    p: Precision,
+) -> Result<f64, String> {
+    let tol = tolerance(p);
+    let (a, b) = (outputs(tested, steps, seed, tol.eps)?, outputs(reference, steps, seed, tol.eps)?);
+    let c = if p == Precision::F32 { Some(outputs(truth, steps, seed, tol.eps)?) } else { None };
     let mut worst: f64 = 0.0;
-    let mut check = |what: &str, a: &[f64], b: &[f64], limit: f64| -> Result<(), String> {
-        let e = relative_error(a, b);
+    for (i, ((what, x, rhel, grad), (_, y, _, _))) in a.iter().zip(&b).enumerate() {
+        let limit = if *rhel {
+            tol.rhel
+        } else if *grad {
+            tol.grads
+        } else {
+            tol.states
+        };
+        let e = relative_error(x, y);
         worst = worst.max(e);
-        if e <= limit { Ok(()) } else { Err(format!("{what}: {e:.2e} > {limit:.0e}")) }
-    };
-    let run = |m: &Model| -> Result<_, String> {
-        let e = |e: hsc_runtime::RunError| e.to_string();
-        Ok((
-            m.forward(params, batch).map_err(e)?,
-            m.trajectory(params, batch).map_err(e)?,
-            m.echo_states(params, batch, 0.0).map_err(e)?,
-            m.echo_states(params, batch, tol.eps).map_err(e)?,
-            m.rhel_grad(params, batch, Echo::Central(tol.eps)).map_err(e)?,
-            m.tangent_grad(params, batch).map_err(e)?,
-            m.bptt_grad(params, batch).map_err(e)?,
-        ))
-    };
-    let (a, b) = (run(tested)?, run(reference)?);
-    check("forward loss", &[a.0.loss], &[b.0.loss], tol.states)?;
-    for (x, y) in a.0.state.iter().zip(&b.0.state) {
-        check("final state", x, y, tol.states)?;
-    }
-    for (x, y) in a.1.states.iter().zip(&b.1.states) {
-        check("trajectory", x, y, tol.states)?;
-    }
-    check("energy", &a.1.energy, &b.1.energy, tol.states)?;
-    for (x, y) in a.2.iter().flatten().zip(b.2.iter().flatten()) {
-        check("unnudged echo", x, y, tol.states)?;
-    }
-    for (x, y) in a.3.iter().flatten().zip(b.3.iter().flatten()) {
-        check("nudged echo", x, y, tol.states)?;
-    }
-    for (name, x, y, limit) in
-        [("rhel", &a.4, &b.4, tol.rhel), ("tangent", &a.5, &b.5, tol.grads), ("bptt", &a.6, &b.6, tol.grads)]
-    {
-        check(&format!("{name} loss"), &[x.loss], &[y.loss], tol.states)?;
-        let arrays = x
-            .params
-            .iter()
-            .zip(&y.params)
-            .chain(x.inputs.iter().zip(&y.inputs))
-            .chain(x.initial.iter().zip(&y.initial));
-        for (i, (g, h)) in arrays.enumerate() {
-            check(&format!("{name} gradient {i}"), g, h, limit)?;
+        if e <= limit {
+            continue;
         }
+        if let Some(c) = &c {
+            let (to_truth, interp_to_truth) = (relative_error(x, &c[i].1), relative_error(y, &c[i].1));
+            if to_truth <= 4.0 * interp_to_truth + limit {
+                continue;
+            }
+            return Err(format!(
+                "{what}: {e:.2e} from the f32 interpreter (> {limit:.0e}), and {to_truth:.2e} from f64 where the f32 interpreter is {interp_to_truth:.2e}"
+            ));
+        }
+        return Err(format!("{what}: {e:.2e} > {limit:.0e}"));
     }
     Ok(worst)
 }
@@ -138,11 +168,14 @@ fn check_model(
     let mut worst = [0.0; 2];
     for (i, p) in [Precision::F64, Precision::F32].into_iter().enumerate() {
         let reference = compiled.interpreted(p);
+        let truth = compiled.interpreted(Precision::F64);
         let jit = compiled.jitted(p).map_err(|d| d.message)?;
-        worst[i] = agree(&reference, &jit, steps, seed, p).map_err(|e| format!("JIT {}: {e}", p.name()))?;
+        worst[i] =
+            agree(&reference, &jit, &truth, steps, seed, p).map_err(|e| format!("JIT {}: {e}", p.name()))?;
         if aot_too {
             let aot = aot(&compiled, p, dir)?;
-            let w = agree(&reference, &aot, steps, seed, p).map_err(|e| format!("AOT {}: {e}", p.name()))?;
+            let w = agree(&reference, &aot, &truth, steps, seed, p)
+                .map_err(|e| format!("AOT {}: {e}", p.name()))?;
             worst[i] = worst[i].max(w);
         }
     }
