@@ -43,14 +43,12 @@ fn tolerance(p: Precision) -> Tolerance {
     }
 }
 
-/// Every output of every pass on one drawn problem: (what, values, is it a RHEL gradient,
-/// is it a gradient).
-fn outputs(
-    m: &Model,
-    steps: usize,
-    seed: u64,
-    eps: f64,
-) -> Result<Vec<(String, Vec<f64>, bool, bool)>, String> {
+/// One output of a pass: what it is, its values, whether it is a RHEL gradient, whether it is
+/// a gradient.
+type Output = (String, Vec<f64>, bool, bool);
+
+/// Every output of every pass on one drawn problem.
+fn outputs(m: &Model, steps: usize, seed: u64, eps: f64) -> Result<Vec<Output>, String> {
     let drawn = draw(m, steps, seed);
     let (params, batch) = (&drawn.params, &drawn.batch);
     let e = |e: hsc_runtime::RunError| e.to_string();
