@@ -73,7 +73,8 @@ impl Config {
         self
     }
 
-    /// Where to write, instead of `OUT_DIR`.
+    /// Where to write, instead of `OUT_DIR`; the files are then only written (not archived,
+    /// and nothing is said to Cargo).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Config {
         self.out_dir = Some(dir.into());
         self
@@ -108,12 +109,14 @@ impl Config {
         let object = write(format!("{stem}.o"), &files.object)?;
         write(format!("{stem}.json"), files.json.as_bytes())?;
         let rust = write(format!("{stem}.rs"), files.rust.as_bytes())?;
-        cc::Build::new()
-            .object(&object)
-            .cargo_metadata(self.out_dir.is_none())
-            .out_dir(&out)
-            .try_compile(&format!("hsc_{stem}"))
-            .map_err(|e| BuildError::Io(format!("cannot archive `{}`: {e}", object.display())))?;
+        // Archiving and linking are Cargo's business: only inside a build script.
+        if self.out_dir.is_none() {
+            cc::Build::new()
+                .object(&object)
+                .out_dir(&out)
+                .try_compile(&format!("hsc_{stem}"))
+                .map_err(|e| BuildError::Io(format!("cannot archive `{}`: {e}", object.display())))?;
+        }
         Ok(rust)
     }
 }
