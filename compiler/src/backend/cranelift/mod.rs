@@ -9,6 +9,7 @@ pub mod math;
 pub mod math_f32;
 mod object;
 mod translate;
+mod vector;
 
 use std::sync::Arc;
 

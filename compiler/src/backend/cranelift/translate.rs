@@ -16,7 +16,7 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, Variable};
 use hsc_runtime::Real;
 
-use super::{math, math_f32};
+use super::{math, math_f32, vector};
 use crate::ir::Func;
 use crate::kernel::{BinOp, Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
@@ -63,6 +63,7 @@ pub fn translate(mut b: FunctionBuilder<'_>, kernel: &Kernel, real: Real, target
         bases,
         steps: params[1],
         eps,
+        lanes: None,
     };
     t.block(&kernel.body);
     t.b.ins().return_(&[]);
@@ -80,6 +81,8 @@ struct Translator<'a, 'b> {
     bases: Vec<ir::Value>,
     steps: ir::Value,
     eps: [ir::Value; 2],
+    /// Inside a vectorized loop: its variable, whose consecutive values are the lanes.
+    lanes: Option<LoopVar>,
 }
 
 impl Translator<'_, '_> {
@@ -91,8 +94,20 @@ impl Translator<'_, '_> {
                     self.values[v.as_u32() as usize] = Some(x);
                 }
                 Stmt::Loop { var, lo, hi, body } => {
-                    if lo < hi {
-                        let from = self.b.ins().iconst(types::I64, *lo);
+                    let mut lo = *lo;
+                    let width = self.width();
+                    if self.lanes.is_none() && hi - lo >= width && vector::vectorizable(self.real, *var, body)
+                    {
+                        let end = lo + (hi - lo) / width * width;
+                        let from = self.b.ins().iconst(types::I64, lo);
+                        let to = self.b.ins().iconst(types::I64, end);
+                        self.lanes = Some(*var);
+                        self.counted(*var, from, to, width, |t| t.block(body));
+                        self.lanes = None;
+                        lo = end;
+                    }
+                    if lo < *hi {
+                        let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, *hi);
                         self.counted(*var, from, to, 1, |t| t.block(body));
                     }
@@ -134,12 +149,16 @@ impl Translator<'_, '_> {
                 }
                 Stmt::Store { buf, index, value, add } => {
                     let at = self.address(*buf, index);
+                    let (ty, flags) = self.access(index);
                     let mut x = self.value(*value);
+                    if ty.is_vector() {
+                        x = self.splat(x);
+                    }
                     if *add {
-                        let old = self.b.ins().load(self.fty, MemFlagsData::trusted(), at, 0);
+                        let old = self.b.ins().load(ty, flags, at, 0);
                         x = self.b.ins().fadd(old, x);
                     }
-                    self.b.ins().store(MemFlagsData::trusted(), x, at, 0);
+                    self.b.ins().store(flags, x, at, 0);
                 }
             }
         }
@@ -194,14 +213,18 @@ impl Translator<'_, '_> {
             Op::Eps(i) => self.eps[*i as usize],
             Op::Load { buf, index } => {
                 let at = self.address(*buf, index);
-                self.b.ins().load(self.fty, MemFlagsData::trusted(), at, 0)
+                let (ty, flags) = self.access(index);
+                self.b.ins().load(ty, flags, at, 0)
             }
             Op::Neg(a) => {
                 let a = self.value(*a);
                 self.b.ins().fneg(a)
             }
             Op::Binary(op, a, c) => {
-                let (a, c) = (self.value(*a), self.value(*c));
+                let (mut a, mut c) = (self.value(*a), self.value(*c));
+                if self.is_vector(a) || self.is_vector(c) {
+                    (a, c) = (self.splat(a), self.splat(c));
+                }
                 match op {
                     BinOp::Add => self.b.ins().fadd(a, c),
                     BinOp::Sub => self.b.ins().fsub(a, c),
@@ -215,7 +238,13 @@ impl Translator<'_, '_> {
                 }
             }
             Op::Powi(a, n) => {
-                let a = self.wide(self.value(*a));
+                let a = self.value(*a);
+                if self.is_vector(a) && self.real == Real::F32 {
+                    // `vectorizable` allows only 1, 2 and -1 here, where f32 arithmetic gives
+                    // the bits of f64 arithmetic rounded to f32.
+                    return self.powi(a, *n);
+                }
+                let a = self.wide(a);
                 let r = self.powi(a, *n);
                 self.narrow(r)
             }
@@ -230,6 +259,25 @@ impl Translator<'_, '_> {
                         let r = math::emit(&mut self.b, *f, a);
                         self.narrow(r)
                     }
+                }
+            }
+            Op::Select { conds, then, otherwise } if self.lanes.is_some() => {
+                let (mut then, mut otherwise) = (self.value(*then), self.value(*otherwise));
+                if self.is_vector(then) || self.is_vector(otherwise) {
+                    (then, otherwise) = (self.splat(then), self.splat(otherwise));
+                }
+                // `vectorizable` allows only conditions that do not depend on the lanes.
+                let mut all: Option<ir::Value> = None;
+                for c in conds {
+                    let holds = self.cond(c);
+                    all = Some(match all {
+                        Some(a) => self.b.ins().band(a, holds),
+                        None => holds,
+                    });
+                }
+                match all {
+                    Some(c) => self.b.ins().select(c, then, otherwise),
+                    None => then,
                 }
             }
             Op::Select { conds, then, otherwise } => {
@@ -247,6 +295,40 @@ impl Translator<'_, '_> {
                     None => then,
                 }
             }
+        }
+    }
+
+    /// Lanes of a vector of the kernel's type: 4 for f32, 2 for f64 (128-bit vectors, the
+    /// widest Cranelift lowers on x86-64).
+    fn width(&self) -> i64 {
+        match self.real {
+            Real::F32 => 4,
+            Real::F64 => 2,
+        }
+    }
+
+    fn vector_type(&self) -> ir::Type {
+        self.fty.by(self.width() as u32).expect("a 128-bit vector type")
+    }
+
+    fn is_vector(&self, x: ir::Value) -> bool {
+        self.b.func.dfg.value_type(x).is_vector()
+    }
+
+    /// `x` as a vector (every lane the same when it is a scalar).
+    fn splat(&mut self, x: ir::Value) -> ir::Value {
+        let ty = self.vector_type();
+        if self.is_vector(x) { x } else { self.b.ins().splat(ty, x) }
+    }
+
+    /// The type and flags of an access: a vector (maybe unaligned) where the index runs over
+    /// the lanes, else a scalar.
+    fn access(&self, index: &[Index]) -> (ir::Type, MemFlagsData) {
+        match self.lanes {
+            Some(v) if index.iter().any(|i| i.var == Some(v)) => {
+                (self.vector_type(), MemFlagsData::new().with_notrap())
+            }
+            _ => (self.fty, MemFlagsData::trusted()),
         }
     }
 
@@ -269,7 +351,12 @@ impl Translator<'_, '_> {
     /// `a^n` by repeated squaring, in the order of compiler-rt's `__powidf2` (which Rust's
     /// `powi` calls), so the result is the same bits.
     fn powi(&mut self, a: ir::Value, n: i32) -> ir::Value {
-        let one = self.b.ins().f64const(1.0);
+        let ty = self.b.func.dfg.value_type(a);
+        let one = match ty.lane_type() {
+            types::F32 => self.b.ins().f32const(1.0),
+            _ => self.b.ins().f64const(1.0),
+        };
+        let one = if ty.is_vector() { self.b.ins().splat(ty, one) } else { one };
         let (mut base, mut r, mut e) = (a, one, n.unsigned_abs());
         loop {
             if e & 1 == 1 {

@@ -1,0 +1,112 @@
+//! Which loops the translator runs over vectors of lanes (4 × f32 or 2 × f64), with a scalar
+//! tail: a loop whose consecutive iterations read and write consecutive elements and never
+//! see each other's results. Lane `j` then does exactly what iteration `k + j` would, so the
+//! results are the same bits as the scalar loop's (the math functions' vector forms give the
+//! scalar forms' bits; `tests/math_ulp.rs` checks it).
+
+use std::collections::HashMap;
+
+use hsc_runtime::Real;
+
+use crate::kernel::{Buf, Cond, Index, LoopVar, Op, Stmt};
+
+/// Whether the loop over `var` with this body can run lane-wise:
+/// - a straight-line body (no inner loop or reduction);
+/// - every access indexed by `var` is contiguous in it: `var` (plus a constant) on the last
+///   axis only, without wrap-around or clamping;
+/// - every store is indexed by `var`, and a buffer the loop writes is read only at the element
+///   being written (so no iteration reads what another wrote);
+/// - guards do not depend on `var`;
+/// - in f32, no real power and no integer power but 1, 2 and -1 (computed in f32 lane-wise,
+///   which gives the bits of the scalar path's f64-then-round only for those).
+pub fn vectorizable(real: Real, var: LoopVar, body: &[Stmt]) -> bool {
+    let mut written: HashMap<Buf, &[Index]> = HashMap::new();
+    let mut read: Vec<(Buf, &[Index])> = Vec::new();
+    for s in body {
+        match s {
+            Stmt::Let(_, op) => match op {
+                Op::Load { buf, index } => {
+                    if !contiguous(index, var) {
+                        return false;
+                    }
+                    read.push((*buf, index));
+                }
+                Op::Select { conds, .. } if conds.iter().any(|c| uses(c, var)) => return false,
+                Op::Binary(crate::kernel::BinOp::Pow, ..) if real == Real::F32 => return false,
+                Op::Powi(_, n) if real == Real::F32 && ![1, 2, -1].contains(n) => return false,
+                _ => {}
+            },
+            Stmt::Store { buf, index, .. } => {
+                if !index.iter().any(|i| i.var == Some(var)) || !contiguous(index, var) {
+                    return false;
+                }
+                if written.insert(*buf, index).is_some_and(|before| before != index.as_slice()) {
+                    return false;
+                }
+            }
+            Stmt::Loop { .. } | Stmt::Steps { .. } | Stmt::Reduce { .. } => return false,
+        }
+    }
+    read.iter().all(|(buf, index)| written.get(buf).is_none_or(|w| w == index))
+}
+
+/// `var` appears only as `var + c` on the last axis.
+fn contiguous(index: &[Index], var: LoopVar) -> bool {
+    let last = index.len().saturating_sub(1);
+    index.iter().enumerate().all(|(axis, i)| {
+        i.var != Some(var) || (axis == last && i.inner == 0 && i.wrap.is_none() && i.clamp.is_none())
+    })
+}
+
+fn uses(c: &Cond, var: LoopVar) -> bool {
+    match c {
+        Cond::Range { index, .. } => index.var == Some(var),
+        Cond::Equal(a, b) => a.var == Some(var) || b.var == Some(var),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hsc_runtime::{Pass, Real};
+
+    use super::vectorizable;
+    use crate::kernel::Stmt;
+
+    /// How many loops of a pass's kernel run lane-wise, and how many do not.
+    fn count(example: &str, pass: Pass) -> (usize, usize) {
+        let path = format!("{}/../examples/{example}.ham", env!("CARGO_MANIFEST_DIR"));
+        let compiled = crate::load(std::path::Path::new(&path), &[]).expect("the example compiles");
+        let mut stack: Vec<&Stmt> = compiled.module.kernel(pass).body.iter().collect();
+        let (mut yes, mut no) = (0, 0);
+        while let Some(s) = stack.pop() {
+            match s {
+                Stmt::Loop { var, body, .. } => {
+                    if vectorizable(Real::F32, *var, body) {
+                        yes += 1;
+                    } else {
+                        no += 1;
+                    }
+                    stack.extend(body);
+                }
+                Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => stack.extend(body),
+                _ => {}
+            }
+        }
+        (yes, no)
+    }
+
+    #[test]
+    fn the_kicks_and_drifts_of_nonlin_hru_run_lane_wise() {
+        // sigmoid(c), two kicks and a drift; the drive's loop holds a reduction.
+        let (yes, no) = count("nonlin_hru", Pass::Forward);
+        assert_eq!((yes, no), (4, 1));
+    }
+
+    #[test]
+    fn neighbour_reads_through_a_boundary_guard_stay_scalar() {
+        // The FPUT chain's kicks read q[k - 1] and q[k + 1], clamped at the ends.
+        let (yes, no) = count("fput_chain", Pass::Forward);
+        assert!(no >= 2, "{yes} lane-wise, {no} scalar");
+        assert!(yes >= 1, "the drift runs lane-wise");
+    }
+}
