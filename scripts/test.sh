@@ -19,7 +19,7 @@ cargo run --locked -q -p hsc-example-embed
 echo "== against the reference NumPy implementation (../shared/spec/rhel_reference.py)"
 if python3 -c "import numpy" 2>/dev/null; then
     dump="$(mktemp -d)"
-    cargo run --release --locked -q -p hsc -- gradcheck examples/rhel_reference.ham --steps 200 --dump "$dump" >/dev/null
+    cargo run --locked -q -p hsc -- gradcheck examples/rhel_reference.ham --steps 200 --dump "$dump" >/dev/null
     python3 scripts/check_reference.py "$dump"
     rm -rf "$dump"
 else
