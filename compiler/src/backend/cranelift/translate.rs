@@ -261,25 +261,6 @@ impl Translator<'_, '_> {
                     }
                 }
             }
-            Op::Select { conds, then, otherwise } if self.lanes.is_some() => {
-                let (mut then, mut otherwise) = (self.value(*then), self.value(*otherwise));
-                if self.is_vector(then) || self.is_vector(otherwise) {
-                    (then, otherwise) = (self.splat(then), self.splat(otherwise));
-                }
-                // `vectorizable` allows only conditions that do not depend on the lanes.
-                let mut all: Option<ir::Value> = None;
-                for c in conds {
-                    let holds = self.cond(c);
-                    all = Some(match all {
-                        Some(a) => self.b.ins().band(a, holds),
-                        None => holds,
-                    });
-                }
-                match all {
-                    Some(c) => self.b.ins().select(c, then, otherwise),
-                    None => then,
-                }
-            }
             Op::Select { conds, then, otherwise } => {
                 let mut all: Option<ir::Value> = None;
                 for c in conds {
@@ -289,7 +270,12 @@ impl Translator<'_, '_> {
                         None => holds,
                     });
                 }
-                let (then, otherwise) = (self.value(*then), self.value(*otherwise));
+                let (mut then, mut otherwise) = (self.value(*then), self.value(*otherwise));
+                if self.is_vector(then) || self.is_vector(otherwise) {
+                    // A scalar condition picks whole vectors: `vectorizable` allows only
+                    // conditions that do not depend on the lanes.
+                    (then, otherwise) = (self.splat(then), self.splat(otherwise));
+                }
                 match all {
                     Some(c) => self.b.ins().select(c, then, otherwise),
                     None => then,
