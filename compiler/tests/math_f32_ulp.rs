@@ -15,93 +15,18 @@
 
 use std::collections::BTreeMap;
 
-use cranelift_codegen::ir::{AbiParam, Function, InstBuilder, MemFlagsData, UserFuncName, Value, types};
-use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::verify_function;
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+mod common;
+
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, types};
 use hsc::backend::cranelift::{math, math_f32};
 use hsc::ir::Func;
 
-const FUNCS: [Func; 15] = [
-    Func::Exp,
-    Func::Log,
-    Func::Sqrt,
-    Func::Sin,
-    Func::Cos,
-    Func::Tanh,
-    Func::Sinh,
-    Func::Cosh,
-    Func::Sigmoid,
-    Func::Softplus,
-    Func::Logcosh,
-    Func::Abs,
-    Func::Relu,
-    Func::Sign,
-    Func::Step,
-];
+use common::jit::{Jit, every_func};
 
 const BOUND: u64 = 2;
 
 type Scalar = extern "C" fn(f32) -> f32;
 type Vector = extern "C" fn(*const f32, *mut f32);
-
-struct Jit {
-    module: JITModule,
-    fctx: FunctionBuilderContext,
-}
-
-impl Jit {
-    fn new() -> Jit {
-        let mut flags = settings::builder();
-        flags.set("opt_level", "speed").unwrap();
-        flags.set("is_pic", "false").unwrap();
-        flags.set("use_colocated_libcalls", "false").unwrap();
-        let isa = cranelift_native::builder_with_options(true)
-            .unwrap()
-            .finish(settings::Flags::new(flags))
-            .unwrap();
-        let module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        Jit { module, fctx: FunctionBuilderContext::new() }
-    }
-
-    /// Builds, verifies and defines a function; returns its id and its number of instructions.
-    fn define(
-        &mut self,
-        name: &str,
-        params: &[types::Type],
-        returns: &[types::Type],
-        body: impl FnOnce(&mut FunctionBuilder, &[Value]) -> Vec<Value>,
-    ) -> (FuncId, usize) {
-        let mut sig = self.module.make_signature();
-        sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
-        sig.returns.extend(returns.iter().map(|&t| AbiParam::new(t)));
-        let id = self.module.declare_function(name, Linkage::Local, &sig).unwrap();
-        let mut ctx = self.module.make_context();
-        ctx.func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
-        {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            let block = b.create_block();
-            b.append_block_params_for_function_params(block);
-            b.switch_to_block(block);
-            let args = b.block_params(block).to_vec();
-            let rets = body(&mut b, &args);
-            b.ins().return_(&rets);
-            b.seal_all_blocks();
-            b.finalize(self.module.target_config());
-        }
-        if let Err(e) = verify_function(&ctx.func, self.module.isa()) {
-            panic!("{name} does not verify:\n{e}\n{}", ctx.func.display());
-        }
-        let count =
-            ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum::<usize>() - 1;
-        if let Err(e) = self.module.define_function(id, &mut ctx) {
-            panic!("{name} does not compile: {e:?}");
-        }
-        (id, count)
-    }
-}
 
 struct Compiled {
     _jit: Jit,
@@ -111,11 +36,11 @@ struct Compiled {
 }
 
 fn compile_all() -> Compiled {
-    let mut jit = Jit::new();
-    let ptr = jit.module.target_config().pointer_type();
+    let mut jit = Jit::new(true);
+    let ptr = jit.pointer_type();
     let mut ids = Vec::new();
     let mut counts = BTreeMap::new();
-    for f in FUNCS {
+    for f in every_func() {
         let (s, n32) = jit.define(&format!("{}_f32", f.name()), &[types::F32], &[types::F32], |b, a| {
             vec![math_f32::emit(b, f, a[0])]
         });
@@ -132,7 +57,7 @@ fn compile_all() -> Compiled {
         ids.push((f, s, v));
         counts.insert(f, (n32, n64));
     }
-    jit.module.finalize_definitions().unwrap();
+    jit.finalize();
     // SAFETY: each pointer is a finalized function of the signature it is cast to, and `jit`
     // (which owns the code) lives as long as the pointers, in `Compiled`.
     let unary = ids
@@ -141,8 +66,8 @@ fn compile_all() -> Compiled {
             (
                 f,
                 (
-                    std::mem::transmute::<*const u8, Scalar>(jit.module.get_finalized_function(s)),
-                    std::mem::transmute::<*const u8, Vector>(jit.module.get_finalized_function(v)),
+                    std::mem::transmute::<*const u8, Scalar>(jit.ptr(s)),
+                    std::mem::transmute::<*const u8, Vector>(jit.ptr(v)),
                 ),
             )
         })
@@ -314,7 +239,7 @@ fn f32_functions_are_accurate_and_vectors_agree() {
     println!("| function | points | max ulp | at x | ours | reference | IR insts f32 | IR insts f64 |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut failures = Vec::new();
-    for f in FUNCS {
+    for f in every_func() {
         let (s, v) = compiled.unary[&f];
         let xs = points(f);
         assert!(xs.len() >= 100_000, "{}: {} points", f.name(), xs.len());

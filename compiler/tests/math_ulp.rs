@@ -20,33 +20,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use cranelift_codegen::ir::{AbiParam, Function, InstBuilder, MemFlagsData, UserFuncName, Value, types};
-use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::verify_function;
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module, default_libcall_names};
+mod common;
+
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, types};
 use hsc::backend::cranelift::math;
 use hsc::ir::Func;
 
-/// Every function, the internal ones included.
-const FUNCS: [Func; 15] = [
-    Func::Exp,
-    Func::Log,
-    Func::Sqrt,
-    Func::Sin,
-    Func::Cos,
-    Func::Tanh,
-    Func::Sinh,
-    Func::Cosh,
-    Func::Sigmoid,
-    Func::Softplus,
-    Func::Logcosh,
-    Func::Abs,
-    Func::Relu,
-    Func::Sign,
-    Func::Step,
-];
+use common::jit::{Jit, every_func};
 
 /// The bound asserted on the largest ulp distance from std (`Func::eval`), per function. Not
 /// for logcosh, where `Func::eval`'s formula cancels (it is bounded against the exact value).
@@ -66,82 +46,13 @@ type Vector = extern "C" fn(*const f64, *mut f64);
 type Scalar2 = extern "C" fn(f64, f64) -> f64;
 type Vector2 = extern "C" fn(*const f64, *const f64, *mut f64);
 
-/// A JIT module for the host at `opt_level = speed`, with the host's features (`native`) or
-/// baseline x86-64 (SSE2 only); the functions it compiled stay valid as long as it lives.
-struct Jit {
-    module: JITModule,
-    fctx: FunctionBuilderContext,
-    pending: Vec<cranelift_module::FuncId>,
-}
-
-impl Jit {
-    fn new(native: bool) -> Jit {
-        let mut flags = settings::builder();
-        flags.set("opt_level", "speed").unwrap();
-        flags.set("is_pic", "false").unwrap();
-        flags.set("use_colocated_libcalls", "false").unwrap();
-        let isa = cranelift_native::builder_with_options(native)
-            .unwrap()
-            .finish(settings::Flags::new(flags))
-            .unwrap();
-        let module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        Jit { module, fctx: FunctionBuilderContext::new(), pending: Vec::new() }
-    }
-
-    /// Declares, builds, verifies and defines a function; `body` gets the builder (in its entry
-    /// block) and the block's parameters, and returns the values to return.
-    fn define(
-        &mut self,
-        name: &str,
-        params: &[types::Type],
-        returns: &[types::Type],
-        body: impl FnOnce(&mut FunctionBuilder, &[Value]) -> Vec<Value>,
-    ) -> cranelift_module::FuncId {
-        let mut sig = self.module.make_signature();
-        sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
-        sig.returns.extend(returns.iter().map(|&t| AbiParam::new(t)));
-        let id = self.module.declare_function(name, Linkage::Local, &sig).unwrap();
-        let mut ctx = self.module.make_context();
-        ctx.func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
-        {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            let block = b.create_block();
-            b.append_block_params_for_function_params(block);
-            b.switch_to_block(block);
-            let args = b.block_params(block).to_vec();
-            let rets = body(&mut b, &args);
-            b.ins().return_(&rets);
-            b.seal_all_blocks();
-            b.finalize(self.module.target_config());
-        }
-        if let Err(e) = verify_function(&ctx.func, self.module.isa()) {
-            panic!("{name} does not verify:\n{e}\n{}", ctx.func.display());
-        }
-        if let Err(e) = self.module.define_function(id, &mut ctx) {
-            panic!("{name} does not compile: {e:?}");
-        }
-        self.pending.push(id);
-        id
-    }
-
-    fn finalize(&mut self) {
-        self.module.finalize_definitions().unwrap();
-        self.pending.clear();
-    }
-
-    fn ptr(&self, id: cranelift_module::FuncId) -> *const u8 {
-        assert!(self.pending.is_empty(), "finalize first");
-        self.module.get_finalized_function(id)
-    }
-}
-
 /// `emit(f)` as a scalar function and as a two-lane function.
 fn define_unary(jit: &mut Jit, f: Func) -> (cranelift_module::FuncId, cranelift_module::FuncId) {
-    let ptr = jit.module.target_config().pointer_type();
-    let s = jit.define(&format!("{}_f64", f.name()), &[types::F64], &[types::F64], |b, args| {
+    let ptr = jit.pointer_type();
+    let (s, _) = jit.define(&format!("{}_f64", f.name()), &[types::F64], &[types::F64], |b, args| {
         vec![math::emit(b, f, args[0])]
     });
-    let v = jit.define(&format!("{}_f64x2", f.name()), &[ptr, ptr], &[], |b, args| {
+    let (v, _) = jit.define(&format!("{}_f64x2", f.name()), &[ptr, ptr], &[], |b, args| {
         let flags = MemFlagsData::new().with_notrap();
         let x = b.ins().load(types::F64X2, flags, args[0], 0);
         let y = math::emit(b, f, x);
@@ -153,11 +64,11 @@ fn define_unary(jit: &mut Jit, f: Func) -> (cranelift_module::FuncId, cranelift_
 
 /// `powf` as a scalar function and as a two-lane function.
 fn define_pow(jit: &mut Jit) -> (cranelift_module::FuncId, cranelift_module::FuncId) {
-    let ptr = jit.module.target_config().pointer_type();
-    let s = jit.define("pow_f64", &[types::F64, types::F64], &[types::F64], |b, args| {
+    let ptr = jit.pointer_type();
+    let (s, _) = jit.define("pow_f64", &[types::F64, types::F64], &[types::F64], |b, args| {
         vec![math::powf(b, args[0], args[1])]
     });
-    let v = jit.define("pow_f64x2", &[ptr, ptr, ptr], &[], |b, args| {
+    let (v, _) = jit.define("pow_f64x2", &[ptr, ptr, ptr], &[], |b, args| {
         let flags = MemFlagsData::new().with_notrap();
         let x = b.ins().load(types::F64X2, flags, args[0], 0);
         let y = b.ins().load(types::F64X2, flags, args[1], 0);
@@ -176,7 +87,7 @@ struct Compiled {
 
 fn compile_all(native: bool) -> Compiled {
     let mut jit = Jit::new(native);
-    let ids: Vec<_> = FUNCS.iter().map(|&f| (f, define_unary(&mut jit, f))).collect();
+    let ids: Vec<_> = every_func().map(|f| (f, define_unary(&mut jit, f))).collect();
     let pow_ids = define_pow(&mut jit);
     jit.finalize();
     // SAFETY: each pointer is a finalized function of the signature it is cast to, and `jit`
@@ -678,7 +589,7 @@ fn functions_are_accurate_and_vectors_agree() {
     writeln!(table, "|---|---|---|---|---|---|---|").unwrap();
     let mut failures = Vec::new();
     let mut logcosh_note = String::new();
-    for f in FUNCS {
+    for f in every_func() {
         let (s, v) = compiled.unary[&f];
         let xs = points(f);
         let ys = run(s, v, &xs);
@@ -977,7 +888,7 @@ fn sin_cos_far_out() {
 fn results_do_not_depend_on_the_isa() {
     let native = compile_all(true);
     let baseline = compile_all(false);
-    for f in FUNCS {
+    for f in every_func() {
         let (s1, v1) = native.unary[&f];
         let (s2, v2) = baseline.unary[&f];
         let xs = points(f);

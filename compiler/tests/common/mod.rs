@@ -2,6 +2,8 @@
 //! and uses only some of them).
 #![allow(dead_code)]
 
+pub mod jit;
+
 use std::path::{Path, PathBuf};
 
 use proptest::test_runner::{Config, RngSeed, TestRunner};
