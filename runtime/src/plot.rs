@@ -33,22 +33,62 @@ pub fn trajectory(
     states: &[Series],
     energy: &[f64],
 ) -> Result<(), String> {
+    let timed = |label: &str, v: &[f64]| Line {
+        label: label.to_owned(),
+        points: v.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v)).collect(),
+    };
+    let lines: Vec<Line> = states.iter().map(|s| timed(&s.label, &s.values)).collect();
+    let h0 = energy.first().copied().unwrap_or(0.0);
+    let scale = if h0 != 0.0 { h0.abs() } else { 1.0 };
+    let change: Vec<f64> = energy.iter().map(|h| (h - h0) / scale).collect();
+    let caption = format!("energy: (H - H_0) / |H_0|, H_0 = {h0:.6e}");
+    let panels = [
+        Panel { caption: "state".into(), x: "time".into(), lines, scientific: false },
+        Panel { caption, x: "time".into(), lines: vec![timed("", &change)], scientific: true },
+    ];
+    draw(path, title, &panels)
+}
+
+/// A named line of `(x, y)` points.
+pub struct Line {
+    /// Legend text (none when empty).
+    pub label: String,
+    /// The points, in order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One chart of a figure.
+pub struct Panel {
+    /// Its title.
+    pub caption: String,
+    /// What the horizontal axis is.
+    pub x: String,
+    /// Its lines.
+    pub lines: Vec<Line>,
+    /// Label the vertical axis as `1.0e-3` rather than `0.001`.
+    pub scientific: bool,
+}
+
+/// Draws `panels` one above the other into a PNG at `path`.
+pub fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), String> {
     fonts();
-    let root = BitMapBackend::new(path, (1200, 900)).into_drawing_area();
+    let height = 60 + 420 * panels.len().max(1) as u32;
+    let root = BitMapBackend::new(path, (1200, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root.titled(title, ("sans-serif", 28)).map_err(|e| e.to_string())?;
-    let (top, bottom) = root.split_vertically(560);
-    let n = states.first().map_or(0, |s| s.values.len()).max(energy.len());
-    let t_max = (n.max(2) - 1) as f64 * dt;
+    for (area, panel) in root.split_evenly((panels.len().max(1), 1)).iter().zip(panels) {
+        draw_panel(area, panel)?;
+    }
+    root.present().map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, panel: &Panel) -> Result<(), String> {
     let palette =
         [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK, &RGBColor(230, 140, 0), &RGBColor(120, 60, 160)];
-    let finite = |v: &[f64]| {
-        v.iter()
-            .copied()
+    let range = |values: &mut dyn Iterator<Item = f64>| {
+        let (lo, hi) = values
             .filter(|x| x.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
-    };
-    let padded = |(lo, hi): (f64, f64)| {
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
         if !lo.is_finite() || !hi.is_finite() {
             (-1.0, 1.0)
         } else if hi - lo < 1e-12 * (1.0 + lo.abs()) {
@@ -58,51 +98,41 @@ pub fn trajectory(
             (lo - pad, hi + pad)
         }
     };
-    let all: Vec<f64> = states.iter().flat_map(|s| s.values.iter().copied()).collect();
-    let (lo, hi) = padded(finite(&all));
-    let mut chart = ChartBuilder::on(&top)
-        .caption("state", ("sans-serif", 22))
+    let (x_lo, x_hi) = range(&mut panel.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
+    let (lo, hi) = range(&mut panel.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.caption, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..t_max, lo..hi)
+        .build_cartesian_2d(x_lo..x_hi, lo..hi)
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc("time").draw().map_err(|e| e.to_string())?;
-    for (i, s) in states.iter().enumerate() {
-        let color = palette[i % palette.len()];
-        let points = s.values.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v));
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label(s.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    let scientific = |v: &f64| format!("{v:.1e}");
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(panel.x.as_str());
+    if panel.scientific {
+        mesh.y_label_formatter(&scientific);
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| e.to_string())?;
-    let h0 = energy.first().copied().unwrap_or(0.0);
-    let scale = if h0 != 0.0 { h0.abs() } else { 1.0 };
-    let change: Vec<f64> = energy.iter().map(|h| (h - h0) / scale).collect();
-    let (lo, hi) = padded(finite(&change));
-    let caption = format!("energy: (H - H_0) / |H_0|, H_0 = {h0:.6e}");
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption(caption, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..t_max, lo..hi)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc("time")
-        .y_label_formatter(&|v| format!("{v:.1e}"))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    let points = change.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v));
-    chart.draw_series(LineSeries::new(points, BLACK.stroke_width(2))).map_err(|e| e.to_string())?;
-    root.present().map_err(|e| format!("cannot write {}: {e}", path.display()))
+    mesh.draw().map_err(|e| e.to_string())?;
+    for (i, line) in panel.lines.iter().enumerate() {
+        let color = palette[i % palette.len()];
+        let points = line.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
+        let series =
+            chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(|e| e.to_string())?;
+        if !line.label.is_empty() {
+            series
+                .label(line.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+    }
+    if panel.lines.iter().any(|l| !l.label.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod alloc;
 mod bench;
 mod gradcheck;
 mod simulate;
+mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hsc::backend::cranelift::ObjectTarget;
@@ -164,6 +165,86 @@ enum Command {
         #[command(flatten)]
         dims: Dims,
     },
+    /// Train a stacked Hamiltonian SSM whose recurrent layers are the model on a UEA/UCR
+    /// classification data set (DIR/NAME_TRAIN.ts and DIR/NAME_TEST.ts).
+    ///
+    /// Prints each epoch's train and validation loss and accuracy, then the test accuracy of
+    /// the params that did best on validation. The run folder gets `metrics.json`,
+    /// `curves.png`, checkpoints (`last.safetensors`, `best.safetensors`), the exact command
+    /// and a copy of the model; `--resume` goes on from the last checkpoint.
+    Train {
+        /// The .ham file (omit it with --resume).
+        #[arg(required_unless_present = "resume")]
+        model: Option<PathBuf>,
+        /// The data folder: NAME_TRAIN.ts and NAME_TEST.ts [with --resume: the run's].
+        #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+        data: Option<PathBuf>,
+        /// Continue the run in this folder from its last checkpoint.
+        #[arg(long, value_name = "RUN", conflicts_with = "model")]
+        resume: Option<PathBuf>,
+        /// Number of blocks.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+        layers: u64,
+        /// Width between blocks.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        hidden: u64,
+        /// Passes over the training set.
+        #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        epochs: u64,
+        /// Peak learning rate (AdamW, warm-up then cosine decay).
+        #[arg(long, default_value_t = 3e-3)]
+        lr: f64,
+        /// Sequences per update.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch: u64,
+        /// How the recurrent layers' gradients are computed.
+        #[arg(long, value_enum, default_value_t = GradArg::Rhel)]
+        grad: GradArg,
+        /// RHEL's nudge, relative to each sequence's largest cotangent.
+        #[arg(long, default_value_t = 0.05)]
+        eps: f64,
+        /// Seed of the params, the validation split, the shuffles and dropout.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The run folder.
+        #[arg(long, value_name = "DIR", default_value = "run")]
+        out: PathBuf,
+        /// Dropout probability.
+        #[arg(long, default_value_t = 0.1)]
+        dropout: f64,
+        /// AdamW's weight decay (weight matrices only).
+        #[arg(long, default_value_t = 0.01)]
+        weight_decay: f64,
+        /// Fraction of the training set held out for validation (0: none).
+        #[arg(long, default_value_t = 0.2)]
+        validation: f64,
+        /// Arithmetic of the recurrent layers.
+        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+        precision: PrecisionArg,
+        /// What runs the recurrent layers' kernels.
+        #[arg(long, value_enum, default_value_t = BackendArg::Cranelift)]
+        backend: BackendArg,
+        #[command(flatten)]
+        dims: Dims,
+    },
+    /// Score the best checkpoint of a `hsc train` run on a data set's test file.
+    Eval {
+        /// The run folder.
+        run: PathBuf,
+        /// The data folder [default: the run's].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GradArg {
+    /// Recurrent Hamiltonian Echo Learning: two nudged echoes (O(1) memory in T).
+    Rhel,
+    /// The tangent echo, RHEL's ε → 0 limit.
+    Tangent,
+    /// Backpropagation through time over a stored trajectory (the reference).
+    Bptt,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -378,6 +459,78 @@ pub fn main() -> ExitCode {
             };
             bench::bench(&c, compile_ms, &bench::Args { options, json })
         }),
+        Command::Train {
+            model,
+            data,
+            resume,
+            layers,
+            hidden,
+            epochs,
+            lr,
+            batch,
+            grad,
+            eps,
+            seed,
+            out,
+            dropout,
+            weight_decay,
+            validation,
+            precision,
+            backend,
+            dims,
+        } => {
+            if let Some(dir) = resume {
+                return with_run(&dir, color, |model, _| train::resume(model, &dir, data.as_deref()));
+            }
+            let (Some(model), Some(data)) = (model, data) else {
+                return ExitCode::from(2);
+            };
+            let checks = [
+                ("--lr", lr, lr > 0.0 && lr.is_finite()),
+                ("--eps", eps, eps > 0.0 && eps.is_finite()),
+                ("--dropout", dropout, (0.0..1.0).contains(&dropout)),
+                ("--weight-decay", weight_decay, (0.0..1.0).contains(&weight_decay)),
+                ("--validation", validation, (0.0..1.0).contains(&validation)),
+            ];
+            if let Some((name, value, _)) = checks.iter().find(|c| !c.2) {
+                let d = Diagnostic::error(format!("{name} {value} is out of range"))
+                    .with_note("--lr and --eps are positive; --dropout, --weight-decay and --validation are in [0, 1)");
+                eprint!("{}", render(&[d], "", "", color));
+                return ExitCode::from(2);
+            }
+            let grad = match grad {
+                GradArg::Rhel => hsc_runtime::train::GradMethod::Rhel { eps },
+                GradArg::Tangent => hsc_runtime::train::GradMethod::Tangent,
+                GradArg::Bptt => hsc_runtime::train::GradMethod::Bptt,
+            };
+            let settings = train::Settings {
+                data,
+                hidden: hidden as usize,
+                layers: layers as usize,
+                dropout,
+                config: hsc_runtime::train::Config {
+                    epochs: epochs as usize,
+                    lr,
+                    batch: batch as usize,
+                    grad,
+                    seed,
+                    weight_decay,
+                },
+                validation,
+                precision: Precision::from(precision).name(),
+                backend: hsc::Backend::from(backend).name(),
+                defines: dims.define.iter().map(|o| format!("{}={}", o.name, o.value)).collect(),
+            };
+            let argv: Vec<String> = std::env::args().collect();
+            run(&model, &dims.define, color, |front| {
+                let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+                let m = c.model(backend.into(), precision.into())?;
+                train::train(m, &model, &out, settings.clone(), &argv)
+            })
+        }
+        Command::Eval { run: dir, data } => {
+            with_run(&dir, color, |model, _| train::eval(model, &dir, data.as_deref()))
+        }
         Command::Simulate { model, steps, dt, seed, precision, backend, free, out, plot, dims } => {
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, dt)? else { return Ok(String::new().into()) };
@@ -394,6 +547,34 @@ pub fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// Runs `output` on the model of a `hsc train` run folder, compiled as the run was.
+fn with_run(
+    dir: &Path,
+    color: bool,
+    output: impl Fn(hsc_runtime::Model, &serde_json::Value) -> Result<Output, Diagnostic>,
+) -> ExitCode {
+    let command = match train::stored(dir) {
+        Ok(c) => c,
+        Err(d) => {
+            eprint!("{}", render(&[d], "", "", color));
+            return ExitCode::from(1);
+        }
+    };
+    let precision = match command["precision"].as_str() {
+        Some("f32") => Precision::F32,
+        _ => Precision::F64,
+    };
+    let backend = match command["backend"].as_str() {
+        Some("interp") => hsc::Backend::Interp,
+        _ => hsc::Backend::Cranelift,
+    };
+    let defines = train::stored_defines(&command);
+    run(&dir.join("model.ham"), &defines, color, |front| {
+        let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+        output(c.model(backend, precision)?, &command)
+    })
 }
 
 /// Most diagnostics printed for one file; past that, a count (a file with thousands of errors

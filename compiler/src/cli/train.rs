@@ -1,0 +1,341 @@
+//! `hsc train` and `hsc eval`: a stacked Hamiltonian SSM on a UEA/UCR classification set.
+//!
+//! A run folder holds everything needed to go on or to score: `command.json` (the exact
+//! command, the seed and every setting), `model.ham` (a copy of the model), `last.safetensors`
+//! (after every epoch) and `best.safetensors` (the best validation score), `metrics.json` and
+//! `curves.png`. Files are replaced atomically, so a run killed at any moment can be resumed.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hsc::Override;
+use hsc_grammar::Diagnostic;
+use hsc_runtime::Model;
+use hsc_runtime::data::{self, Dataset, Normalizer};
+use hsc_runtime::plot::{self, Line, Panel};
+use hsc_runtime::train::checkpoint::{self, Extra};
+use hsc_runtime::train::{
+    Architecture, Config, EpochRecord, Example, Network, Observer, Progress, Score, Trainer, metrics,
+};
+use serde_json::{Value, json};
+
+use super::Output;
+
+/// Everything `hsc train` was asked, as stored in `command.json`.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The data folder.
+    pub data: PathBuf,
+    /// The network's width and depth (channels and classes come from the data).
+    pub hidden: usize,
+    pub layers: usize,
+    pub dropout: f64,
+    pub config: Config,
+    /// Fraction of the training set held out for validation.
+    pub validation: f64,
+    pub precision: &'static str,
+    pub backend: &'static str,
+    pub defines: Vec<String>,
+}
+
+fn fail(message: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(message.into())
+}
+
+fn file_error(e: impl std::fmt::Display) -> Diagnostic {
+    fail(e.to_string())
+}
+
+/// The data, normalised by `normalizer` (fitted on the training part when `None`), split.
+struct Prepared {
+    classes: Vec<String>,
+    normalizer: Normalizer,
+    train: Vec<Example>,
+    validation: Vec<Example>,
+    test: Vec<Example>,
+    channels: usize,
+}
+
+fn prepare(dir: &Path, fraction: f64, seed: u64, normalizer: Option<Normalizer>) -> Result<Prepared, Diagnostic> {
+    let (train, mut test) = data::load_pair(dir).map_err(file_error)?;
+    let (mut train, mut validation) = data::split(&train, fraction, seed);
+    let normalizer = normalizer.unwrap_or_else(|| Normalizer::fit(&train));
+    for set in [&mut train, &mut validation, &mut test] {
+        normalizer.apply(set);
+    }
+    Ok(Prepared {
+        classes: train.classes.clone(),
+        channels: train.channels,
+        normalizer,
+        train: Example::all(&train),
+        validation: Example::all(&validation),
+        test: Example::all(&test),
+    })
+}
+
+fn describe(name: &str, d: &Dataset) -> String {
+    let lengths = if d.min_steps() == d.max_steps() {
+        format!("{} steps", d.max_steps())
+    } else {
+        format!("{}–{} steps", d.min_steps(), d.max_steps())
+    };
+    format!("{name}: {} cases, {} channels, {lengths}, {} classes", d.len(), d.channels, d.classes.len())
+}
+
+/// Starts a new run in `out`.
+pub fn train(model: Model, model_path: &Path, out: &Path, settings: Settings, argv: &[String]) -> Result<Output, Diagnostic> {
+    if out.join("last.safetensors").exists() {
+        return Err(fail(format!(
+            "`{}` already holds a run; continue it with `hsc train --resume {}`, or choose another --out",
+            out.display(),
+            out.display()
+        )));
+    }
+    let prepared = prepare(&settings.data, settings.validation, settings.config.seed, None)?;
+    if let Ok((train, test)) = data::load_pair(&settings.data) {
+        eprintln!("{}", describe("train", &train));
+        eprintln!("{}", describe("test", &test));
+    }
+    let arch = Architecture {
+        channels: prepared.channels,
+        hidden: settings.hidden,
+        layers: settings.layers,
+        classes: prepared.classes.len(),
+        dropout: settings.dropout,
+    };
+    let net = Network::new(arch, model, settings.config.seed).map_err(fail)?;
+    std::fs::create_dir_all(out).map_err(|e| fail(format!("cannot create `{}`: {e}", out.display())))?;
+    let source = std::fs::read(model_path).map_err(|e| fail(format!("cannot read `{}`: {e}", model_path.display())))?;
+    checkpoint::write_atomically(&out.join("model.ham"), &source).map_err(file_error)?;
+    let command = json!({
+        "command": argv.join(" "),
+        "argv": argv,
+        "model": model_path.display().to_string(),
+        "data": settings.data.display().to_string(),
+        "defines": settings.defines,
+        "hidden": settings.hidden,
+        "layers": settings.layers,
+        "dropout": settings.dropout,
+        "validation": settings.validation,
+        "precision": settings.precision,
+        "backend": settings.backend,
+        "seed": settings.config.seed,
+        "config": metrics::config_json(&settings.config),
+    });
+    let text = serde_json::to_string_pretty(&command).unwrap_or_default();
+    checkpoint::write_atomically(&out.join("command.json"), text.as_bytes()).map_err(file_error)?;
+    eprintln!(
+        "{} layers of {} (hidden {}), {} trainable numbers, {} gradients, {} threads",
+        net.arch.layers,
+        net.model.spec().name,
+        net.arch.hidden,
+        net.size(),
+        settings.config.grad.name(),
+        rayon::current_num_threads()
+    );
+    let trainer = Trainer::new(net, settings.config);
+    let extra = Extra { classes: prepared.classes.clone(), normalizer: prepared.normalizer.clone(), best_epoch: None };
+    run_epochs(trainer, extra, None, &prepared, out)
+}
+
+/// The settings stored in a run folder.
+pub fn stored(dir: &Path) -> Result<Value, Diagnostic> {
+    let path = dir.join("command.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| fail(format!("cannot read `{}` ({e}); is `{}` a run folder of `hsc train`?", path.display(), dir.display())))?;
+    serde_json::from_str(&text).map_err(|e| fail(format!("`{}` is not valid JSON: {e}", path.display())))
+}
+
+/// The `-D` overrides stored in a run folder.
+pub fn stored_defines(command: &Value) -> Vec<Override> {
+    command["defines"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| super::parse_define(d.as_str()?).ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Goes on with the run in `dir` from its last checkpoint; `data` overrides the stored folder.
+pub fn resume(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Diagnostic> {
+    let command = stored(dir)?;
+    let (trainer, extra) = checkpoint::load(&dir.join("last.safetensors"), model.clone()).map_err(file_error)?;
+    let best = match dir.join("best.safetensors") {
+        p if p.exists() => Some(checkpoint::load(&p, model).map_err(file_error)?.0.net),
+        _ => None,
+    };
+    let data = data.map(Path::to_path_buf).or_else(|| command["data"].as_str().map(PathBuf::from));
+    let data = data.ok_or_else(|| fail("the run folder does not say which data it was trained on; pass --data"))?;
+    let validation = command["validation"].as_f64().unwrap_or(0.2);
+    let prepared = prepare(&data, validation, trainer.config.seed, Some(extra.normalizer.clone()))?;
+    if prepared.classes != extra.classes {
+        return Err(fail(format!(
+            "the classes of `{}` ({}) are not the run's ({})",
+            data.display(),
+            prepared.classes.join(" "),
+            extra.classes.join(" ")
+        )));
+    }
+    eprintln!(
+        "resuming `{}` after epoch {} of {}",
+        dir.display(),
+        trainer.epochs_done(),
+        trainer.config.epochs
+    );
+    run_epochs(trainer, extra, best, &prepared, dir)
+}
+
+/// Draws a progress bar per epoch with the running loss.
+struct Bar(indicatif::ProgressBar);
+
+impl Observer for Bar {
+    fn batch(&mut self, p: &Progress) {
+        self.0.set_length(p.batches as u64);
+        self.0.set_position(p.done as u64);
+        self.0.set_message(format!("loss {:.4}", p.running_loss));
+    }
+}
+
+fn run_epochs(
+    mut trainer: Trainer,
+    mut extra: Extra,
+    mut best: Option<Network>,
+    data: &Prepared,
+    out: &Path,
+) -> Result<Output, Diagnostic> {
+    let started = Instant::now();
+    let total = trainer.config.epochs;
+    let best_score = |history: &[EpochRecord], epoch: Option<usize>| {
+        epoch.and_then(|e| history.get(e.wrapping_sub(1))).and_then(|r| r.validation)
+    };
+    while trainer.epochs_done() < total {
+        let epoch = trainer.epochs_done() + 1;
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!("epoch {epoch}/{total} {{bar:30}} {{pos}}/{{len}} {{msg}}"))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut observer = Bar(bar);
+        let result = trainer.epoch(&data.train, &data.validation, &mut observer);
+        observer.0.finish_and_clear();
+        let record = result.map_err(|e| {
+            let kept = match trainer.epochs_done() {
+                0 => "no checkpoint was written".to_owned(),
+                n => format!("the last good checkpoint, `{}` (epoch {n}), is kept", out.join("last.safetensors").display()),
+            };
+            fail(format!("training stopped: {e}")).with_note(kept)
+        })?;
+        println!("{}", line(&record, total));
+        let improved = match (record.validation, best_score(&trainer.history, extra.best_epoch)) {
+            (Some(new), Some(old)) => {
+                new.accuracy > old.accuracy || (new.accuracy == old.accuracy && new.loss < old.loss)
+            }
+            _ => true,
+        };
+        if improved {
+            extra.best_epoch = Some(epoch);
+            checkpoint::save(&out.join("best.safetensors"), &trainer, &extra).map_err(file_error)?;
+            best = Some(trainer.net.clone());
+        }
+        checkpoint::save(&out.join("last.safetensors"), &trainer, &extra).map_err(file_error)?;
+        write_metrics(out, &trainer.history, extra.best_epoch, None)?;
+    }
+    let net = best.as_ref().unwrap_or(&trainer.net);
+    let test = hsc_runtime::train::evaluate(net, &data.test).map_err(file_error)?;
+    write_metrics(out, &trainer.history, extra.best_epoch, Some(test))?;
+    let mut text = format!(
+        "test accuracy {:.1} % ({} of {}), loss {:.4}, with the params of epoch {}{}\n",
+        100.0 * test.accuracy,
+        (test.accuracy * data.test.len() as f64).round(),
+        data.test.len(),
+        test.loss,
+        extra.best_epoch.unwrap_or(trainer.epochs_done()),
+        if data.validation.is_empty() { "" } else { " (the best on validation)" },
+    );
+    text += &format!(
+        "{:.1} s; wrote {}/{{metrics.json, curves.png, best.safetensors, last.safetensors}}\n",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(text.into())
+}
+
+fn line(r: &EpochRecord, total: usize) -> String {
+    let val = r.validation.map_or(String::new(), |v| {
+        format!("  val loss {:.4} acc {:5.1} %", v.loss, 100.0 * v.accuracy)
+    });
+    format!(
+        "epoch {:>3}/{total}  train loss {:.4} acc {:5.1} %{val}  lr {:.2e}  {:.1} s",
+        r.epoch,
+        r.train.loss,
+        100.0 * r.train.accuracy,
+        r.lr,
+        r.seconds
+    )
+}
+
+fn write_metrics(out: &Path, history: &[EpochRecord], best: Option<usize>, test: Option<Score>) -> Result<(), Diagnostic> {
+    let text = serde_json::to_string_pretty(&metrics::metrics_json(history, best, test)).unwrap_or_default();
+    checkpoint::write_atomically(&out.join("metrics.json"), text.as_bytes()).map_err(file_error)?;
+    let curve = |label: &str, f: &dyn Fn(&EpochRecord) -> Option<f64>| Line {
+        label: label.to_owned(),
+        points: history.iter().filter_map(|r| Some((r.epoch as f64, f(r)?))).collect(),
+    };
+    let panels = [
+        Panel {
+            caption: "loss (cross-entropy)".into(),
+            x: "epoch".into(),
+            lines: vec![
+                curve("train", &|r| Some(r.train.loss)),
+                curve("validation", &|r| r.validation.map(|v| v.loss)),
+            ],
+            scientific: false,
+        },
+        Panel {
+            caption: "accuracy".into(),
+            x: "epoch".into(),
+            lines: vec![
+                curve("train", &|r| Some(r.train.accuracy)),
+                curve("validation", &|r| r.validation.map(|v| v.accuracy)),
+            ],
+            scientific: false,
+        },
+    ];
+    plot::draw(&out.join("curves.png"), "hsc train", &panels).map_err(fail)
+}
+
+/// Scores the best checkpoint of the run in `dir` on the test set of `data`.
+pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Diagnostic> {
+    let command = stored(dir)?;
+    let path = ["best.safetensors", "last.safetensors"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.exists())
+        .ok_or_else(|| fail(format!("`{}` has no checkpoint (best.safetensors or last.safetensors)", dir.display())))?;
+    let (trainer, extra) = checkpoint::load(&path, model).map_err(file_error)?;
+    let data = data.map(Path::to_path_buf).or_else(|| command["data"].as_str().map(PathBuf::from));
+    let data = data.ok_or_else(|| fail("pass --data DIR"))?;
+    let (_, mut test) = data::load_pair(&data).map_err(file_error)?;
+    let labels: Vec<usize> = test
+        .labels
+        .iter()
+        .map(|&l| {
+            let name = &test.classes[l];
+            extra.classes.iter().position(|c| c == name).ok_or_else(|| {
+                fail(format!("class `{name}` of `{}` is not one the run was trained on ({})", data.display(), extra.classes.join(" ")))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    test.labels = labels;
+    extra.normalizer.apply(&mut test);
+    let score = hsc_runtime::train::evaluate(&trainer.net, &Example::all(&test)).map_err(file_error)?;
+    Ok(format!(
+        "{}: test accuracy {:.1} % ({} of {}), loss {:.4} ({}, epoch {})\n",
+        test.name,
+        100.0 * score.accuracy,
+        (score.accuracy * test.len() as f64).round(),
+        test.len(),
+        score.loss,
+        path.display(),
+        extra.best_epoch.unwrap_or(trainer.epochs_done()),
+    )
+    .into())
+}

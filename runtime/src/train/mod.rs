@@ -1,0 +1,72 @@
+//! Training a stacked Hamiltonian SSM on a classification data set (what `hsc train` runs).
+//!
+//! - [`network`]: the stacked model (encoder, blocks around the user's model, pooling,
+//!   classifier), its forward and backward pass over one sequence.
+//! - [`recurrent`]: the user's model as a layer: positions out, and the chosen gradient pass
+//!   driven by per-step cotangents of them.
+//! - [`trainer`]: epochs, minibatches across threads, AdamW, evaluation.
+//! - [`checkpoint`]: the whole training state in one safetensors file, written atomically.
+//! - [`metrics`]: per-epoch figures as JSON.
+
+pub mod checkpoint;
+pub mod metrics;
+pub mod network;
+pub mod recurrent;
+pub mod trainer;
+
+pub use network::{Architecture, Network, Tensor};
+pub use trainer::{Config, EpochRecord, Example, Observer, Progress, Score, Trainer, evaluate};
+
+use crate::model::RunError;
+
+/// How the recurrent layers' gradients are computed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GradMethod {
+    /// Two echoes nudged by `±eps` (relative to the largest cotangent of the sequence).
+    Rhel {
+        /// The nudge.
+        eps: f64,
+    },
+    /// The tangent echo (RHEL's `ε → 0` limit).
+    Tangent,
+    /// Backpropagation through time over a stored trajectory (the reference).
+    Bptt,
+}
+
+impl GradMethod {
+    /// `rhel`, `tangent` or `bptt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GradMethod::Rhel { .. } => "rhel",
+            GradMethod::Tangent => "tangent",
+            GradMethod::Bptt => "bptt",
+        }
+    }
+}
+
+/// Why training stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A model pass failed.
+    #[error("{0}")]
+    Run(RunError),
+    /// A NaN or an infinity (inside one sequence; [`TrainError::Stopped`] adds where).
+    #[error("{what}")]
+    NonFinite {
+        /// What was not finite, and its value.
+        what: String,
+    },
+    /// A NaN or an infinity during an update.
+    #[error("epoch {epoch}, step {step}: {what}")]
+    Stopped {
+        /// The epoch (from 1).
+        epoch: usize,
+        /// The optimizer step within the run (from 1).
+        step: u64,
+        /// What was not finite, naming the layer.
+        what: String,
+    },
+    /// A file could not be read or written, or holds something else.
+    #[error("{0}")]
+    File(String),
+}

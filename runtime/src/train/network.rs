@@ -1,0 +1,317 @@
+//! The stacked Hamiltonian SSM (the HSSM of the RHEL paper): a linear encoder to the hidden
+//! width, `L` blocks, mean pooling over time and a linear classifier. A block is
+//!
+//! ```text
+//! x ─ LayerNorm ─ x̂ ─ in (linear) ─ u ─ model ─ q ─ out (linear) + skip ⊙ x̂ ─ y
+//!   ─ GELU ─ dropout ─ GLU ─ dropout ─ + x
+//! ```
+//!
+//! The recurrent layer's gradients come from the chosen pass ([`GradMethod`]); every other
+//! layer's are exact (`crate::nn`). One sequence at a time: a batch is a sum over sequences,
+//! so sequences of different lengths need no padding.
+
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+use crate::model::{Model, Params};
+use crate::nn::{activation, dropout, glu, layer_norm, linear, loss, pool};
+
+use super::{GradMethod, TrainError, recurrent};
+
+/// The shape of a network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Architecture {
+    /// Channels of the data.
+    pub channels: usize,
+    /// The width between blocks.
+    pub hidden: usize,
+    /// Number of blocks.
+    pub layers: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Probability that dropout zeroes an activation while training.
+    pub dropout: f64,
+}
+
+/// A named array of trainable numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    /// `encoder.weight`, `block0.model.W`, ...
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub values: Vec<f64>,
+    /// Whether AdamW decays it (weights yes; biases, norms, skips and model params no).
+    pub decay: bool,
+}
+
+/// Where one block's tensors are in [`Network::tensors`].
+#[derive(Clone, Debug)]
+struct Block {
+    norm_gain: usize,
+    norm_bias: usize,
+    input_weight: usize,
+    input_bias: usize,
+    /// The model's params, in [`crate::ModelSpec::params`] order.
+    model: Vec<usize>,
+    output_weight: usize,
+    output_bias: usize,
+    skip: usize,
+    glu: [usize; 4],
+}
+
+/// The network: its architecture, the recurrent layers' model, and every trainable tensor.
+#[derive(Clone)]
+pub struct Network {
+    /// Its shape.
+    pub arch: Architecture,
+    /// The model every block runs (each block has its own params).
+    pub model: Model,
+    /// Every trainable tensor, in a fixed order.
+    pub tensors: Vec<Tensor>,
+    encoder: [usize; 2],
+    blocks: Vec<Block>,
+    classifier: [usize; 2],
+}
+
+/// The loss of one sequence, its logits and the gradient of every tensor.
+pub struct SequenceGrad {
+    /// Cross-entropy.
+    pub loss: f64,
+    /// The classifier's output.
+    pub logits: Vec<f64>,
+    /// One array per tensor of [`Network::tensors`].
+    pub grads: Vec<Vec<f64>>,
+}
+
+/// What a forward pass keeps for the backward pass.
+pub struct Tape {
+    steps: usize,
+    input: Vec<f64>,
+    blocks: Vec<BlockTape>,
+    pooled: Vec<f64>,
+    /// The classifier's output.
+    pub logits: Vec<f64>,
+}
+
+struct BlockTape {
+    input: Vec<f64>,
+    norm: layer_norm::Cache,
+    normed: Vec<f64>,
+    u: Vec<f64>,
+    q: Vec<f64>,
+    y: Vec<f64>,
+    mask: [Vec<f64>; 2],
+    gated_input: Vec<f64>,
+    glu: glu::Cache,
+}
+
+impl Network {
+    /// A network with fresh params drawn from `seed`.
+    pub fn new(arch: Architecture, model: Model, seed: u64) -> Result<Network, String> {
+        recurrent::check(model.spec())?;
+        let (inputs, positions) = recurrent::widths(model.spec());
+        let mut b = Builder { tensors: Vec::new(), rng: ChaCha8Rng::seed_from_u64(seed) };
+        let h = arch.hidden;
+        let encoder = b.linear("encoder", arch.channels, h);
+        let normal = Normal::new(0.0, 1.0).map_err(|e| e.to_string())?;
+        let mut blocks = Vec::new();
+        for l in 0..arch.layers {
+            let norm_gain = b.add(format!("block{l}.norm.gain"), vec![h], vec![1.0; h], false);
+            let norm_bias = b.add(format!("block{l}.norm.bias"), vec![h], vec![0.0; h], false);
+            let [input_weight, input_bias] = b.linear(&format!("block{l}.in"), h, inputs);
+            let params = model.init_params(seed.wrapping_add(1 + l as u64));
+            let model_tensors = model
+                .spec()
+                .params
+                .iter()
+                .zip(params.values)
+                .map(|(p, v)| b.add(format!("block{l}.model.{}", p.name), p.shape.clone(), v, false))
+                .collect();
+            let [output_weight, output_bias] = b.linear(&format!("block{l}.out"), positions, h);
+            let skip_values = (0..h).map(|_| normal.sample(&mut b.rng)).collect();
+            let skip = b.add(format!("block{l}.skip"), vec![h], skip_values, false);
+            let [w1, b1] = b.linear(&format!("block{l}.glu.w1"), h, h);
+            let [w2, b2] = b.linear(&format!("block{l}.glu.w2"), h, h);
+            blocks.push(Block {
+                norm_gain,
+                norm_bias,
+                input_weight,
+                input_bias,
+                model: model_tensors,
+                output_weight,
+                output_bias,
+                skip,
+                glu: [w1, b1, w2, b2],
+            });
+        }
+        let classifier = b.linear("classifier", h, arch.classes);
+        Ok(Network { arch, model, tensors: b.tensors, encoder, blocks, classifier })
+    }
+
+    /// Number of trainable numbers.
+    pub fn size(&self) -> usize {
+        self.tensors.iter().map(|t| t.values.len()).sum()
+    }
+
+    fn t(&self, i: usize) -> &[f64] {
+        &self.tensors[i].values
+    }
+
+    fn model_params(&self, block: &Block) -> Params {
+        Params { values: block.model.iter().map(|&i| self.tensors[i].values.clone()).collect() }
+    }
+
+    /// Runs one sequence (`[steps, channels]`, normalised). With `dropout_seed`, dropout is on
+    /// (training) and its masks are drawn from that seed.
+    pub fn forward(&self, series: &[f64], steps: usize, dropout_seed: Option<u64>) -> Result<Tape, TrainError> {
+        let h = self.arch.hidden;
+        let (inputs, positions) = recurrent::widths(self.model.spec());
+        let mut rng = dropout_seed.map(ChaCha8Rng::seed_from_u64);
+        let mut mask = |len: usize| match &mut rng {
+            Some(rng) if self.arch.dropout > 0.0 => dropout::mask(len, self.arch.dropout, rng),
+            _ => vec![1.0; len],
+        };
+        let [ew, eb] = self.encoder;
+        let mut x = linear::forward(series, steps, self.t(ew), self.t(eb), h);
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        for (l, block) in self.blocks.iter().enumerate() {
+            let (normed, norm) = layer_norm::forward(&x, steps, self.t(block.norm_gain), self.t(block.norm_bias));
+            let u = linear::forward(&normed, steps, self.t(block.input_weight), self.t(block.input_bias), inputs);
+            let q = recurrent::forward(&self.model, &self.model_params(block), &u, steps)?;
+            finite(&q, || format!("the positions of block {l}'s {} layer", self.model.spec().name))?;
+            debug_assert_eq!(q.len(), steps * positions);
+            let mut y = linear::forward(&q, steps, self.t(block.output_weight), self.t(block.output_bias), h);
+            let skip = self.t(block.skip);
+            for (row, xr) in y.chunks_mut(h).zip(normed.chunks(h)) {
+                for ((y, s), x) in row.iter_mut().zip(skip).zip(xr) {
+                    *y += s * x;
+                }
+            }
+            let mask = [mask(steps * h), mask(steps * h)];
+            let gated_input = dropout::apply(&activation::gelu(&y), &mask[0]);
+            let [w1, b1, w2, b2] = block.glu;
+            let (gated, glu) =
+                glu::forward(&gated_input, steps, self.t(w1), self.t(b1), self.t(w2), self.t(b2), h);
+            let out = dropout::apply(&gated, &mask[1]);
+            let input = std::mem::take(&mut x);
+            x = input.iter().zip(&out).map(|(a, b)| a + b).collect();
+            finite(&x, || format!("the output of block {l}"))?;
+            blocks.push(BlockTape { input, norm, normed, u, q, y, mask, gated_input, glu });
+        }
+        let pooled = pool::mean(&x, steps);
+        let [cw, cb] = self.classifier;
+        let logits = linear::forward(&pooled, 1, self.t(cw), self.t(cb), self.arch.classes);
+        Ok(Tape { steps, input: series.to_vec(), blocks, pooled, logits })
+    }
+
+    /// The gradient of a loss with `dlogits` = d loss / d logits, one array per tensor.
+    pub fn backward(&self, tape: &Tape, dlogits: &[f64], method: GradMethod) -> Result<Vec<Vec<f64>>, TrainError> {
+        let mut grads: Vec<Vec<f64>> = self.tensors.iter().map(|t| vec![0.0; t.values.len()]).collect();
+        let steps = tape.steps;
+        let h = self.arch.hidden;
+        let (inputs, positions) = recurrent::widths(self.model.spec());
+        let [cw, cb] = self.classifier;
+        let (dw, db) = two(&mut grads, cw, cb);
+        let dpooled = linear::backward(&tape.pooled, 1, self.t(cw), self.arch.classes, dlogits, dw, db);
+        let mut dx = pool::mean_backward(&dpooled, steps);
+        for (l, (block, bt)) in self.blocks.iter().zip(&tape.blocks).enumerate().rev() {
+            let dout = dropout::apply(&dx, &bt.mask[1]);
+            let [w1, b1, w2, b2] = block.glu;
+            let [dw1, db1, dw2, db2] = four(&mut grads, [w1, b1, w2, b2]);
+            let dgated =
+                glu::backward(&bt.glu, &bt.gated_input, self.t(w1), self.t(w2), &dout, dw1, db1, dw2, db2);
+            let dy = activation::gelu_backward(&bt.y, &dropout::apply(&dgated, &bt.mask[0]));
+            let skip = self.t(block.skip);
+            let mut dnormed = vec![0.0; steps * h];
+            for t in 0..steps {
+                for k in 0..h {
+                    let i = t * h + k;
+                    grads[block.skip][k] += dy[i] * bt.normed[i];
+                    dnormed[i] = dy[i] * skip[k];
+                }
+            }
+            let (dw, db) = two(&mut grads, block.output_weight, block.output_bias);
+            let dq = linear::backward(&bt.q, steps, self.t(block.output_weight), h, &dy, dw, db);
+            debug_assert_eq!(dq.len(), steps * positions);
+            let (model_grads, du) =
+                recurrent::backward(&self.model, &self.model_params(block), &bt.u, &dq, steps, method)?;
+            for (&i, g) in block.model.iter().zip(model_grads) {
+                finite(&g, || format!("the gradient of {} (block {l})", self.tensors[i].name))?;
+                grads[i] = g;
+            }
+            finite(&du, || format!("the input gradient of block {l}'s {} layer", self.model.spec().name))?;
+            debug_assert_eq!(du.len(), steps * inputs);
+            let (dw, db) = two(&mut grads, block.input_weight, block.input_bias);
+            let dn = linear::backward(&bt.normed, steps, self.t(block.input_weight), inputs, &du, dw, db);
+            for (a, b) in dnormed.iter_mut().zip(dn) {
+                *a += b;
+            }
+            let (dg, dbias) = two(&mut grads, block.norm_gain, block.norm_bias);
+            let dinput = layer_norm::backward(&bt.norm, self.t(block.norm_gain), &dnormed, dg, dbias);
+            debug_assert_eq!(bt.input.len(), dinput.len());
+            for (a, b) in dx.iter_mut().zip(dinput) {
+                *a += b;
+            }
+        }
+        let [ew, eb] = self.encoder;
+        let (dw, db) = two(&mut grads, ew, eb);
+        linear::backward(&tape.input, steps, self.t(ew), h, &dx, dw, db);
+        Ok(grads)
+    }
+
+    /// The cross-entropy loss of one labelled sequence and its gradient.
+    pub fn loss_and_grad(
+        &self,
+        series: &[f64],
+        steps: usize,
+        label: usize,
+        dropout_seed: Option<u64>,
+        method: GradMethod,
+    ) -> Result<SequenceGrad, TrainError> {
+        let tape = self.forward(series, steps, dropout_seed)?;
+        let (loss, dlogits) = loss::cross_entropy(&tape.logits, label);
+        let grads = self.backward(&tape, &dlogits, method)?;
+        Ok(SequenceGrad { loss, logits: tape.logits, grads })
+    }
+}
+
+/// Appends tensors in order, drawing their initial values.
+struct Builder {
+    tensors: Vec<Tensor>,
+    rng: ChaCha8Rng,
+}
+
+impl Builder {
+    fn add(&mut self, name: String, shape: Vec<usize>, values: Vec<f64>, decay: bool) -> usize {
+        self.tensors.push(Tensor { name, shape, values, decay });
+        self.tensors.len() - 1
+    }
+
+    /// `{name}.weight` `[out, inp]` and `{name}.bias` `[out]`.
+    fn linear(&mut self, name: &str, inp: usize, out: usize) -> [usize; 2] {
+        let (w, bias) = linear::init(inp, out, &mut self.rng);
+        [self.add(format!("{name}.weight"), vec![out, inp], w, true), self.add(format!("{name}.bias"), vec![out], bias, false)]
+    }
+}
+
+/// An error naming `what` when `values` holds a NaN or an infinity.
+fn finite(values: &[f64], what: impl FnOnce() -> String) -> Result<(), TrainError> {
+    match values.iter().find(|x| !x.is_finite()) {
+        Some(x) => Err(TrainError::NonFinite { what: format!("{} is {x}", what()) }),
+        None => Ok(()),
+    }
+}
+
+/// Two distinct gradient arrays, mutably.
+fn two(grads: &mut [Vec<f64>], a: usize, b: usize) -> (&mut [f64], &mut [f64]) {
+    let [x, y] = grads.get_disjoint_mut([a, b]).expect("distinct tensors");
+    (x, y)
+}
+
+fn four(grads: &mut [Vec<f64>], i: [usize; 4]) -> [&mut [f64]; 4] {
+    let [a, b, c, d] = grads.get_disjoint_mut(i).expect("distinct tensors");
+    [a, b, c, d]
+}

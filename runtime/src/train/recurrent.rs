@@ -1,0 +1,132 @@
+//! The recurrent layer of a block: the user's model run over one sequence. Its input is a
+//! matrix `u` of `[T, inputs]` (split among the model's input arrays, in declaration order),
+//! its output the positions `q_1 .. q_T` (`[T, positions]`, the pairs' positions side by
+//! side), and its backward pass one of the model's gradient passes driven by per-step
+//! cotangents of those positions.
+
+use crate::model::{Batch, Echo, Gradients, Model, Params};
+use crate::spec::ModelSpec;
+
+use super::{GradMethod, TrainError};
+
+/// Number of input columns and output columns of a model used as a layer.
+pub fn widths(spec: &ModelSpec) -> (usize, usize) {
+    let inputs = spec.inputs.iter().map(|a| a.len()).sum();
+    let positions = spec.pairs.iter().map(|p| p.position.len()).sum();
+    (inputs, positions)
+}
+
+/// Why a model cannot be a layer, if it cannot.
+pub fn check(spec: &ModelSpec) -> Result<(), String> {
+    if spec.has_loss {
+        return Err(format!(
+            "model {} has its own `loss`; a recurrent layer's loss comes from the layers above it, \
+             so remove the `loss` and `target` lines to train it with `hsc train`",
+            spec.name
+        ));
+    }
+    if spec.inputs.is_empty() {
+        return Err(format!(
+            "model {} has no `input`, so a layer of it cannot see the data; declare one, as in \
+             `input u[N]`",
+            spec.name
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the model over `u` (`[T, inputs]`) from rest; the positions `[T, positions]` after
+/// each step.
+pub fn forward(model: &Model, params: &Params, u: &[f64], steps: usize) -> Result<Vec<f64>, TrainError> {
+    let spec = model.spec();
+    let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()]).collect();
+    let batch = Batch { steps, size: 1, inputs: split(spec, u, steps), cotangents, ..Batch::default() };
+    let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
+    let (_, width) = widths(spec);
+    let mut q = vec![0.0; steps * width];
+    let mut offset = 0;
+    for (index, side) in spec.sides().into_iter().enumerate().filter(|(_, s)| !s.momentum) {
+        let len = spec.side(side).len();
+        let states = &trajectory.states[index];
+        for t in 0..steps {
+            q[t * width + offset..t * width + offset + len].copy_from_slice(&states[(t + 1) * len..(t + 2) * len]);
+        }
+        offset += len;
+    }
+    Ok(q)
+}
+
+/// The gradients of `Σ_t ⟨dq_t, q_t⟩` with respect to the model's params and to `u`
+/// (`[T, inputs]`), by `method`. The cotangents are scaled so that the largest is 1 before the
+/// echoes run, so `eps` is the nudge relative to the largest one.
+pub fn backward(
+    model: &Model,
+    params: &Params,
+    u: &[f64],
+    dq: &[f64],
+    steps: usize,
+    method: GradMethod,
+) -> Result<(Vec<Vec<f64>>, Vec<f64>), TrainError> {
+    let spec = model.spec();
+    let (inputs, width) = widths(spec);
+    let largest = dq.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if largest == 0.0 {
+        let zeros = spec.params.iter().map(|p| vec![0.0; p.len()]).collect();
+        return Ok((zeros, vec![0.0; steps * inputs]));
+    }
+    let scale = 1.0 / largest;
+    let mut cotangents = Vec::with_capacity(spec.pairs.len());
+    let mut offset = 0;
+    for pair in &spec.pairs {
+        let len = pair.position.len();
+        let mut c = Vec::with_capacity(steps * len);
+        for t in 0..steps {
+            c.extend(dq[t * width + offset..t * width + offset + len].iter().map(|x| x * scale));
+        }
+        cotangents.push(c);
+        offset += len;
+    }
+    let batch = Batch { steps, size: 1, inputs: split(spec, u, steps), cotangents, ..Batch::default() };
+    let grads: Gradients = match method {
+        GradMethod::Rhel { eps } => model.rhel_grad(params, &batch, Echo::Central(eps)),
+        GradMethod::Tangent => model.tangent_grad(params, &batch),
+        GradMethod::Bptt => model.bptt_grad(params, &batch),
+    }
+    .map_err(TrainError::Run)?;
+    let param_grads = grads.params.into_iter().map(|g| g.into_iter().map(|x| x * largest).collect()).collect();
+    let du = join(spec, &grads.inputs, steps).into_iter().map(|x| x * largest).collect();
+    Ok((param_grads, du))
+}
+
+/// `[T, inputs]` into one `[T, len]` array per model input.
+fn split(spec: &ModelSpec, u: &[f64], steps: usize) -> Vec<Vec<f64>> {
+    let (width, _) = widths(spec);
+    let mut offset = 0;
+    spec.inputs
+        .iter()
+        .map(|a| {
+            let len = a.len();
+            let mut part = Vec::with_capacity(steps * len);
+            for t in 0..steps {
+                part.extend_from_slice(&u[t * width + offset..t * width + offset + len]);
+            }
+            offset += len;
+            part
+        })
+        .collect()
+}
+
+/// The inverse of [`split`].
+fn join(spec: &ModelSpec, parts: &[Vec<f64>], steps: usize) -> Vec<f64> {
+    let (width, _) = widths(spec);
+    let mut u = vec![0.0; steps * width];
+    let mut offset = 0;
+    for (a, part) in spec.inputs.iter().zip(parts) {
+        let len = a.len();
+        for t in 0..steps {
+            u[t * width + offset..t * width + offset + len].copy_from_slice(&part[t * len..(t + 1) * len]);
+        }
+        offset += len;
+    }
+    u
+}

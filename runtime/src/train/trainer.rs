@@ -1,0 +1,243 @@
+//! The training loop: shuffled minibatches, each sequence's gradient on its own thread, the
+//! sum taken in a fixed order (so a run is the same numbers on any number of threads), AdamW
+//! with warm-up and cosine decay, and an evaluation pass per epoch.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+
+use crate::data::Dataset;
+use crate::nn::loss;
+use crate::nn::optim::{AdamState, AdamW, Schedule};
+
+use super::network::SequenceGrad;
+use super::{GradMethod, Network, TrainError};
+
+/// What a run is asked to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Sequences per update.
+    pub batch: usize,
+    /// How the recurrent layers' gradients are computed.
+    pub grad: GradMethod,
+    /// Seed of the params, the shuffles and dropout.
+    pub seed: u64,
+    /// AdamW's decoupled weight decay (weights only).
+    pub weight_decay: f64,
+}
+
+/// One labelled sequence, normalised: `[steps, channels]`, no missing values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Example {
+    /// Row-major values.
+    pub values: Vec<f64>,
+    /// Number of time steps.
+    pub steps: usize,
+    /// The class.
+    pub label: usize,
+}
+
+impl Example {
+    /// Every case of a (normalised) data set; a missing value that is still there becomes 0.
+    pub fn all(data: &Dataset) -> Vec<Example> {
+        data.series
+            .iter()
+            .zip(&data.labels)
+            .map(|(s, &label)| Example {
+                values: s.values.iter().map(|&x| if x.is_nan() { 0.0 } else { x }).collect(),
+                steps: s.steps,
+                label,
+            })
+            .collect()
+    }
+}
+
+/// Mean loss and accuracy over a set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+}
+
+/// One epoch's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    /// From 1.
+    pub epoch: usize,
+    /// Mean loss and accuracy over the epoch's minibatches (dropout on).
+    pub train: Score,
+    /// On the validation set (dropout off); `None` without one.
+    pub validation: Option<Score>,
+    /// The learning rate of the epoch's last update.
+    pub lr: f64,
+    /// Wall time of the epoch.
+    pub seconds: f64,
+}
+
+/// Where an epoch is, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// From 1.
+    pub epoch: usize,
+    /// Minibatches done in this epoch.
+    pub done: usize,
+    /// Minibatches in this epoch.
+    pub batches: usize,
+    /// Mean loss so far in this epoch.
+    pub running_loss: f64,
+}
+
+/// Told of progress; the CLI draws it.
+pub trait Observer {
+    /// After each update.
+    fn batch(&mut self, _progress: &Progress) {}
+}
+
+impl Observer for () {}
+
+/// A network being trained, with everything needed to go on.
+#[derive(Clone)]
+pub struct Trainer {
+    /// The network.
+    pub net: Network,
+    /// The run's settings.
+    pub config: Config,
+    /// The optimizer's moments.
+    pub adam: AdamState,
+    /// Updates done.
+    pub step: u64,
+    /// Every finished epoch.
+    pub history: Vec<EpochRecord>,
+}
+
+impl Trainer {
+    /// A fresh run.
+    pub fn new(net: Network, config: Config) -> Trainer {
+        let lengths: Vec<usize> = net.tensors.iter().map(|t| t.values.len()).collect();
+        Trainer { net, config, adam: AdamState::new(&lengths), step: 0, history: Vec::new() }
+    }
+
+    /// Epochs done.
+    pub fn epochs_done(&self) -> usize {
+        self.history.len()
+    }
+
+    /// The learning rate over the whole run: a linear warm-up over the first 5 % of the
+    /// updates, then a cosine decay to a tenth.
+    pub fn schedule(&self, train_len: usize) -> Schedule {
+        let total = (self.config.epochs * train_len.div_ceil(self.config.batch.max(1))) as u64;
+        Schedule { base: self.config.lr, warmup: (total / 20).max(1), total, floor: 0.1 }
+    }
+
+    /// One pass over `train` in a seeded random order, then a score on `validation`.
+    pub fn epoch(
+        &mut self,
+        train: &[Example],
+        validation: &[Example],
+        observer: &mut dyn Observer,
+    ) -> Result<EpochRecord, TrainError> {
+        let started = Instant::now();
+        let epoch = self.epochs_done() + 1;
+        let schedule = self.schedule(train.len());
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(self.config.seed, epoch as u64, u64::MAX)));
+        let batch = self.config.batch.max(1);
+        let batches = order.len().div_ceil(batch);
+        let (mut total_loss, mut correct, mut lr) = (0.0, 0usize, schedule.lr(self.step));
+        for (done, chunk) in order.chunks(batch).enumerate() {
+            let step = self.step + 1;
+            let stopped = |what: String| TrainError::Stopped { epoch, step, what };
+            let net = &self.net;
+            let (seed, method) = (self.config.seed, self.config.grad);
+            let results: Vec<_> = chunk
+                .par_iter()
+                .map(|&i| {
+                    let ex = &train[i];
+                    let dropout_seed = mix(seed, epoch as u64, i as u64);
+                    net.loss_and_grad(&ex.values, ex.steps, ex.label, Some(dropout_seed), method)
+                })
+                .collect();
+            let mut grads: Vec<Vec<f64>> = net.tensors.iter().map(|t| vec![0.0; t.values.len()]).collect();
+            let scale = 1.0 / chunk.len() as f64;
+            for (result, &i) in results.into_iter().zip(chunk) {
+                let SequenceGrad { loss: l, logits, grads: g } = result.map_err(|e| match e {
+                    TrainError::NonFinite { what } => stopped(what),
+                    e => e,
+                })?;
+                if !l.is_finite() {
+                    return Err(stopped(format!("the loss of training case {i} is {l}")));
+                }
+                total_loss += l;
+                correct += usize::from(loss::argmax(&logits) == train[i].label);
+                for (total, g) in grads.iter_mut().zip(g) {
+                    for (t, g) in total.iter_mut().zip(g) {
+                        *t += scale * g;
+                    }
+                }
+            }
+            for (t, g) in self.net.tensors.iter().zip(&grads) {
+                if let Some(x) = g.iter().find(|x| !x.is_finite()) {
+                    return Err(stopped(format!("the gradient of {} is {x}", t.name)));
+                }
+            }
+            lr = schedule.lr(self.step);
+            let decay: Vec<bool> = self.net.tensors.iter().map(|t| t.decay).collect();
+            let mut values: Vec<Vec<f64>> = self.net.tensors.iter_mut().map(|t| std::mem::take(&mut t.values)).collect();
+            let optimizer = AdamW { weight_decay: self.config.weight_decay, ..AdamW::default() };
+            optimizer.step(&mut self.adam, &mut values, &grads, lr, &decay);
+            for (t, v) in self.net.tensors.iter_mut().zip(values) {
+                t.values = v;
+            }
+            self.step = step;
+            let seen = (done * batch + chunk.len()) as f64;
+            observer.batch(&Progress { epoch, done: done + 1, batches, running_loss: total_loss / seen });
+        }
+        let n = train.len().max(1) as f64;
+        let train_score = Score { loss: total_loss / n, accuracy: correct as f64 / n };
+        let validation = if validation.is_empty() { None } else { Some(evaluate(&self.net, validation)?) };
+        let record =
+            EpochRecord { epoch, train: train_score, validation, lr, seconds: started.elapsed().as_secs_f64() };
+        self.history.push(record.clone());
+        Ok(record)
+    }
+}
+
+/// Mean loss and accuracy of `net` on `examples` (dropout off), across threads.
+pub fn evaluate(net: &Network, examples: &[Example]) -> Result<Score, TrainError> {
+    if examples.is_empty() {
+        return Ok(Score { loss: f64::NAN, accuracy: f64::NAN });
+    }
+    let results: Vec<_> = examples
+        .par_iter()
+        .map(|ex| {
+            let tape = net.forward(&ex.values, ex.steps, None)?;
+            let (l, _) = loss::cross_entropy(&tape.logits, ex.label);
+            Ok((l, loss::argmax(&tape.logits) == ex.label))
+        })
+        .collect::<Result<_, TrainError>>()?;
+    let n = examples.len() as f64;
+    let total: f64 = results.iter().map(|r: &(f64, bool)| r.0).sum();
+    let correct = results.iter().filter(|r| r.1).count();
+    Ok(Score { loss: total / n, accuracy: correct as f64 / n })
+}
+
+/// A seed for `(seed, epoch, case)`: SplitMix64 over the three.
+fn mix(seed: u64, epoch: u64, case: u64) -> u64 {
+    let mut z = seed;
+    for x in [epoch, case] {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(x.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z
+}
