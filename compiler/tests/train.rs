@@ -12,7 +12,9 @@ use hsc::Override;
 use hsc::kernel::Precision;
 use hsc_runtime::Model;
 use hsc_runtime::train::checkpoint::{self, Extra};
-use hsc_runtime::train::{Architecture, Config, EpochRecord, Example, GradMethod, Network, Trainer, TrainError};
+use hsc_runtime::train::{
+    Architecture, Config, EpochRecord, Example, GradMethod, Network, TrainError, Trainer,
+};
 
 fn small_model() -> Model {
     let dims = [("P", "4"), ("N", "3")].map(|(n, v)| Override { name: n.into(), value: v.into() });
@@ -62,7 +64,12 @@ fn network_gradients_match_finite_differences_and_each_other() {
         for ((t, a), b) in net.tensors.iter().zip(&other.grads).zip(&bptt.grads) {
             let scale = b.iter().fold(1e-3f64, |m, x| m.max(x.abs()));
             for (k, (a, b)) in a.iter().zip(b).enumerate() {
-                assert!((a - b).abs() < tol * scale, "{}: {}[{k}] = {a:e}, BPTT {b:e}", method.name(), t.name);
+                assert!(
+                    (a - b).abs() < tol * scale,
+                    "{}: {}[{k}] = {a:e}, BPTT {b:e}",
+                    method.name(),
+                    t.name
+                );
             }
         }
     }
@@ -101,11 +108,24 @@ fn train(trainer: &mut Trainer, epochs: usize, train: &[Example], val: &[Example
 #[test]
 fn a_run_is_the_same_numbers_on_any_thread_count_and_after_a_resume() {
     let (data, val) = (examples(1, 14), examples(2, 5));
-    let fresh = || Trainer::new(Network::new(arch(0.1), small_model(), 3).unwrap(), config(4, GradMethod::Rhel { eps: 0.05 }));
+    let fresh = || {
+        Trainer::new(
+            Network::new(arch(0.1), small_model(), 3).unwrap(),
+            config(4, GradMethod::Rhel { eps: 0.05 }),
+        )
+    };
     let mut one = fresh();
-    rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| train(&mut one, 4, &data, &val));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| train(&mut one, 4, &data, &val));
     let mut three = fresh();
-    rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(|| train(&mut three, 4, &data, &val));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap()
+        .install(|| train(&mut three, 4, &data, &val));
     assert_eq!(figures(&one.history), figures(&three.history));
     assert!(one.net.tensors == three.net.tensors, "params differ between 1 and 3 threads");
 
@@ -134,7 +154,10 @@ fn a_nan_stops_training_naming_the_epoch_the_step_and_the_layer() {
     let err = trainer.epoch(&examples(1, 6), &[], &mut ()).unwrap_err();
     assert!(matches!(err, TrainError::Stopped { epoch: 1, step: 1, .. }), "{err}");
     let message = err.to_string();
-    assert!(message.contains("epoch 1, step 1") && message.contains("block 1") && message.contains("NaN"), "{message}");
+    assert!(
+        message.contains("epoch 1, step 1") && message.contains("block 1") && message.contains("NaN"),
+        "{message}"
+    );
     assert!(trainer.history.is_empty());
 }
 
@@ -142,7 +165,8 @@ fn a_nan_stops_training_naming_the_epoch_the_step_and_the_layer() {
 fn a_checkpoint_of_another_shape_or_a_broken_file_is_refused() {
     let dir = scratch("refuse");
     let file = dir.join("c.safetensors");
-    let trainer = Trainer::new(Network::new(arch(0.0), small_model(), 3).unwrap(), config(1, GradMethod::Bptt));
+    let trainer =
+        Trainer::new(Network::new(arch(0.0), small_model(), 3).unwrap(), config(1, GradMethod::Bptt));
     let normalizer = hsc_runtime::data::Normalizer { mean: vec![0.0; 2], std: vec![1.0; 2] };
     checkpoint::save(&file, &trainer, &Extra { classes: vec![], normalizer, best_epoch: None }).unwrap();
     let dims = [("P", "5"), ("N", "3")].map(|(n, v)| Override { name: n.into(), value: v.into() });
@@ -171,8 +195,8 @@ fn train_args<'a>(out: &'a str, epochs: &'a str) -> Vec<&'a str> {
     let model = Box::leak(path("examples/nonlin_hru.ham").into_boxed_str());
     let data = Box::leak(path(RAGGED).into_boxed_str());
     vec![
-        "train", model, "-D", "P=6", "-D", "N=3", "--data", data, "--hidden", "8", "--epochs", epochs, "--batch", "2",
-        "--out", out,
+        "train", model, "-D", "P=6", "-D", "N=3", "--data", data, "--hidden", "8", "--epochs", epochs,
+        "--batch", "2", "--out", out,
     ]
 }
 
@@ -195,7 +219,9 @@ fn train_writes_the_run_folder_and_eval_scores_it() {
     assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("epoch   3/3") && stdout.contains("test accuracy"), "{stdout}");
     assert!(stderr.contains("3 channels, 3–7 steps, 2 classes"), "{stderr}");
-    for f in ["command.json", "model.ham", "last.safetensors", "best.safetensors", "metrics.json", "curves.png"] {
+    for f in
+        ["command.json", "model.ham", "last.safetensors", "best.safetensors", "metrics.json", "curves.png"]
+    {
         assert!(out.join(f).is_file(), "no {f}");
     }
     let m = metrics(&out);
@@ -207,7 +233,11 @@ fn train_writes_the_run_folder_and_eval_scores_it() {
     assert!(command["command"].as_str().unwrap().contains("--hidden 8"));
     let e = hsc(&["eval", &out_s, "--data", &path(RAGGED)]);
     assert_eq!(e.status.code(), Some(0), "{}", text(&e.stderr));
-    assert!(text(&e.stdout).contains(&format!("test accuracy {:.1} %", 100.0 * accuracy)), "{}", text(&e.stdout));
+    assert!(
+        text(&e.stdout).contains(&format!("test accuracy {:.1} %", 100.0 * accuracy)),
+        "{}",
+        text(&e.stdout)
+    );
     let again = hsc(&train_args(&out_s, "3"));
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("already holds a run"), "{}", text(&again.stderr));
@@ -236,8 +266,8 @@ fn a_killed_run_resumes_to_the_same_numbers() {
         std::thread::sleep(std::time::Duration::from_millis(wait_ms));
         let _ = child.kill();
         let _ = child.wait();
-        let done = std::fs::read_to_string(run.join("metrics.json"))
-            .map_or(0, |m| m.matches("\"epoch\":").count());
+        let done =
+            std::fs::read_to_string(run.join("metrics.json")).map_or(0, |m| m.matches("\"epoch\":").count());
         eprintln!("killed at {wait_ms} ms, after {done} of 12 epochs");
         if !run.join("last.safetensors").exists() {
             continue;

@@ -82,7 +82,10 @@ pub fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), String> {
     root.present().map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, panel: &Panel) -> Result<(), String> {
+fn draw_panel(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    panel: &Panel,
+) -> Result<(), String> {
     let palette =
         [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK, &RGBColor(230, 140, 0), &RGBColor(120, 60, 160)];
     let range = |values: &mut dyn Iterator<Item = f64>| {
@@ -126,11 +129,15 @@ fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, pan
         }
     }
     if panel.lines.iter().any(|l| !l.label.is_empty()) {
+        // Where the lines end high (a rising curve), the legend goes below them.
+        let ends: Vec<f64> = panel.lines.iter().filter_map(|l| l.points.last().map(|p| p.1)).collect();
+        let high = ends.iter().sum::<f64>() / ends.len().max(1) as f64 > (lo + hi) / 2.0;
+        let corner = if high { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
+            .position(corner)
             .draw()
             .map_err(|e| e.to_string())?;
     }

@@ -483,6 +483,7 @@ pub fn main() -> ExitCode {
                 return with_run(&dir, color, |model, _| train::resume(model, &dir, data.as_deref()));
             }
             let (Some(model), Some(data)) = (model, data) else {
+                eprintln!("error: `hsc train` needs a model and --data DIR, or --resume RUN");
                 return ExitCode::from(2);
             };
             let checks = [
@@ -493,8 +494,9 @@ pub fn main() -> ExitCode {
                 ("--validation", validation, (0.0..1.0).contains(&validation)),
             ];
             if let Some((name, value, _)) = checks.iter().find(|c| !c.2) {
-                let d = Diagnostic::error(format!("{name} {value} is out of range"))
-                    .with_note("--lr and --eps are positive; --dropout, --weight-decay and --validation are in [0, 1)");
+                let d = Diagnostic::error(format!("{name} {value} is out of range")).with_note(
+                    "--lr and --eps are positive; --dropout, --weight-decay and --validation are in [0, 1)",
+                );
                 eprint!("{}", render(&[d], "", "", color));
                 return ExitCode::from(2);
             }

@@ -5,6 +5,7 @@
 //! (after every epoch) and `best.safetensors` (the best validation score), `metrics.json` and
 //! `curves.png`. Files are replaced atomically, so a run killed at any moment can be resumed.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -38,6 +39,13 @@ pub struct Settings {
     pub defines: Vec<String>,
 }
 
+/// A line on stderr; unlike eprintln!, it does not panic when stderr is a closed pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn fail(message: impl Into<String>) -> Diagnostic {
     Diagnostic::error(message.into())
 }
@@ -48,6 +56,7 @@ fn file_error(e: impl std::fmt::Display) -> Diagnostic {
 
 /// The data, normalised by `normalizer` (fitted on the training part when `None`), split.
 struct Prepared {
+    name: String,
     classes: Vec<String>,
     normalizer: Normalizer,
     train: Vec<Example>,
@@ -56,7 +65,12 @@ struct Prepared {
     channels: usize,
 }
 
-fn prepare(dir: &Path, fraction: f64, seed: u64, normalizer: Option<Normalizer>) -> Result<Prepared, Diagnostic> {
+fn prepare(
+    dir: &Path,
+    fraction: f64,
+    seed: u64,
+    normalizer: Option<Normalizer>,
+) -> Result<Prepared, Diagnostic> {
     let (train, mut test) = data::load_pair(dir).map_err(file_error)?;
     let (mut train, mut validation) = data::split(&train, fraction, seed);
     let normalizer = normalizer.unwrap_or_else(|| Normalizer::fit(&train));
@@ -64,6 +78,7 @@ fn prepare(dir: &Path, fraction: f64, seed: u64, normalizer: Option<Normalizer>)
         normalizer.apply(set);
     }
     Ok(Prepared {
+        name: train.name.clone(),
         classes: train.classes.clone(),
         channels: train.channels,
         normalizer,
@@ -79,11 +94,23 @@ fn describe(name: &str, d: &Dataset) -> String {
     } else {
         format!("{}–{} steps", d.min_steps(), d.max_steps())
     };
-    format!("{name}: {} cases, {} channels, {lengths}, {} classes", d.len(), d.channels, d.classes.len())
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{name}: {}, {}, {lengths}, {}",
+        plural(d.len(), "case"),
+        plural(d.channels, "channel"),
+        plural(d.classes.len(), "class").replace("classs", "classes")
+    )
 }
 
 /// Starts a new run in `out`.
-pub fn train(model: Model, model_path: &Path, out: &Path, settings: Settings, argv: &[String]) -> Result<Output, Diagnostic> {
+pub fn train(
+    model: Model,
+    model_path: &Path,
+    out: &Path,
+    settings: Settings,
+    argv: &[String],
+) -> Result<Output, Diagnostic> {
     if out.join("last.safetensors").exists() {
         return Err(fail(format!(
             "`{}` already holds a run; continue it with `hsc train --resume {}`, or choose another --out",
@@ -93,8 +120,13 @@ pub fn train(model: Model, model_path: &Path, out: &Path, settings: Settings, ar
     }
     let prepared = prepare(&settings.data, settings.validation, settings.config.seed, None)?;
     if let Ok((train, test)) = data::load_pair(&settings.data) {
-        eprintln!("{}", describe("train", &train));
-        eprintln!("{}", describe("test", &test));
+        say!(
+            "{} ({} to train on, {} held out for validation)",
+            describe("train", &train),
+            prepared.train.len(),
+            prepared.validation.len()
+        );
+        say!("{}", describe("test", &test));
     }
     let arch = Architecture {
         channels: prepared.channels,
@@ -105,7 +137,8 @@ pub fn train(model: Model, model_path: &Path, out: &Path, settings: Settings, ar
     };
     let net = Network::new(arch, model, settings.config.seed).map_err(fail)?;
     std::fs::create_dir_all(out).map_err(|e| fail(format!("cannot create `{}`: {e}", out.display())))?;
-    let source = std::fs::read(model_path).map_err(|e| fail(format!("cannot read `{}`: {e}", model_path.display())))?;
+    let source = std::fs::read(model_path)
+        .map_err(|e| fail(format!("cannot read `{}`: {e}", model_path.display())))?;
     checkpoint::write_atomically(&out.join("model.ham"), &source).map_err(file_error)?;
     let command = json!({
         "command": argv.join(" "),
@@ -124,7 +157,7 @@ pub fn train(model: Model, model_path: &Path, out: &Path, settings: Settings, ar
     });
     let text = serde_json::to_string_pretty(&command).unwrap_or_default();
     checkpoint::write_atomically(&out.join("command.json"), text.as_bytes()).map_err(file_error)?;
-    eprintln!(
+    say!(
         "{} layers of {} (hidden {}), {} trainable numbers, {} gradients, {} threads",
         net.arch.layers,
         net.model.spec().name,
@@ -134,15 +167,24 @@ pub fn train(model: Model, model_path: &Path, out: &Path, settings: Settings, ar
         rayon::current_num_threads()
     );
     let trainer = Trainer::new(net, settings.config);
-    let extra = Extra { classes: prepared.classes.clone(), normalizer: prepared.normalizer.clone(), best_epoch: None };
+    let extra = Extra {
+        classes: prepared.classes.clone(),
+        normalizer: prepared.normalizer.clone(),
+        best_epoch: None,
+    };
     run_epochs(trainer, extra, None, &prepared, out)
 }
 
 /// The settings stored in a run folder.
 pub fn stored(dir: &Path) -> Result<Value, Diagnostic> {
     let path = dir.join("command.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| fail(format!("cannot read `{}` ({e}); is `{}` a run folder of `hsc train`?", path.display(), dir.display())))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        fail(format!(
+            "cannot read `{}` ({e}); is `{}` a run folder of `hsc train`?",
+            path.display(),
+            dir.display()
+        ))
+    })?;
     serde_json::from_str(&text).map_err(|e| fail(format!("`{}` is not valid JSON: {e}", path.display())))
 }
 
@@ -157,13 +199,15 @@ pub fn stored_defines(command: &Value) -> Vec<Override> {
 /// Goes on with the run in `dir` from its last checkpoint; `data` overrides the stored folder.
 pub fn resume(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Diagnostic> {
     let command = stored(dir)?;
-    let (trainer, extra) = checkpoint::load(&dir.join("last.safetensors"), model.clone()).map_err(file_error)?;
+    let (trainer, extra) =
+        checkpoint::load(&dir.join("last.safetensors"), model.clone()).map_err(file_error)?;
     let best = match dir.join("best.safetensors") {
         p if p.exists() => Some(checkpoint::load(&p, model).map_err(file_error)?.0.net),
         _ => None,
     };
     let data = data.map(Path::to_path_buf).or_else(|| command["data"].as_str().map(PathBuf::from));
-    let data = data.ok_or_else(|| fail("the run folder does not say which data it was trained on; pass --data"))?;
+    let data =
+        data.ok_or_else(|| fail("the run folder does not say which data it was trained on; pass --data"))?;
     let validation = command["validation"].as_f64().unwrap_or(0.2);
     let prepared = prepare(&data, validation, trainer.config.seed, Some(extra.normalizer.clone()))?;
     if prepared.classes != extra.classes {
@@ -174,12 +218,7 @@ pub fn resume(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, D
             extra.classes.join(" ")
         )));
     }
-    eprintln!(
-        "resuming `{}` after epoch {} of {}",
-        dir.display(),
-        trainer.epochs_done(),
-        trainer.config.epochs
-    );
+    say!("resuming `{}` after epoch {} of {}", dir.display(), trainer.epochs_done(), trainer.config.epochs);
     run_epochs(trainer, extra, best, &prepared, dir)
 }
 
@@ -203,6 +242,13 @@ fn run_epochs(
 ) -> Result<Output, Diagnostic> {
     let started = Instant::now();
     let total = trainer.config.epochs;
+    let title = format!(
+        "{} × {} on {}, {} gradients",
+        trainer.net.arch.layers,
+        trainer.net.model.spec().name,
+        data.name,
+        trainer.config.grad.name()
+    );
     let best_score = |history: &[EpochRecord], epoch: Option<usize>| {
         epoch.and_then(|e| history.get(e.wrapping_sub(1))).and_then(|r| r.validation)
     };
@@ -210,8 +256,10 @@ fn run_epochs(
         let epoch = trainer.epochs_done() + 1;
         let bar = indicatif::ProgressBar::new(1);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(&format!("epoch {epoch}/{total} {{bar:30}} {{pos}}/{{len}} {{msg}}"))
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(&format!(
+                "epoch {epoch}/{total} {{bar:30}} {{pos}}/{{len}} {{msg}}"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let mut observer = Bar(bar);
         let result = trainer.epoch(&data.train, &data.validation, &mut observer);
@@ -219,11 +267,15 @@ fn run_epochs(
         let record = result.map_err(|e| {
             let kept = match trainer.epochs_done() {
                 0 => "no checkpoint was written".to_owned(),
-                n => format!("the last good checkpoint, `{}` (epoch {n}), is kept", out.join("last.safetensors").display()),
+                n => format!(
+                    "the last good checkpoint, `{}` (epoch {n}), is kept",
+                    out.join("last.safetensors").display()
+                ),
             };
             fail(format!("training stopped: {e}")).with_note(kept)
         })?;
-        println!("{}", line(&record, total));
+        // Not println!, which panics when stdout is a closed pipe (`hsc train ... | head`).
+        let _ = writeln!(std::io::stdout(), "{}", line(&record, total));
         let improved = match (record.validation, best_score(&trainer.history, extra.best_epoch)) {
             (Some(new), Some(old)) => {
                 new.accuracy > old.accuracy || (new.accuracy == old.accuracy && new.loss < old.loss)
@@ -236,11 +288,11 @@ fn run_epochs(
             best = Some(trainer.net.clone());
         }
         checkpoint::save(&out.join("last.safetensors"), &trainer, &extra).map_err(file_error)?;
-        write_metrics(out, &trainer.history, extra.best_epoch, None)?;
+        write_metrics(out, &title, &trainer.history, extra.best_epoch, None)?;
     }
     let net = best.as_ref().unwrap_or(&trainer.net);
     let test = hsc_runtime::train::evaluate(net, &data.test).map_err(file_error)?;
-    write_metrics(out, &trainer.history, extra.best_epoch, Some(test))?;
+    write_metrics(out, &title, &trainer.history, extra.best_epoch, Some(test))?;
     let mut text = format!(
         "test accuracy {:.1} % ({} of {}), loss {:.4}, with the params of epoch {}{}\n",
         100.0 * test.accuracy,
@@ -259,9 +311,9 @@ fn run_epochs(
 }
 
 fn line(r: &EpochRecord, total: usize) -> String {
-    let val = r.validation.map_or(String::new(), |v| {
-        format!("  val loss {:.4} acc {:5.1} %", v.loss, 100.0 * v.accuracy)
-    });
+    let val = r
+        .validation
+        .map_or(String::new(), |v| format!("  val loss {:.4} acc {:5.1} %", v.loss, 100.0 * v.accuracy));
     format!(
         "epoch {:>3}/{total}  train loss {:.4} acc {:5.1} %{val}  lr {:.2e}  {:.1} s",
         r.epoch,
@@ -272,7 +324,13 @@ fn line(r: &EpochRecord, total: usize) -> String {
     )
 }
 
-fn write_metrics(out: &Path, history: &[EpochRecord], best: Option<usize>, test: Option<Score>) -> Result<(), Diagnostic> {
+fn write_metrics(
+    out: &Path,
+    title: &str,
+    history: &[EpochRecord],
+    best: Option<usize>,
+    test: Option<Score>,
+) -> Result<(), Diagnostic> {
     let text = serde_json::to_string_pretty(&metrics::metrics_json(history, best, test)).unwrap_or_default();
     checkpoint::write_atomically(&out.join("metrics.json"), text.as_bytes()).map_err(file_error)?;
     let curve = |label: &str, f: &dyn Fn(&EpochRecord) -> Option<f64>| Line {
@@ -299,7 +357,7 @@ fn write_metrics(out: &Path, history: &[EpochRecord], best: Option<usize>, test:
             scientific: false,
         },
     ];
-    plot::draw(&out.join("curves.png"), "hsc train", &panels).map_err(fail)
+    plot::draw(&out.join("curves.png"), title, &panels).map_err(fail)
 }
 
 /// Scores the best checkpoint of the run in `dir` on the test set of `data`.
@@ -309,7 +367,9 @@ pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Dia
         .iter()
         .map(|f| dir.join(f))
         .find(|p| p.exists())
-        .ok_or_else(|| fail(format!("`{}` has no checkpoint (best.safetensors or last.safetensors)", dir.display())))?;
+        .ok_or_else(|| {
+            fail(format!("`{}` has no checkpoint (best.safetensors or last.safetensors)", dir.display()))
+        })?;
     let (trainer, extra) = checkpoint::load(&path, model).map_err(file_error)?;
     let data = data.map(Path::to_path_buf).or_else(|| command["data"].as_str().map(PathBuf::from));
     let data = data.ok_or_else(|| fail("pass --data DIR"))?;
@@ -320,7 +380,11 @@ pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Dia
         .map(|&l| {
             let name = &test.classes[l];
             extra.classes.iter().position(|c| c == name).ok_or_else(|| {
-                fail(format!("class `{name}` of `{}` is not one the run was trained on ({})", data.display(), extra.classes.join(" ")))
+                fail(format!(
+                    "class `{name}` of `{}` is not one the run was trained on ({})",
+                    data.display(),
+                    extra.classes.join(" ")
+                ))
             })
         })
         .collect::<Result<_, _>>()?;

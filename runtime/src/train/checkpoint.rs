@@ -98,7 +98,8 @@ pub fn load(path: &Path, model: Model) -> Result<(Trainer, Extra), TrainError> {
     let json = |key: &str| -> Result<Value, TrainError> {
         serde_json::from_str(field(key)?).map_err(|e| bad(format!("`{key}` is not JSON: {e}")))
     };
-    let arch = metrics::architecture_from(&json("architecture")?).ok_or_else(|| bad("bad `architecture`".into()))?;
+    let arch =
+        metrics::architecture_from(&json("architecture")?).ok_or_else(|| bad("bad `architecture`".into()))?;
     let config = metrics::config_from(&json("config")?).ok_or_else(|| bad("bad `config`".into()))?;
     let classes: Vec<String> = json("classes")?
         .as_array()

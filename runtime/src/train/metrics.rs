@@ -136,6 +136,9 @@ mod tests {
         assert_eq!(config_from(&json!({"grad": "sgd"})), None);
         let m = metrics_json(&[], Some(2), Some(Score { loss: 0.1, accuracy: 0.9 }));
         assert_eq!(m["test_accuracy"], json!(0.9));
-        assert_eq!(score_at(&json!({"x": {"loss": 1.0, "accuracy": 0.5}}), "x"), Some(Score { loss: 1.0, accuracy: 0.5 }));
+        assert_eq!(
+            score_at(&json!({"x": {"loss": 1.0, "accuracy": 0.5}}), "x"),
+            Some(Score { loss: 1.0, accuracy: 0.5 })
+        );
     }
 }

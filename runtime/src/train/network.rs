@@ -166,7 +166,12 @@ impl Network {
 
     /// Runs one sequence (`[steps, channels]`, normalised). With `dropout_seed`, dropout is on
     /// (training) and its masks are drawn from that seed.
-    pub fn forward(&self, series: &[f64], steps: usize, dropout_seed: Option<u64>) -> Result<Tape, TrainError> {
+    pub fn forward(
+        &self,
+        series: &[f64],
+        steps: usize,
+        dropout_seed: Option<u64>,
+    ) -> Result<Tape, TrainError> {
         let h = self.arch.hidden;
         let (inputs, positions) = recurrent::widths(self.model.spec());
         let mut rng = dropout_seed.map(ChaCha8Rng::seed_from_u64);
@@ -178,8 +183,10 @@ impl Network {
         let mut x = linear::forward(series, steps, self.t(ew), self.t(eb), h);
         let mut blocks = Vec::with_capacity(self.blocks.len());
         for (l, block) in self.blocks.iter().enumerate() {
-            let (normed, norm) = layer_norm::forward(&x, steps, self.t(block.norm_gain), self.t(block.norm_bias));
-            let u = linear::forward(&normed, steps, self.t(block.input_weight), self.t(block.input_bias), inputs);
+            let (normed, norm) =
+                layer_norm::forward(&x, steps, self.t(block.norm_gain), self.t(block.norm_bias));
+            let u =
+                linear::forward(&normed, steps, self.t(block.input_weight), self.t(block.input_bias), inputs);
             let q = recurrent::forward(&self.model, &self.model_params(block), &u, steps)?;
             finite(&q, || format!("the positions of block {l}'s {} layer", self.model.spec().name))?;
             debug_assert_eq!(q.len(), steps * positions);
@@ -208,7 +215,12 @@ impl Network {
     }
 
     /// The gradient of a loss with `dlogits` = d loss / d logits, one array per tensor.
-    pub fn backward(&self, tape: &Tape, dlogits: &[f64], method: GradMethod) -> Result<Vec<Vec<f64>>, TrainError> {
+    pub fn backward(
+        &self,
+        tape: &Tape,
+        dlogits: &[f64],
+        method: GradMethod,
+    ) -> Result<Vec<Vec<f64>>, TrainError> {
         let mut grads: Vec<Vec<f64>> = self.tensors.iter().map(|t| vec![0.0; t.values.len()]).collect();
         let steps = tape.steps;
         let h = self.arch.hidden;
@@ -293,7 +305,10 @@ impl Builder {
     /// `{name}.weight` `[out, inp]` and `{name}.bias` `[out]`.
     fn linear(&mut self, name: &str, inp: usize, out: usize) -> [usize; 2] {
         let (w, bias) = linear::init(inp, out, &mut self.rng);
-        [self.add(format!("{name}.weight"), vec![out, inp], w, true), self.add(format!("{name}.bias"), vec![out], bias, false)]
+        [
+            self.add(format!("{name}.weight"), vec![out, inp], w, true),
+            self.add(format!("{name}.bias"), vec![out], bias, false),
+        ]
     }
 }
 

@@ -49,7 +49,8 @@ pub fn forward(model: &Model, params: &Params, u: &[f64], steps: usize) -> Resul
         let len = spec.side(side).len();
         let states = &trajectory.states[index];
         for t in 0..steps {
-            q[t * width + offset..t * width + offset + len].copy_from_slice(&states[(t + 1) * len..(t + 2) * len]);
+            q[t * width + offset..t * width + offset + len]
+                .copy_from_slice(&states[(t + 1) * len..(t + 2) * len]);
         }
         offset += len;
     }
@@ -93,7 +94,8 @@ pub fn backward(
         GradMethod::Bptt => model.bptt_grad(params, &batch),
     }
     .map_err(TrainError::Run)?;
-    let param_grads = grads.params.into_iter().map(|g| g.into_iter().map(|x| x * largest).collect()).collect();
+    let param_grads =
+        grads.params.into_iter().map(|g| g.into_iter().map(|x| x * largest).collect()).collect();
     let du = join(spec, &grads.inputs, steps).into_iter().map(|x| x * largest).collect();
     Ok((param_grads, du))
 }

@@ -191,7 +191,8 @@ impl Trainer {
             }
             lr = schedule.lr(self.step);
             let decay: Vec<bool> = self.net.tensors.iter().map(|t| t.decay).collect();
-            let mut values: Vec<Vec<f64>> = self.net.tensors.iter_mut().map(|t| std::mem::take(&mut t.values)).collect();
+            let mut values: Vec<Vec<f64>> =
+                self.net.tensors.iter_mut().map(|t| std::mem::take(&mut t.values)).collect();
             let optimizer = AdamW { weight_decay: self.config.weight_decay, ..AdamW::default() };
             optimizer.step(&mut self.adam, &mut values, &grads, lr, &decay);
             for (t, v) in self.net.tensors.iter_mut().zip(values) {
@@ -204,8 +205,13 @@ impl Trainer {
         let n = train.len().max(1) as f64;
         let train_score = Score { loss: total_loss / n, accuracy: correct as f64 / n };
         let validation = if validation.is_empty() { None } else { Some(evaluate(&self.net, validation)?) };
-        let record =
-            EpochRecord { epoch, train: train_score, validation, lr, seconds: started.elapsed().as_secs_f64() };
+        let record = EpochRecord {
+            epoch,
+            train: train_score,
+            validation,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+        };
         self.history.push(record.clone());
         Ok(record)
     }
