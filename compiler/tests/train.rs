@@ -238,6 +238,9 @@ fn train_writes_the_run_folder_and_eval_scores_it() {
         "{}",
         text(&e.stdout)
     );
+    let other = hsc(&["eval", &out_s, "--data", &path("runtime/tests/data/Uni")]);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(text(&other.stderr).contains("trained on 3 channels"), "{}", text(&other.stderr));
     let again = hsc(&train_args(&out_s, "3"));
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("already holds a run"), "{}", text(&again.stderr));

@@ -57,6 +57,8 @@ fn file_error(e: impl std::fmt::Display) -> Diagnostic {
 /// The data, normalised by `normalizer` (fitted on the training part when `None`), split.
 struct Prepared {
     name: String,
+    /// What the train and test files hold, in a line each.
+    described: [String; 2],
     classes: Vec<String>,
     normalizer: Normalizer,
     train: Vec<Example>,
@@ -72,12 +74,17 @@ fn prepare(
     normalizer: Option<Normalizer>,
 ) -> Result<Prepared, Diagnostic> {
     let (train, mut test) = data::load_pair(dir).map_err(file_error)?;
+    if let Some(n) = &normalizer {
+        same_channels(n, &train, dir)?;
+    }
+    let described = [describe("train", &train), describe("test", &test)];
     let (mut train, mut validation) = data::split(&train, fraction, seed);
     let normalizer = normalizer.unwrap_or_else(|| Normalizer::fit(&train));
     for set in [&mut train, &mut validation, &mut test] {
         normalizer.apply(set);
     }
     Ok(Prepared {
+        described,
         name: train.name.clone(),
         classes: train.classes.clone(),
         channels: train.channels,
@@ -86,6 +93,19 @@ fn prepare(
         validation: Example::all(&validation),
         test: Example::all(&test),
     })
+}
+
+/// An error unless `data` has the channels a run was trained on.
+fn same_channels(n: &Normalizer, data: &Dataset, dir: &Path) -> Result<(), Diagnostic> {
+    if n.mean.len() == data.channels {
+        return Ok(());
+    }
+    Err(fail(format!(
+        "the run was trained on {} channels, and the data in `{}` has {}",
+        n.mean.len(),
+        dir.display(),
+        data.channels
+    )))
 }
 
 fn describe(name: &str, d: &Dataset) -> String {
@@ -119,15 +139,13 @@ pub fn train(
         )));
     }
     let prepared = prepare(&settings.data, settings.validation, settings.config.seed, None)?;
-    if let Ok((train, test)) = data::load_pair(&settings.data) {
-        say!(
-            "{} ({} to train on, {} held out for validation)",
-            describe("train", &train),
-            prepared.train.len(),
-            prepared.validation.len()
-        );
-        say!("{}", describe("test", &test));
-    }
+    say!(
+        "{} ({} to train on, {} held out for validation)",
+        prepared.described[0],
+        prepared.train.len(),
+        prepared.validation.len()
+    );
+    say!("{}", prepared.described[1]);
     let arch = Architecture {
         channels: prepared.channels,
         hidden: settings.hidden,
@@ -374,6 +392,7 @@ pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Dia
     let data = data.map(Path::to_path_buf).or_else(|| command["data"].as_str().map(PathBuf::from));
     let data = data.ok_or_else(|| fail("pass --data DIR"))?;
     let (_, mut test) = data::load_pair(&data).map_err(file_error)?;
+    same_channels(&extra.normalizer, &test, &data)?;
     let labels: Vec<usize> = test
         .labels
         .iter()
