@@ -179,7 +179,8 @@ enum Command {
         /// The data folder: NAME_TRAIN.ts and NAME_TEST.ts [with --resume: the run's].
         #[arg(long, value_name = "DIR", required_unless_present = "resume")]
         data: Option<PathBuf>,
-        /// Continue the run in this folder from its last checkpoint.
+        /// Continue the run in this folder from its last checkpoint, with the settings it was
+        /// started with (only --data may be given again, for data that moved).
         #[arg(long, value_name = "RUN", conflicts_with = "model")]
         resume: Option<PathBuf>,
         /// Number of blocks.
