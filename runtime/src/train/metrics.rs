@@ -5,17 +5,8 @@ use serde_json::{Value, json};
 
 use super::{Architecture, Config, EpochRecord, GradMethod, Score};
 
-/// A score as `{"loss": .., "accuracy": ..}` (null for NaN).
-pub fn score_json(s: &Score) -> Value {
-    json!({ "loss": finite(s.loss), "accuracy": finite(s.accuracy) })
-}
-
 fn finite(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
-}
-
-fn score_from(v: &Value) -> Option<Score> {
-    Some(Score { loss: v["loss"].as_f64()?, accuracy: v["accuracy"].as_f64()? })
 }
 
 /// One epoch.
@@ -106,11 +97,6 @@ pub fn metrics_json(history: &[EpochRecord], best_epoch: Option<usize>, test: Op
     })
 }
 
-/// The score stored under `key` of a metrics object, if any.
-pub fn score_at(v: &Value, key: &str) -> Option<Score> {
-    score_from(&v[key])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,9 +122,5 @@ mod tests {
         assert_eq!(config_from(&json!({"grad": "sgd"})), None);
         let m = metrics_json(&[], Some(2), Some(Score { loss: 0.1, accuracy: 0.9 }));
         assert_eq!(m["test_accuracy"], json!(0.9));
-        assert_eq!(
-            score_at(&json!({"x": {"loss": 1.0, "accuracy": 0.5}}), "x"),
-            Some(Score { loss: 1.0, accuracy: 0.5 })
-        );
     }
 }
