@@ -1,3 +1,4 @@
 //! Backends: code generation from the kernel IR.
 
 pub mod cranelift;
+pub mod cuda;

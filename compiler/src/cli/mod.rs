@@ -43,6 +43,9 @@ enum Command {
         /// Which stage to print.
         #[arg(long, value_enum)]
         stage: Stage,
+        /// The arithmetic of the CUDA C (`--stage cuda`).
+        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+        precision: PrecisionArg,
         #[command(flatten)]
         dims: Dims,
     },
@@ -337,6 +340,8 @@ enum Stage {
     Equations,
     /// The kernel IR of every pass: loop nests with scalar SSA.
     Kernels,
+    /// The CUDA C of every pass (what NVRTC compiles for `--backend cuda`).
+    Cuda,
 }
 
 fn parse_define(text: &str) -> Result<Override, String> {
@@ -359,7 +364,7 @@ pub fn main() -> ExitCode {
             let equations = hsc::equations(program)?;
             Ok(hsc::summary(program, facts, &equations).into())
         }),
-        Command::Emit { model, stage, dims } => run(&model, &dims.define, color, |front| {
+        Command::Emit { model, stage, precision, dims } => run(&model, &dims.define, color, |front| {
             let text = match stage {
                 Stage::Ast => hsc_grammar::ast::Printer::new(&front.ast, &front.source).to_string(),
                 Stage::Ir => front.program.as_ref().map(|p| p.to_string()).unwrap_or_default(),
@@ -368,6 +373,9 @@ pub fn main() -> ExitCode {
                     None => String::new(),
                 },
                 Stage::Kernels => compiled(front, None)?.map(|c| c.module.to_string()).unwrap_or_default(),
+                Stage::Cuda => compiled(front, None)?
+                    .map(|c| hsc::backend::cuda::emit(&c.module, precision.into()).text)
+                    .unwrap_or_default(),
             };
             Ok(text.into())
         }),
