@@ -31,6 +31,16 @@ pub trait Engine: Send + Sync {
     fn run(&self, pass: Pass, frame: &mut Frame) -> Result<(), RunError>;
     /// `f64` or `f32`: the arithmetic the kernels use.
     fn precision(&self) -> &'static str;
+    /// Whether the engine runs a whole batch at once ([`Engine::run_batch`]), as a GPU does,
+    /// rather than one sequence at a time.
+    fn batched(&self) -> bool {
+        false
+    }
+    /// Runs a pass on every sequence of a batch, in place: by default one at a time, in
+    /// parallel.
+    fn run_batch(&self, pass: Pass, frames: &mut [Frame]) -> Result<(), RunError> {
+        frames.par_iter_mut().try_for_each(|f| self.run(pass, f))
+    }
 }
 
 /// Why a call failed.
@@ -320,6 +330,9 @@ impl Model {
         acc_scale: Option<f64>,
     ) -> Result<Vec<Carry>, RunError> {
         self.check(params, batch)?;
+        if self.engine.batched() {
+            return self.each_batched(params, batch, passes, acc_scale);
+        }
         (0..batch.size)
             .into_par_iter()
             .map(|b| {
@@ -336,18 +349,44 @@ impl Model {
                     self.engine.run(pass, &mut frame)?;
                     carry.extend(frame.buffers);
                 }
-                let used_trajectory = passes.last().is_some_and(|(p, _)| *p == Pass::Bptt);
-                carry.retain(|slot, _| match slot {
-                    Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_) => false,
-                    Slot::Trajectory(_) => !used_trajectory,
-                    _ => true,
-                });
-                if let Some(scale) = acc_scale {
-                    fold(&mut carry, scale);
-                }
+                keep(&mut carry, passes, acc_scale);
                 Ok(carry)
             })
             .collect()
+    }
+
+    /// [`Model::each`] for an engine that runs a whole batch per call: every sequence's
+    /// buffers of a pass are handed over together.
+    fn each_batched(
+        &self,
+        params: &Params,
+        batch: &Batch,
+        passes: &[(Pass, [f64; 2])],
+        acc_scale: Option<f64>,
+    ) -> Result<Vec<Carry>, RunError> {
+        let mut carries: Vec<Carry> = (0..batch.size).map(|_| Carry::new()).collect();
+        for &(pass, eps) in passes {
+            let mut frames: Vec<Frame> = carries
+                .iter_mut()
+                .enumerate()
+                .map(|(b, carry)| {
+                    let mut frame = Frame { steps: batch.steps, eps, buffers: BTreeMap::new() };
+                    for &slot in self.engine.slots(pass) {
+                        let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, params, batch, b));
+                        frame.buffers.insert(slot, buf);
+                    }
+                    frame
+                })
+                .collect();
+            self.engine.run_batch(pass, &mut frames)?;
+            for (carry, frame) in carries.iter_mut().zip(frames) {
+                carry.extend(frame.buffers);
+            }
+        }
+        for carry in &mut carries {
+            keep(carry, passes, acc_scale);
+        }
+        Ok(carries)
     }
 
     /// A slot's buffer at the start of a sequence.
@@ -423,6 +462,21 @@ impl Model {
             }
         }
         Ok(())
+    }
+}
+
+/// Drops what a sequence no longer needs after `passes`: the copies of its inputs, the
+/// trajectory once BPTT has used it, and (with `acc_scale`) the accumulators, folded into
+/// their gradients.
+fn keep(carry: &mut Carry, passes: &[(Pass, [f64; 2])], acc_scale: Option<f64>) {
+    let used_trajectory = passes.last().is_some_and(|(p, _)| *p == Pass::Bptt);
+    carry.retain(|slot, _| match slot {
+        Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_) => false,
+        Slot::Trajectory(_) => !used_trajectory,
+        _ => true,
+    });
+    if let Some(scale) = acc_scale {
+        fold(carry, scale);
     }
 }
 

@@ -2,6 +2,7 @@
 //! and uses only some of them).
 #![allow(dead_code)]
 
+pub mod differential;
 pub mod jit;
 
 use std::path::{Path, PathBuf};

@@ -1,9 +1,35 @@
 //! The CUDA backend: kernel IR to CUDA C ([`emit`]), compiled at run time by NVRTC
-//! ([`nvrtc`]), run on a GPU through cudarc's driver API, or on the host's threads by the
-//! emulation build ([`emulate`]) that tests the same source where there is no GPU.
+//! ([`nvrtc`]), run on a GPU through cudarc's driver API ([`gpu`]), or on the host's threads
+//! by the emulation build ([`emulate`]) that tests the same source where there is no GPU.
+//! [`engine`] is the runtime engine over either.
 
 pub mod emit;
+pub mod emulate;
+pub mod engine;
+pub mod gpu;
+pub mod nvrtc;
 mod schedule;
 
+use std::sync::Arc;
+
+use hsc_runtime::Model;
+
 pub use emit::{KernelInfo, MAX_THREADS, Param, Source, emit};
-pub mod nvrtc;
+pub use engine::{CudaEngine, Device};
+
+use crate::kernel::{Module, Precision};
+
+/// A runtime model whose kernels run on GPU 0; a sentence on why not where there is none.
+pub fn gpu(module: &Module, precision: Precision) -> Result<Model, String> {
+    let source = emit(module, precision);
+    let device = gpu::Gpu::new(&source, 0)?;
+    Ok(Model::new(module.spec.clone(), Arc::new(CudaEngine::new(module, source, device))))
+}
+
+/// A runtime model whose CUDA kernels run on the host's threads (at most `threads` per
+/// block): the generated code, tested without a GPU.
+pub fn emulated(module: &Module, precision: Precision, threads: u32) -> Result<Model, String> {
+    let source = emit(module, precision);
+    let device = emulate::Emulator::new(&source, threads)?;
+    Ok(Model::new(module.spec.clone(), Arc::new(CudaEngine::new(module, source, device))))
+}
