@@ -179,7 +179,7 @@ enum Target {
 pub(crate) fn build(compiled: &Compiled, backend: Backend, precision: Precision) -> Result<Model, RunError> {
     compiled
         .model(backend, precision)
-        .map_err(|d| RunError::Engine { engine: backend.name().into(), message: d.message })
+        .map_err(|d| RunError::Invalid(d.message))
 }
 
 /// Runs every method and compares them.

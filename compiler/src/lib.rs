@@ -76,14 +76,17 @@ pub enum Backend {
     Interp,
     /// Native code from Cranelift, compiled just in time.
     Cranelift,
+    /// CUDA C compiled by NVRTC, on GPU 0.
+    Cuda,
 }
 
 impl Backend {
-    /// `"interp"` or `"cranelift"`.
+    /// `"interp"`, `"cranelift"` or `"cuda"`.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Interp => "interp",
             Backend::Cranelift => "cranelift",
+            Backend::Cuda => "cuda",
         }
     }
 }
@@ -113,6 +116,10 @@ impl Compiled {
         match backend {
             Backend::Interp => Ok(self.interpreted(precision)),
             Backend::Cranelift => self.jitted(precision),
+            Backend::Cuda => backend::cuda::gpu(&self.module, precision).map_err(|why| {
+                Diagnostic::error(format!("the CUDA backend cannot run here: {why}"))
+                    .with_help("`--backend cranelift` runs the same kernels on the CPU")
+            }),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Every example at every stage: `snapshots/{example}@{stage}.snap` (ast, ir, equations,
-//! check, kernels).
+//! check, kernels, and the CUDA C in f32).
 
 use hsc_grammar::{ast, has_errors, render};
 use hsc_snapshot_tests::{ham_files, root, settings};
@@ -37,6 +37,8 @@ fn every_example_at_every_stage() {
                 hsc::kernel::verify(k).unwrap_or_else(|e| panic!("{file_name}: {e}"));
             }
             insta::assert_snapshot!(format!("{name}@kernels"), compiled.module.to_string());
+            let cuda = hsc::backend::cuda::emit(&compiled.module, hsc::kernel::Precision::F32);
+            insta::assert_snapshot!(format!("{name}@cuda"), cuda.text);
         }
     });
 }

@@ -101,6 +101,13 @@ enum Command {
         /// on CPUs that have them. Without it, the object runs on any CPU of the architecture.
         #[arg(long)]
         native: bool,
+        /// Also write `<stem>.cu`, the CUDA C of every pass, and where NVRTC is found,
+        /// `<stem>.ptx` (or `<stem>.cubin` for a real architecture given with `--arch`).
+        #[arg(long)]
+        cuda: bool,
+        /// The GPU architecture for `--cuda`: `compute_XY` for PTX, `sm_XY` for a CUBIN.
+        #[arg(long, default_value = "compute_90", requires = "cuda", value_parser = parse_arch)]
+        arch: String,
         #[command(flatten)]
         dims: Dims,
     },
@@ -125,6 +132,9 @@ enum Command {
         /// Least seconds spent on each measurement.
         #[arg(long, default_value_t = 1.0)]
         min_time: f64,
+        /// The backends to measure, comma-separated (`cuda` needs a GPU).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "cranelift")]
+        backends: Vec<BackendArg>,
         /// Skip the interpreter baseline.
         #[arg(long)]
         no_baseline: bool,
@@ -263,6 +273,8 @@ enum BackendArg {
     Interp,
     /// Native code compiled just in time by Cranelift.
     Cranelift,
+    /// CUDA C compiled by NVRTC, run on GPU 0.
+    Cuda,
 }
 
 impl From<BackendArg> for hsc::Backend {
@@ -270,6 +282,7 @@ impl From<BackendArg> for hsc::Backend {
         match b {
             BackendArg::Interp => hsc::Backend::Interp,
             BackendArg::Cranelift => hsc::Backend::Cranelift,
+            BackendArg::Cuda => hsc::Backend::Cuda,
         }
     }
 }
@@ -344,6 +357,45 @@ enum Stage {
     Cuda,
 }
 
+fn parse_arch(text: &str) -> Result<String, String> {
+    let digits = text.strip_prefix("sm_").or_else(|| text.strip_prefix("compute_"));
+    match digits {
+        Some(d) if !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(text.to_owned()),
+        _ => Err(format!("expected `compute_XY` (PTX) or `sm_XY` (CUBIN), as in `sm_90`, not `{text}`")),
+    }
+}
+
+/// `hsc compile --cuda`: the `.cu`, then the `.ptx` or `.cubin` where NVRTC is found.
+fn compile_cuda(c: &hsc::Compiled, precision: Precision, arch: &str, stem: &Path) -> Result<String, Diagnostic> {
+    use hsc::backend::cuda::{emit, nvrtc};
+    let write = |ext: &str, bytes: &[u8]| -> Result<String, Diagnostic> {
+        let path = stem.with_extension(ext);
+        std::fs::write(&path, bytes)
+            .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+        Ok(format!("  wrote {} ({} bytes)\n", path.display(), bytes.len()))
+    };
+    let source = emit(&c.module, precision);
+    let mut text = write("cu", source.text.as_bytes())?;
+    if let Err(e) = nvrtc::load() {
+        text += &format!("  no .ptx: {e}\n");
+        return Ok(text);
+    }
+    let (ext, output) = if arch.starts_with("sm_") { ("cubin", nvrtc::Output::Cubin) } else { ("ptx", nvrtc::Output::Ptx) };
+    let compiled = nvrtc::compile(&source.text, "model.cu", arch, output).map_err(|e| match e {
+        nvrtc::NvrtcError::Compile { .. } if arch_unknown(&e) => {
+            Diagnostic::error(format!("NVRTC does not know the architecture `{arch}`"))
+        }
+        e => Diagnostic::error(format!("internal compiler error: {e}")).with_note("please report this, with the model file"),
+    })?;
+    text += &write(ext, &compiled.bytes)?;
+    Ok(text)
+}
+
+/// Whether NVRTC refused the architecture rather than the code.
+fn arch_unknown(e: &hsc::backend::cuda::nvrtc::NvrtcError) -> bool {
+    e.to_string().contains("gpu-architecture")
+}
+
 fn parse_define(text: &str) -> Result<Override, String> {
     match text.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
@@ -401,7 +453,7 @@ pub fn main() -> ExitCode {
                 gradcheck::gradcheck(&c, &gradcheck::Args { options, json, dump: dump.clone() })
             })
         }
-        Command::Compile { model, out, precision, native, dims } => {
+        Command::Compile { model, out, precision, native, cuda, arch, dims } => {
             run(&model, &dims.define, color, |front| {
                 let started = std::time::Instant::now();
                 let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
@@ -428,6 +480,9 @@ pub fn main() -> ExitCode {
                         .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
                     text += &format!("  wrote {} ({} bytes)\n", path.display(), bytes.len());
                 }
+                if cuda {
+                    text += &compile_cuda(&c, precision.into(), &arch, &out.join(&stem))?;
+                }
                 Ok(text.into())
             })
         }
@@ -438,6 +493,7 @@ pub fn main() -> ExitCode {
             threads,
             precision,
             min_time,
+            backends,
             no_baseline,
             passes,
             json,
@@ -452,8 +508,10 @@ pub fn main() -> ExitCode {
                     "--min-time must be a number of seconds, not {min_time}"
                 )));
             }
-            let mut backends = vec![hsc::Backend::Cranelift];
-            if !no_baseline {
+            let mut backends: Vec<hsc::Backend> = backends.iter().map(|&b| b.into()).collect();
+            backends.retain(|b| *b != hsc::Backend::Interp);
+            backends.dedup();
+            if !no_baseline || backends.is_empty() {
                 backends.push(hsc::Backend::Interp);
             }
             let options = hsc::bench::Options {
