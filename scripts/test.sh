@@ -8,12 +8,25 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== NVRTC for the CUDA backend's PTX test (the nvidia-cuda-nvrtc wheel, into .ci/nvrtc)"
+nvrtc=".ci/nvrtc/nvidia/cu13/lib/libnvrtc.so.13"
+if [ ! -e "$nvrtc" ]; then
+    python3 -m pip install --quiet --no-deps --target .ci/nvrtc "nvidia-cuda-nvrtc==13.0.88" \
+        || echo "could not install it (no pip?): the PTX test will say it skipped"
+fi
+if [ -e "$nvrtc" ]; then
+    export HSC_NVRTC="$PWD/$nvrtc"
+fi
 echo "== cargo test (all but the long randomised tests)"
 cargo test --workspace --locked -- --skip never_panic --skip on_random_models --skip agrees_with_the_interpreter
 echo "== randomised tests (they print how many inputs they tried)"
 cargo test -p hsc --locked --test fuzz_front_end --test symbolic_fd --test passes_random -- --nocapture --test-threads 2
 echo "== the Cranelift backend against the interpreter (every example and 200 random models, JIT and AOT)"
 cargo test -p hsc --locked --test backend_cranelift -- --nocapture --test-threads 2
+echo "== the CUDA backend: every example to PTX with NVRTC; the CUDA C built for the host (blocks of"
+echo "   threads, real barriers) against the interpreter on every example and 40 random models; the GPU"
+echo "   itself where there is one"
+cargo test -p hsc --locked --test backend_cuda -- --nocapture --test-threads 2
 echo "== a crate that compiles a model in its build.rs and links the kernels (examples/embed)"
 cargo run --locked -q -p hsc-example-embed
 echo "== against the reference NumPy implementation (../shared/spec/rhel_reference.py)"

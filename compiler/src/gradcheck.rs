@@ -177,9 +177,7 @@ enum Target {
 
 /// The model on a backend; a backend failure as a run error.
 pub(crate) fn build(compiled: &Compiled, backend: Backend, precision: Precision) -> Result<Model, RunError> {
-    compiled
-        .model(backend, precision)
-        .map_err(|d| RunError::Invalid(d.message))
+    compiled.model(backend, precision).map_err(|d| RunError::Invalid(d.message))
 }
 
 /// Runs every method and compares them.

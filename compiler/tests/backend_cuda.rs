@@ -45,7 +45,12 @@ fn every_example_compiles_to_ptx_with_nvrtc() {
                 .unwrap_or_else(|e| panic!("{} {}: {e}", path.display(), precision.name()));
             let ptx = String::from_utf8(out.bytes).unwrap();
             for k in &source.kernels {
-                assert!(ptx.contains(&format!(".entry {}(", k.name)), "{}: no {} in the PTX", path.display(), k.name);
+                assert!(
+                    ptx.contains(&format!(".entry {}(", k.name)),
+                    "{}: no {} in the PTX",
+                    path.display(),
+                    k.name
+                );
             }
         }
     }
@@ -57,8 +62,13 @@ fn nvrtc_errors_are_returned_with_the_log() {
         println!("skipped: no NVRTC");
         return;
     }
-    let err = nvrtc::compile("extern \"C\" __global__ void k() { undefined_fn(); }", "bad.cu", "compute_90", nvrtc::Output::Ptx)
-        .unwrap_err();
+    let err = nvrtc::compile(
+        "extern \"C\" __global__ void k() { undefined_fn(); }",
+        "bad.cu",
+        "compute_90",
+        nvrtc::Output::Ptx,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("undefined_fn"), "{err}");
 }
 
@@ -71,7 +81,8 @@ fn check_emulated(src: &str, steps: usize, seed: u64, threads: u32) -> Result<[f
     for (i, p) in [Precision::F64, Precision::F32].into_iter().enumerate() {
         let model = cuda::emulated(&compiled.module, p, threads)?;
         let truth = compiled.interpreted(Precision::F64);
-        worst[i] = agree(&compiled.interpreted(p), &model, &truth, steps, seed, p).map_err(|e| format!("{}: {e}", p.name()))?;
+        worst[i] = agree(&compiled.interpreted(p), &model, &truth, steps, seed, p)
+            .map_err(|e| format!("{}: {e}", p.name()))?;
     }
     Ok(worst)
 }
@@ -81,7 +92,12 @@ fn every_example_agrees_with_the_interpreter_emulated() {
     for path in examples() {
         let src = std::fs::read_to_string(&path).unwrap();
         let worst = check_emulated(&src, 40, 7, 8).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        println!("{:<28} worst f64 {:.1e}, f32 {:.1e}", path.file_name().unwrap().to_string_lossy(), worst[0], worst[1]);
+        println!(
+            "{:<28} worst f64 {:.1e}, f32 {:.1e}",
+            path.file_name().unwrap().to_string_lossy(),
+            worst[0],
+            worst[1]
+        );
     }
 }
 
@@ -92,7 +108,8 @@ fn random_models_agree_with_the_interpreter_emulated() {
     for seed in 1..=count {
         let (src, steps) = random_model(seed);
         // Blocks of 4 threads: every shared loop and sum wraps around the block.
-        let w = check_emulated(&src, steps.min(60), seed, 4).unwrap_or_else(|e| panic!("random model {seed}: {e}\n{src}"));
+        let w = check_emulated(&src, steps.min(60), seed, 4)
+            .unwrap_or_else(|e| panic!("random model {seed}: {e}\n{src}"));
         worst = [worst[0].max(w[0]), worst[1].max(w[1])];
     }
     println!("{count} random models: worst f64 {:.1e}, f32 {:.1e}", worst[0], worst[1]);

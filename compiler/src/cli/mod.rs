@@ -366,7 +366,12 @@ fn parse_arch(text: &str) -> Result<String, String> {
 }
 
 /// `hsc compile --cuda`: the `.cu`, then the `.ptx` or `.cubin` where NVRTC is found.
-fn compile_cuda(c: &hsc::Compiled, precision: Precision, arch: &str, stem: &Path) -> Result<String, Diagnostic> {
+fn compile_cuda(
+    c: &hsc::Compiled,
+    precision: Precision,
+    arch: &str,
+    stem: &Path,
+) -> Result<String, Diagnostic> {
     use hsc::backend::cuda::{emit, nvrtc};
     let write = |ext: &str, bytes: &[u8]| -> Result<String, Diagnostic> {
         let path = stem.with_extension(ext);
@@ -380,12 +385,14 @@ fn compile_cuda(c: &hsc::Compiled, precision: Precision, arch: &str, stem: &Path
         text += &format!("  no .ptx: {e}\n");
         return Ok(text);
     }
-    let (ext, output) = if arch.starts_with("sm_") { ("cubin", nvrtc::Output::Cubin) } else { ("ptx", nvrtc::Output::Ptx) };
+    let (ext, output) =
+        if arch.starts_with("sm_") { ("cubin", nvrtc::Output::Cubin) } else { ("ptx", nvrtc::Output::Ptx) };
     let compiled = nvrtc::compile(&source.text, "model.cu", arch, output).map_err(|e| match e {
         nvrtc::NvrtcError::Compile { .. } if arch_unknown(&e) => {
             Diagnostic::error(format!("NVRTC does not know the architecture `{arch}`"))
         }
-        e => Diagnostic::error(format!("internal compiler error: {e}")).with_note("please report this, with the model file"),
+        e => Diagnostic::error(format!("internal compiler error: {e}"))
+            .with_note("please report this, with the model file"),
     })?;
     text += &write(ext, &compiled.bytes)?;
     Ok(text)

@@ -98,4 +98,3 @@ pub fn agree(
     }
     Ok(worst)
 }
-

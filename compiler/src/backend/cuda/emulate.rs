@@ -27,22 +27,37 @@ impl Emulator {
     /// `max_threads` threads (few keep tests fast while still sharing every loop).
     pub fn new(source: &Source, max_threads: u32) -> Result<Emulator, String> {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir()
-            .join(format!("hsc-emulate-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed)));
+        let dir = std::env::temp_dir().join(format!(
+            "hsc-emulate-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let (cu, so): (PathBuf, PathBuf) = (dir.join("model.cu"), dir.join("model.so"));
         let result = (|| {
             std::fs::write(&cu, &source.text).map_err(|e| format!("{}: {e}", cu.display()))?;
             let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
             let output = Command::new(&cxx)
-                .args(["-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", "-DHSC_HOST_EMULATION", "-x", "c++"])
+                .args([
+                    "-std=c++20",
+                    "-O1",
+                    "-fPIC",
+                    "-shared",
+                    "-pthread",
+                    "-DHSC_HOST_EMULATION",
+                    "-x",
+                    "c++",
+                ])
                 .arg(&cu)
                 .arg("-o")
                 .arg(&so)
                 .output()
                 .map_err(|e| format!("could not run {cxx}: {e}"))?;
             if !output.status.success() {
-                return Err(format!("{cxx} failed on the generated CUDA C:\n{}", String::from_utf8_lossy(&output.stderr)));
+                return Err(format!(
+                    "{cxx} failed on the generated CUDA C:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
             }
             // SAFETY: the library is ours; its initialisers only set up the statics above.
             unsafe { libloading::Library::new(&so) }.map_err(|e| e.to_string())
@@ -75,7 +90,8 @@ impl Device for Emulator {
             unsafe { self.library.get(symbol.as_bytes()) }.map_err(|e| e.to_string())?;
         let mut pointers: Vec<*mut u8> = arrays.iter_mut().map(|a| a.as_mut_ptr()).collect();
         let (mut steps, mut eps0, mut eps1) = (steps, eps[0], eps[1]);
-        let mut args: Vec<*mut c_void> = pointers.iter_mut().map(|p| p as *mut *mut u8 as *mut c_void).collect();
+        let mut args: Vec<*mut c_void> =
+            pointers.iter_mut().map(|p| p as *mut *mut u8 as *mut c_void).collect();
         args.extend([
             &mut steps as *mut i64 as *mut c_void,
             &mut eps0 as *mut f64 as *mut c_void,

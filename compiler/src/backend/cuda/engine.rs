@@ -109,7 +109,12 @@ impl<D: Device> Engine for CudaEngine<D> {
         if frames.iter().any(|f| f.steps != steps) {
             return Err(self.error("the sequences of a batch differ in length".into()));
         }
-        let kernel = self.source.kernels.iter().find(|k| k.pass == pass).ok_or_else(|| self.error(format!("no kernel for {}", pass.name())))?;
+        let kernel = self
+            .source
+            .kernels
+            .iter()
+            .find(|k| k.pass == pass)
+            .ok_or_else(|| self.error(format!("no kernel for {}", pass.name())))?;
         let size = self.source.precision.size();
         let mut arrays = Vec::with_capacity(kernel.params.len());
         for param in &kernel.params {
@@ -121,9 +126,14 @@ impl<D: Device> Engine for CudaEngine<D> {
                     let shared = if param.per_sequence() { frames.len() } else { 1 };
                     bytes.reserve(len * shared * size);
                     for frame in &frames[..shared] {
-                        let data = frame.buffers.get(&slot).ok_or_else(|| self.error(format!("no buffer for {slot}")))?;
+                        let data = frame
+                            .buffers
+                            .get(&slot)
+                            .ok_or_else(|| self.error(format!("no buffer for {slot}")))?;
                         if data.len() != len {
-                            return Err(self.error(format!("{slot} has {} numbers, expected {len}", data.len())));
+                            return Err(
+                                self.error(format!("{slot} has {} numbers, expected {len}", data.len()))
+                            );
                         }
                         self.pack(data, &mut bytes);
                     }
@@ -131,11 +141,10 @@ impl<D: Device> Engine for CudaEngine<D> {
             }
             arrays.push(bytes);
         }
-        let grid = u32::try_from(frames.len()).map_err(|_| self.error("a batch of more than 2^32 sequences".into()))?;
-        let took = self
-            .device
-            .launch(kernel, grid, &mut arrays, steps as i64, eps)
-            .map_err(|e| self.error(e))?;
+        let grid = u32::try_from(frames.len())
+            .map_err(|_| self.error("a batch of more than 2^32 sequences".into()))?;
+        let took =
+            self.device.launch(kernel, grid, &mut arrays, steps as i64, eps).map_err(|e| self.error(e))?;
         *self.kernel_time.lock().unwrap_or_else(|e| e.into_inner()) += took;
         for (param, bytes) in kernel.params.iter().zip(&arrays) {
             let Some(slot) = param.slot else { continue };

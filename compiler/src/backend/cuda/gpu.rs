@@ -39,14 +39,17 @@ impl Gpu {
         let name = ctx.name().unwrap_or_else(|_| "an unnamed GPU".into());
         let (major, minor) = ctx.compute_capability().map_err(|e| e.to_string())?;
         let arch = format!("sm_{major}{minor}");
-        let compiled = nvrtc::compile(&source.text, "model.cu", &arch, nvrtc::Output::Cubin).map_err(|e| e.to_string())?;
+        let compiled = nvrtc::compile(&source.text, "model.cu", &arch, nvrtc::Output::Cubin)
+            .map_err(|e| e.to_string())?;
         let module = ctx
             .load_module(cudarc::nvrtc::Ptx::from_binary(compiled.bytes))
             .map_err(|e| format!("the driver could not load the kernels: {e}"))?;
         let functions = source
             .kernels
             .iter()
-            .map(|k| Ok((k.name.clone(), module.load_function(&k.name).map_err(|e| format!("{}: {e}", k.name))?)))
+            .map(|k| {
+                Ok((k.name.clone(), module.load_function(&k.name).map_err(|e| format!("{}: {e}", k.name))?))
+            })
             .collect::<Result<_, String>>()?;
         Ok(Gpu { name, arch, stream: ctx.default_stream(), functions, log: compiled.log })
     }
@@ -86,7 +89,11 @@ impl Device for Gpu {
             launch.arg(s);
         }
         launch.arg(&steps).arg(&eps0).arg(&eps1);
-        let config = LaunchConfig { grid_dim: (grid, 1, 1), block_dim: (self.threads(kernel), 1, 1), shared_mem_bytes: 0 };
+        let config = LaunchConfig {
+            grid_dim: (grid, 1, 1),
+            block_dim: (self.threads(kernel), 1, 1),
+            shared_mem_bytes: 0,
+        };
         let started = Instant::now();
         // SAFETY: one argument per kernel parameter in order (a device pointer per buffer,
         // then `long long`, `double`, `double`), every buffer as long as the kernel indexes.

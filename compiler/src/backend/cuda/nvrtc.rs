@@ -59,7 +59,9 @@ fn find() -> Result<(), NvrtcError> {
     if let Some(path) = &explicit {
         open(path).map_err(|e| NvrtcError::Missing(format!("HSC_NVRTC={}: {e}", path.display())))?;
     } else if !present() {
-        for dir in ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib", "/usr/lib/x86_64-linux-gnu"] {
+        for dir in
+            ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib", "/usr/lib/x86_64-linux-gnu"]
+        {
             for name in ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"] {
                 let path = Path::new(dir).join(name);
                 if path.exists() && open(&path).is_ok() && present() {
@@ -84,8 +86,23 @@ fn present() -> bool {
     unsafe { sys::is_culib_present() }
 }
 
-/// Opens a library by path, globally, for the rest of the process.
+/// Opens NVRTC by path, globally, for the rest of the process, with the builtins library
+/// beside it (which NVRTC itself opens by bare name, so it must be loaded first).
 fn open(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent()
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("libnvrtc-builtins.so") {
+                let _ = open_global(&entry.path());
+            }
+        }
+    }
+    open_global(path)
+}
+
+fn open_global(path: &Path) -> Result<(), String> {
     use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
     // SAFETY: as in `present`.
     let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }.map_err(|e| e.to_string())?;
@@ -98,7 +115,9 @@ pub fn version() -> Result<(i32, i32), NvrtcError> {
     load()?;
     let (mut major, mut minor) = (0, 0);
     // SAFETY: the library is loaded; the pointers are to live integers.
-    unsafe { sys::nvrtcVersion(&mut major, &mut minor) }.result().map_err(|e| NvrtcError::Call(format!("{e:?}")))?;
+    unsafe { sys::nvrtcVersion(&mut major, &mut minor) }
+        .result()
+        .map_err(|e| NvrtcError::Call(format!("{e:?}")))?;
     Ok((major, minor))
 }
 

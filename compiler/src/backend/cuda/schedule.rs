@@ -25,9 +25,8 @@ pub fn parallel(var: LoopVar, lo: i64, hi: i64, body: &[Stmt]) -> bool {
     let mut stores: Vec<(Buf, &[Index])> = Vec::new();
     let mut loads: Vec<(Buf, &[Index])> = Vec::new();
     collect(body, &mut stores, &mut loads);
-    let own = |i: &Index| {
-        i.var == Some(var) && i.clamp.is_none() && i.wrap.is_none_or(|m| m as i64 >= hi - lo)
-    };
+    let own =
+        |i: &Index| i.var == Some(var) && i.clamp.is_none() && i.wrap.is_none_or(|m| m as i64 >= hi - lo);
     stores.iter().all(|(buf, index)| {
         index.iter().any(own)
             && stores.iter().all(|(b, i)| b != buf || i == index)
