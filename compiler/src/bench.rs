@@ -70,6 +70,9 @@ pub struct Row {
     pub steps_per_second: f64,
     /// Most memory allocated during a run beyond what was allocated before it.
     pub peak_bytes: Option<usize>,
+    /// On a GPU: median seconds of a run spent in kernels (the rest is copies and the
+    /// conversion of the batch on the host).
+    pub kernel_seconds: Option<f64>,
 }
 
 /// What was measured.
@@ -130,7 +133,14 @@ pub fn run(
     let mut rows = Vec::new();
     let mut input_bytes = 0;
     for &backend in &opts.backends {
-        let model = crate::gradcheck::build(compiled, backend, opts.precision)?;
+        let (model, gpu) = match backend {
+            Backend::Cuda => {
+                let (model, engine) = crate::backend::cuda::gpu_engine(&compiled.module, opts.precision)
+                    .map_err(|why| RunError::Invalid(format!("the CUDA backend cannot run here: {why}")))?;
+                (model, Some(engine))
+            }
+            _ => (crate::gradcheck::build(compiled, backend, opts.precision)?, None),
+        };
         // The interpreter runs about a thousand times slower: a smaller problem, same figures.
         let (steps, size) = match backend {
             Backend::Interp => (opts.steps.min(100), opts.batch.min(opts.threads.max(1))),
@@ -151,6 +161,7 @@ pub fn run(
                 }
             };
             let mut times = Vec::new();
+            let mut kernel_times = Vec::new();
             let mut peak = None;
             let started = Instant::now();
             while times.len() < 3 || (started.elapsed() < opts.min_time && times.len() < 1000) {
@@ -159,14 +170,19 @@ pub fn run(
                     m.current()
                 });
                 let t = Instant::now();
+                let in_kernels = gpu.as_ref().map(|g| g.kernel_time());
                 pool.install(call)?;
                 times.push(t.elapsed().as_secs_f64());
+                if let (Some(g), Some(before)) = (&gpu, in_kernels) {
+                    kernel_times.push((g.kernel_time() - before).as_secs_f64());
+                }
                 if let (Some(m), Some(before)) = (memory, before) {
                     let extra = m.peak().saturating_sub(before);
                     peak = Some(peak.map_or(extra, |p: usize| p.max(extra)));
                 }
             }
             times.sort_by(f64::total_cmp);
+            kernel_times.sort_by(f64::total_cmp);
             let seconds = times[times.len() / 2];
             let work = (size * steps) as f64;
             rows.push(Row {
@@ -179,6 +195,7 @@ pub fn run(
                 ns_per_element: seconds * 1e9 / (work * state_elements as f64),
                 steps_per_second: work / seconds,
                 peak_bytes: peak,
+                kernel_seconds: kernel_times.get(kernel_times.len() / 2).copied(),
             });
         }
     }

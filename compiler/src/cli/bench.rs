@@ -98,6 +98,19 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
             );
         }
     }
+    for row in &r.rows {
+        if let Some(k) = row.kernel_seconds {
+            let _ = writeln!(
+                s,
+                "{} on {}: {:.2} ns/(seq·step·x) in the kernels alone ({:.1} of {:.1} ms; the rest is copies and conversions)",
+                row.pass,
+                row.backend.name(),
+                k * 1e9 / (row.batch * row.steps * r.state_elements) as f64,
+                k * 1e3,
+                row.seconds * 1e3
+            );
+        }
+    }
     if let (Some(f), Some(g)) = (r.row("forward", o.backends[0]), r.row("rhel", o.backends[0])) {
         let _ = writeln!(
             s,
@@ -130,6 +143,7 @@ fn json(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
                 "ns_per_seq_step_state": row.ns_per_element,
                 "steps_per_second": row.steps_per_second,
                 "peak_bytes": row.peak_bytes,
+                "kernel_seconds": row.kernel_seconds,
             })
         })
         .collect();

@@ -35,9 +35,13 @@ impl Rng {
     }
 }
 
-/// The workspace's root.
+/// The workspace's root (`$HSC_ROOT` where a test binary runs on another machine, as on
+/// the GPU machine: scripts/gpu_check.sh).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    match std::env::var_os("HSC_ROOT") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned(),
+    }
 }
 
 /// A path under the workspace's root, as a string for a command line.

@@ -21,9 +21,18 @@ use crate::kernel::{Module, Precision};
 
 /// A runtime model whose kernels run on GPU 0; a sentence on why not where there is none.
 pub fn gpu(module: &Module, precision: Precision) -> Result<Model, String> {
+    Ok(gpu_engine(module, precision)?.0)
+}
+
+/// [`gpu`], with its engine (which counts the time spent in kernels).
+pub fn gpu_engine(
+    module: &Module,
+    precision: Precision,
+) -> Result<(Model, Arc<CudaEngine<gpu::Gpu>>), String> {
     let source = emit(module, precision);
     let device = gpu::Gpu::new(&source, 0)?;
-    Ok(Model::new(module.spec.clone(), Arc::new(CudaEngine::new(module, source, device))))
+    let engine = Arc::new(CudaEngine::new(module, source, device));
+    Ok((Model::new(module.spec.clone(), engine.clone()), engine))
 }
 
 /// A runtime model whose CUDA kernels run on the host's threads (at most `threads` per
