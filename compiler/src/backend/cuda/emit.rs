@@ -113,10 +113,26 @@ struct Emitter<'a> {
     depth: usize,
     hazards: Hazards,
     width: i64,
+    /// The variables of time loops.
+    steps_vars: Vec<LoopVar>,
 }
 
 impl<'a> Emitter<'a> {
     fn new(k: &'a Kernel, precision: Precision) -> Emitter<'a> {
+        fn steps_vars(body: &[Stmt], out: &mut Vec<LoopVar>) {
+            for s in body {
+                match s {
+                    Stmt::Steps { var, body, .. } => {
+                        out.push(*var);
+                        steps_vars(body, out);
+                    }
+                    Stmt::Loop { body, .. } | Stmt::Reduce { body, .. } => steps_vars(body, out),
+                    Stmt::Let(..) | Stmt::Store { .. } => {}
+                }
+            }
+        }
+        let mut vars = Vec::new();
+        steps_vars(&k.body, &mut vars);
         Emitter {
             k,
             f32: precision == Precision::F32,
@@ -124,6 +140,7 @@ impl<'a> Emitter<'a> {
             depth: 1,
             hazards: Hazards::default(),
             width: 1,
+            steps_vars: vars,
         }
     }
 
@@ -462,6 +479,9 @@ impl<'a> Emitter<'a> {
             Op::Call(f, a) => format!("hsc_{}({a})", func_name(*f)),
             Op::Select { conds, then, otherwise } => {
                 let c: Vec<String> = conds.iter().map(|c| self.cond(c)).collect();
+                if c.is_empty() {
+                    return then.to_string();
+                }
                 format!("({}) ? {then} : {otherwise}", c.join(" && "))
             }
         }
@@ -478,19 +498,21 @@ impl<'a> Emitter<'a> {
     }
 
     fn index(&self, i: &Index) -> String {
+        // Loop variables are `int`, the step is `long long`.
+        let wide = if i.var.is_some_and(|v| self.steps_vars.contains(&v)) { "64" } else { "" };
         let mut x = match i.var {
             Some(v) if i.inner != 0 => format!("({} + {})", self.var(v), i.inner),
             Some(v) => self.var(v),
             None => i.inner.to_string(),
         };
         if let Some(m) = i.wrap {
-            x = format!("hsc_wrap({x}, {m})");
+            x = format!("hsc_wrap{wide}({x}, {m})");
         }
         if i.outer != 0 {
             x = format!("({x} + {})", i.outer);
         }
         if let Some(n) = i.clamp {
-            x = format!("hsc_clamp({x}, {n})");
+            x = format!("hsc_clamp{wide}({x}, {n})");
         }
         x
     }
@@ -646,8 +668,8 @@ __device__ __forceinline__ real hsc_powi(real a, int n)
 }
 __device__ __forceinline__ int hsc_wrap(int x, int m) { const int r = x % m; return r < 0 ? r + m : r; }
 __device__ __forceinline__ int hsc_clamp(int x, int n) { return x < 0 ? 0 : (x >= n ? n - 1 : x); }
-__device__ __forceinline__ long long hsc_wrap(long long x, long long m) { const long long r = x % m; return r < 0 ? r + m : r; }
-__device__ __forceinline__ long long hsc_clamp(long long x, long long n) { return x < 0 ? 0 : (x >= n ? n - 1 : x); }
+__device__ __forceinline__ long long hsc_wrap64(long long x, long long m) { const long long r = x % m; return r < 0 ? r + m : r; }
+__device__ __forceinline__ long long hsc_clamp64(long long x, long long n) { return x < 0 ? 0 : (x >= n ? n - 1 : x); }
 // The sum of every thread's `x`, to every thread: a tree over `red`, in a fixed order.
 __device__ __forceinline__ real hsc_block_sum(real x, real* red)
 {

@@ -29,9 +29,12 @@ pub trait Device: Send + Sync {
     ) -> Result<Duration, String>;
 }
 
-/// The threads for `width`: the next power of two, between 32 (a warp) and `cap`.
+/// The threads for `width`: the next power of two, between 32 (a warp) and `cap` (rounded
+/// down to a power of two, as the block sums need).
 pub fn threads_for(width: u32, cap: u32) -> u32 {
-    width.next_power_of_two().clamp(32.min(cap), cap.min(MAX_THREADS))
+    let cap = cap.clamp(1, MAX_THREADS);
+    let cap = 1 << (31 - cap.leading_zeros());
+    width.max(1).next_power_of_two().clamp(32.min(cap), cap)
 }
 
 /// Runs a module's CUDA kernels on a device.
@@ -159,5 +162,27 @@ impl<D: Device> Engine for CudaEngine<D> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_for;
+
+    #[test]
+    fn blocks_are_a_power_of_two_of_threads_within_the_cap() {
+        let cases = [
+            (1, 256, 32),
+            (64, 256, 64),
+            (100, 256, 128),
+            (1000, 256, 256),
+            (64, 8, 8),
+            (64, 6, 4),
+            (3, 4, 4),
+            (0, 1000, 32),
+        ];
+        for (width, cap, threads) in cases {
+            assert_eq!(threads_for(width, cap), threads, "width {width}, cap {cap}");
+        }
     }
 }
