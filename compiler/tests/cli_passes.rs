@@ -237,3 +237,54 @@ fn gradcheck_and_simulate_run_on_either_backend() {
         assert_eq!(out.status.code(), Some(0), "{backend}: {}", text(&out.stderr));
     }
 }
+
+#[test]
+fn emit_cuda_and_compile_cuda_write_the_cuda_c() {
+    let out = hsc(&["emit", &path("examples/nonlin_hru.ham"), "--stage", "cuda", "--precision", "f32"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for pass in ["forward", "forward_grad", "forward_record", "echo", "tangent", "bptt"] {
+        assert!(stdout.contains(&format!("__global__ void __launch_bounds__(HSC_MAX_THREADS) hsc_{pass}(")));
+    }
+    assert!(stdout.contains("typedef float real;"));
+    let dir = scratch_dir("cuda");
+    let out = hsc(&["compile", &path("examples/nonlin_hru.ham"), "-o", dir.to_str().unwrap(), "--cuda"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cu = std::fs::read_to_string(dir.join("nonlin_hru.cu")).unwrap();
+    assert!(cu.contains("typedef double real;"));
+    // The PTX where NVRTC is found (scripts/test.sh sets HSC_NVRTC), a line saying why not elsewhere.
+    let stdout = text(&out.stdout);
+    assert!(dir.join("nonlin_hru.ptx").exists() || stdout.contains("no .ptx: NVRTC"), "{stdout}");
+    let out = hsc(&["compile", &path("examples/nonlin_hru.ham"), "--cuda", "--arch", "sm90"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected `compute_XY` (PTX) or `sm_XY` (CUBIN)"));
+}
+
+#[test]
+fn the_cuda_backend_without_a_gpu_says_so_in_one_line() {
+    if hsc::backend::cuda::gpu::driver_present() {
+        println!("skipped: this machine has a CUDA driver");
+        return;
+    }
+    let data = path("examples/data/BasicMotions");
+    let run = scratch_dir("cuda-train").join("run").to_string_lossy().into_owned();
+    for args in [
+        vec!["gradcheck", "--backend", "cuda"],
+        vec!["simulate", "--backend", "cuda", "--steps", "10"],
+        vec!["bench", "--backends", "cuda", "--steps", "10"],
+        vec!["train", "--backend", "cuda", "--data", &data, "--out", &run],
+    ] {
+        let mut args = args.clone();
+        let model = path("examples/nonlin_hru.ham");
+        args.insert(1, &model);
+        let out = hsc(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the CUDA backend cannot run here: no CUDA driver on this machine"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!std::path::Path::new(&run).exists(), "a failed train leaves no run folder");
+}
