@@ -338,14 +338,7 @@ impl Model {
             .map(|b| {
                 let mut carry = Carry::new();
                 for &(pass, eps) in passes {
-                    let mut frame = Frame { steps: batch.steps, eps, buffers: BTreeMap::new() };
-                    for &slot in self.engine.slots(pass) {
-                        let buf = match carry.remove(&slot) {
-                            Some(buf) => buf,
-                            None => self.fresh(slot, params, batch, b),
-                        };
-                        frame.buffers.insert(slot, buf);
-                    }
+                    let mut frame = self.frame(&mut carry, pass, eps, params, batch, b);
                     self.engine.run(pass, &mut frame)?;
                     carry.extend(frame.buffers);
                 }
@@ -369,14 +362,7 @@ impl Model {
             let mut frames: Vec<Frame> = carries
                 .iter_mut()
                 .enumerate()
-                .map(|(b, carry)| {
-                    let mut frame = Frame { steps: batch.steps, eps, buffers: BTreeMap::new() };
-                    for &slot in self.engine.slots(pass) {
-                        let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, params, batch, b));
-                        frame.buffers.insert(slot, buf);
-                    }
-                    frame
-                })
+                .map(|(b, carry)| self.frame(carry, pass, eps, params, batch, b))
                 .collect();
             self.engine.run_batch(pass, &mut frames)?;
             for (carry, frame) in carries.iter_mut().zip(frames) {
@@ -387,6 +373,25 @@ impl Model {
             keep(carry, passes, acc_scale);
         }
         Ok(carries)
+    }
+
+    /// The buffers of `pass` for sequence `b`: what the passes before it left in `carry`
+    /// (taken out of it), the rest fresh.
+    fn frame(
+        &self,
+        carry: &mut Carry,
+        pass: Pass,
+        eps: [f64; 2],
+        params: &Params,
+        batch: &Batch,
+        b: usize,
+    ) -> Frame {
+        let mut frame = Frame { steps: batch.steps, eps, buffers: BTreeMap::new() };
+        for &slot in self.engine.slots(pass) {
+            let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, params, batch, b));
+            frame.buffers.insert(slot, buf);
+        }
+        frame
     }
 
     /// A slot's buffer at the start of a sequence.
