@@ -73,6 +73,57 @@ pub struct Row {
     /// On a GPU: median seconds of a run spent in kernels (the rest is copies and the
     /// conversion of the batch on the host).
     pub kernel_seconds: Option<f64>,
+    /// On a GPU: the rates the kernels achieved, beside the device's peaks.
+    pub roofline: Option<Roofline>,
+}
+
+/// What the kernels of a pass achieved on a GPU: the work counted from the kernel IR
+/// ([`crate::backend::cuda::cost`]) over the time spent in them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Roofline {
+    /// Floating-point operations per second (function calls not counted).
+    pub flops: f64,
+    /// Calls of the language's functions per second.
+    pub calls: f64,
+    /// Bytes per second of the time-axis rows each step must move.
+    pub bandwidth: f64,
+    /// The device's peak operations per second in this precision, where known.
+    pub peak_flops: Option<f64>,
+    /// The device's peak bytes per second, where known.
+    pub peak_bandwidth: Option<f64>,
+}
+
+/// The roofline figures of `pass` run in `seconds` of kernel time over `work` sequence-steps.
+fn roofline(
+    compiled: &Compiled,
+    pass: &str,
+    precision: Precision,
+    seconds: f64,
+    work: f64,
+    limits: Option<crate::backend::cuda::gpu::Limits>,
+) -> Roofline {
+    use hsc_runtime::Pass;
+    let kernels: &[Pass] = match pass {
+        "forward" => &[Pass::Forward],
+        "rhel" => &[Pass::ForwardGrad, Pass::Echo],
+        "tangent" => &[Pass::ForwardGrad, Pass::Tangent],
+        _ => &[Pass::ForwardRecord, Pass::Bptt],
+    };
+    let mut cost = crate::backend::cuda::cost::Cost::default();
+    for &k in kernels {
+        let c = crate::backend::cuda::cost::per_step(compiled.module.kernel(k), precision.size());
+        cost.flops += c.flops;
+        cost.calls += c.calls;
+        cost.bytes += c.bytes;
+    }
+    let rate = |x: f64| x * work / seconds;
+    Roofline {
+        flops: rate(cost.flops),
+        calls: rate(cost.calls),
+        bandwidth: rate(cost.bytes),
+        peak_flops: limits.map(|l| if precision == Precision::F32 { l.f32_flops } else { l.f64_flops }),
+        peak_bandwidth: limits.map(|l| l.bandwidth),
+    }
 }
 
 /// What was measured.
@@ -185,6 +236,13 @@ pub fn run(
             kernel_times.sort_by(f64::total_cmp);
             let seconds = times[times.len() / 2];
             let work = (size * steps) as f64;
+            let kernel_seconds = kernel_times.get(kernel_times.len() / 2).copied();
+            let roofline = match (&gpu, kernel_seconds) {
+                (Some(g), Some(k)) if k > 0.0 => {
+                    Some(roofline(compiled, pass, opts.precision, k, work, g.device().limits))
+                }
+                _ => None,
+            };
             rows.push(Row {
                 pass,
                 backend,
@@ -195,7 +253,8 @@ pub fn run(
                 ns_per_element: seconds * 1e9 / (work * state_elements as f64),
                 steps_per_second: work / seconds,
                 peak_bytes: peak,
-                kernel_seconds: kernel_times.get(kernel_times.len() / 2).copied(),
+                kernel_seconds,
+                roofline,
             });
         }
     }

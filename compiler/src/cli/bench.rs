@@ -110,6 +110,20 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
                 row.seconds * 1e3
             );
         }
+        if let Some(r) = row.roofline {
+            let of = |x: f64, peak: Option<f64>| {
+                peak.map_or(String::new(), |p| format!(" ({:.1} % of {:.0})", 100.0 * x / p, p / 1e9))
+            };
+            let _ = writeln!(
+                s,
+                "  {:.0} GFLOP/s{} and {:.1} G function calls/s; {:.0} GB/s of time-axis rows{}",
+                r.flops / 1e9,
+                of(r.flops, r.peak_flops),
+                r.calls / 1e9,
+                r.bandwidth / 1e9,
+                of(r.bandwidth, r.peak_bandwidth)
+            );
+        }
     }
     if let (Some(f), Some(g)) = (r.row("forward", o.backends[0]), r.row("rhel", o.backends[0])) {
         let _ = writeln!(
@@ -144,6 +158,13 @@ fn json(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
                 "steps_per_second": row.steps_per_second,
                 "peak_bytes": row.peak_bytes,
                 "kernel_seconds": row.kernel_seconds,
+                "roofline": row.roofline.map(|r| serde_json::json!({
+                    "flops_per_second": r.flops,
+                    "function_calls_per_second": r.calls,
+                    "bytes_per_second": r.bandwidth,
+                    "peak_flops_per_second": r.peak_flops,
+                    "peak_bytes_per_second": r.peak_bandwidth,
+                })),
             })
         })
         .collect();

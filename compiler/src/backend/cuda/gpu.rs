@@ -11,10 +11,54 @@ use super::emit::{KernelInfo, Source};
 use super::engine::{Device, threads_for};
 use super::nvrtc;
 
+/// What a GPU can do at most, from its attributes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// Floating-point operations per second in f32 (an FMA counts two).
+    pub f32_flops: f64,
+    /// The same in f64.
+    pub f64_flops: f64,
+    /// Bytes per second to and from device memory.
+    pub bandwidth: f64,
+}
+
+impl Limits {
+    /// From the multiprocessor count, the clocks (kHz), the memory bus width (bits) and the
+    /// compute capability (the FP32 and FP64 lanes per multiprocessor of the CUDA
+    /// programming guide's throughput table); `None` for an unknown architecture.
+    pub fn new(
+        sms: i32,
+        clock_khz: i32,
+        mem_clock_khz: i32,
+        bus_bits: i32,
+        cc: (i32, i32),
+    ) -> Option<Limits> {
+        let (fp32, fp64) = match cc {
+            (7, 0) | (8, 0) => (64.0, 32.0),
+            (7, _) => (64.0, 2.0),
+            (8, _) | (12, _) => (128.0, 2.0),
+            (9, 0) | (10, _) => (128.0, 64.0),
+            _ => return None,
+        };
+        if sms <= 0 || clock_khz <= 0 || mem_clock_khz <= 0 || bus_bits <= 0 {
+            return None;
+        }
+        let lanes = |l: f64| f64::from(sms) * l * 2.0 * f64::from(clock_khz) * 1e3;
+        Some(Limits {
+            f32_flops: lanes(fp32),
+            f64_flops: lanes(fp64),
+            // Double data rate: two transfers per memory clock.
+            bandwidth: 2.0 * f64::from(mem_clock_khz) * 1e3 * f64::from(bus_bits) / 8.0,
+        })
+    }
+}
+
 /// A GPU with a module's kernels loaded.
 pub struct Gpu {
     name: String,
     arch: String,
+    /// Its peak rates, where its attributes tell them.
+    pub limits: Option<Limits>,
     stream: Arc<CudaStream>,
     functions: Vec<(String, CudaFunction)>,
     /// NVRTC's log: ptxas's registers, spills and shared memory per kernel.
@@ -39,6 +83,15 @@ impl Gpu {
         let name = ctx.name().unwrap_or_else(|_| "an unnamed GPU".into());
         let (major, minor) = ctx.compute_capability().map_err(|e| e.to_string())?;
         let arch = format!("sm_{major}{minor}");
+        let attribute = |a| ctx.attribute(a).unwrap_or(0);
+        use cudarc::driver::sys::CUdevice_attribute as A;
+        let limits = Limits::new(
+            attribute(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+            attribute(A::CU_DEVICE_ATTRIBUTE_CLOCK_RATE),
+            attribute(A::CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE),
+            attribute(A::CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH),
+            (major, minor),
+        );
         let compiled = nvrtc::compile(&source.text, "model.cu", &arch, nvrtc::Output::Cubin)
             .map_err(|e| e.to_string())?;
         let module = ctx
@@ -51,7 +104,7 @@ impl Gpu {
                 Ok((k.name.clone(), module.load_function(&k.name).map_err(|e| format!("{}: {e}", k.name))?))
             })
             .collect::<Result<_, String>>()?;
-        Ok(Gpu { name, arch, stream: ctx.default_stream(), functions, log: compiled.log })
+        Ok(Gpu { name, arch, limits, stream: ctx.default_stream(), functions, log: compiled.log })
     }
 }
 
@@ -106,5 +159,22 @@ impl Device for Gpu {
             }
         }
         Ok(took)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Limits;
+
+    /// An H100 SXM's attributes (132 SMs, 1980 MHz, 2619 MHz HBM3 on a 5120-bit bus) give its
+    /// datasheet figures: 67 TFLOP/s f32, 33.5 f64, 3.35 TB/s.
+    #[test]
+    fn h100_limits_are_the_datasheets() {
+        let l = Limits::new(132, 1_980_000, 2_619_000, 5120, (9, 0)).unwrap();
+        assert!((l.f32_flops / 1e12 - 66.9).abs() < 0.1, "{}", l.f32_flops);
+        assert!((l.f64_flops / 1e12 - 33.5).abs() < 0.1, "{}", l.f64_flops);
+        assert!((l.bandwidth / 1e12 - 3.35).abs() < 0.01, "{}", l.bandwidth);
+        assert_eq!(Limits::new(132, 0, 2_619_000, 5120, (9, 0)), None);
+        assert_eq!(Limits::new(132, 1_980_000, 2_619_000, 5120, (42, 0)), None);
     }
 }

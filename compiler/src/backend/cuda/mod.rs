@@ -3,6 +3,7 @@
 //! by the emulation build ([`emulate`]) that tests the same source where there is no GPU.
 //! [`engine`] is the runtime engine over either.
 
+pub mod cost;
 pub mod emit;
 pub mod emulate;
 pub mod engine;

@@ -1,0 +1,91 @@
+//! The work of one step of a kernel, counted from the kernel IR, for the roofline figures of
+//! `hsc bench`: floating-point operations, calls of the language's functions, and the bytes
+//! a step must move to or from device memory at the least (its rows of the arrays with a time
+//! axis; everything else stays in shared memory or in cache from one step to the next).
+
+use crate::kernel::{Kernel, Op, Stmt};
+
+/// The work of one step of one sequence.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Cost {
+    /// Additions, subtractions, multiplications, divisions, negations, selects (and the
+    /// multiplications of an integer power).
+    pub flops: f64,
+    /// Calls of `exp`, `tanh`, `logcosh`, ... (each tens of operations on a GPU).
+    pub calls: f64,
+    /// Bytes of the step's rows of the time-axis arrays, read or written.
+    pub bytes: f64,
+}
+
+/// The work of one step of `kernel` (its time loop's body), with `size` bytes per number.
+pub fn per_step(kernel: &Kernel, size: usize) -> Cost {
+    let mut cost = Cost::default();
+    if let Some(body) = steps_body(&kernel.body) {
+        count(body, 1.0, &mut cost);
+        let rows: usize = kernel
+            .buffers
+            .iter()
+            .filter(|(b, buf)| buf.time.is_some() && touches(body, *b))
+            .map(|(_, buf)| buf.row_len())
+            .sum();
+        cost.bytes = (rows * size) as f64;
+    }
+    cost
+}
+
+fn steps_body(body: &[Stmt]) -> Option<&[Stmt]> {
+    body.iter().find_map(|s| match s {
+        Stmt::Steps { body, .. } => Some(&body[..]),
+        _ => None,
+    })
+}
+
+fn count(body: &[Stmt], times: f64, cost: &mut Cost) {
+    for s in body {
+        match s {
+            Stmt::Let(_, op) => match op {
+                Op::Neg(_) | Op::Binary(..) | Op::Select { .. } => cost.flops += times,
+                Op::Powi(_, n) => {
+                    cost.flops += times * f64::from(n.unsigned_abs().max(1).ilog2() + n.count_ones())
+                }
+                Op::Call(..) => cost.calls += times,
+                Op::Const(_) | Op::Eps(_) | Op::Load { .. } => {}
+            },
+            Stmt::Loop { lo, hi, body, .. } => count(body, times * (hi - lo) as f64, cost),
+            Stmt::Reduce { lo, hi, body, .. } => {
+                let n = (hi - lo) as f64;
+                count(body, times * n, cost);
+                cost.flops += times * n;
+            }
+            Stmt::Steps { body, .. } => count(body, times, cost),
+            Stmt::Store { add, .. } => cost.flops += if *add { times } else { 0.0 },
+        }
+    }
+}
+
+fn touches(body: &[Stmt], b: crate::kernel::Buf) -> bool {
+    body.iter().any(|s| {
+        let (reads, writes) = super::schedule::access(s);
+        reads.contains(&b) || writes.contains(&b)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_step;
+    use hsc_runtime::Pass;
+
+    /// NonlinHRU's forward step, counted by hand from its kernel (`hsc emit --stage kernels`):
+    /// the drive `sum_j B[k, j] u[j]` (2 N flops per k), two kicks of 8 flops and a tanh
+    /// per k, a drift of 2 flops per k, and the cotangent loss `sum_i g[i] q[i]` (2 per i);
+    /// it moves one row of u (N) and one of the cotangents (P).
+    #[test]
+    fn nonlin_hru_forward_step() {
+        let c = crate::load(std::path::Path::new("../examples/nonlin_hru.ham"), &[]).unwrap();
+        let (p, n) = (64.0, 16.0);
+        let cost = per_step(c.module.kernel(Pass::Forward), 4);
+        assert_eq!(cost.flops, p * 2.0 * n + 2.0 * p * 8.0 + p * 2.0 + p * 2.0 + 1.0);
+        assert_eq!(cost.calls, 2.0 * p);
+        assert_eq!(cost.bytes, (n + p) * 4.0);
+    }
+}
