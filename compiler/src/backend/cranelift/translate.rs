@@ -134,8 +134,39 @@ impl Translator<'_, '_> {
                     let acc = self.b.declare_var(self.fty);
                     let zero = self.constant(0.0);
                     self.b.def_var(acc, zero);
-                    if lo < hi {
-                        let from = self.b.ins().iconst(types::I64, *lo);
+                    let mut lo = *lo;
+                    let width = self.width();
+                    if self.lanes.is_none() && hi - lo >= width && vector::vectorizable(self.real, *var, body)
+                    {
+                        // Partial sums per lane, then the lanes in order: the sum's order
+                        // changes (by rounding only), the work is a vector's per element.
+                        let end = lo + (hi - lo) / width * width;
+                        let lanes = self.b.declare_var(self.vector_type());
+                        let zeros = self.splat(zero);
+                        self.b.def_var(lanes, zeros);
+                        let from = self.b.ins().iconst(types::I64, lo);
+                        let to = self.b.ins().iconst(types::I64, end);
+                        self.lanes = Some(*var);
+                        self.counted(*var, from, to, width, |t| {
+                            t.block(body);
+                            let x = t.value(*value);
+                            let x = t.splat(x);
+                            let total = t.b.use_var(lanes);
+                            let next = t.b.ins().fadd(total, x);
+                            t.b.def_var(lanes, next);
+                        });
+                        self.lanes = None;
+                        let partial = self.b.use_var(lanes);
+                        let mut total = self.b.ins().extractlane(partial, 0);
+                        for lane in 1..width as u8 {
+                            let x = self.b.ins().extractlane(partial, lane);
+                            total = self.b.ins().fadd(total, x);
+                        }
+                        self.b.def_var(acc, total);
+                        lo = end;
+                    }
+                    if lo < *hi {
+                        let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, *hi);
                         self.counted(*var, from, to, 1, |t| {
                             t.block(body);

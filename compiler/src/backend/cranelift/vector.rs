@@ -2,7 +2,9 @@
 //! tail: a loop whose consecutive iterations read and write consecutive elements and never
 //! see each other's results. Lane `j` then does exactly what iteration `k + j` would, so the
 //! results are the same bits as the scalar loop's (the math functions' vector forms give the
-//! scalar forms' bits; `tests/math_ulp.rs` checks it).
+//! scalar forms' bits; `tests/math_ulp.rs` checks it). A sum whose body passes the same test
+//! runs lane-wise too, with one partial sum per lane added up at the end: the same terms,
+//! added in another order.
 
 use std::collections::HashMap;
 
