@@ -3,8 +3,9 @@
 //!   installs the `nvidia-cuda-nvrtc` wheel and sets `HSC_REQUIRE_NVRTC=1` so that this
 //!   cannot skip there);
 //! - the same CUDA C, built for the host (`emulate.rs`: blocks of host threads, real
-//!   barriers), agrees with the interpreter on every pass of every example and of random
-//!   models, with the tolerances of the Cranelift test (`common/differential.rs`). The block
+//!   barriers), agrees with the interpreter on every pass of every example (with small blocks,
+//!   and with the block sizes a GPU would use) and of random models, with the tolerances of
+//!   the Cranelift test (`common/differential.rs`). The block
 //!   reductions change the order of some sums, which those tolerances allow for;
 //! - on a machine with a GPU, the same comparison on the GPU; elsewhere it says why it
 //!   skipped.
@@ -92,6 +93,23 @@ fn every_example_agrees_with_the_interpreter_emulated() {
     for path in examples() {
         let src = std::fs::read_to_string(&path).unwrap();
         let worst = check_emulated(&src, 40, 7, 8).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        println!(
+            "{:<28} worst f64 {:.1e}, f32 {:.1e}",
+            path.file_name().unwrap().to_string_lossy(),
+            worst[0],
+            worst[1]
+        );
+    }
+}
+
+/// The block sizes a GPU would use (a power of two at least the widest loop, at least a
+/// warp): threads beyond a loop's end idle, and block sums add their zeros.
+#[test]
+fn every_example_agrees_with_the_interpreter_emulated_with_the_gpus_block_sizes() {
+    for path in examples() {
+        let src = std::fs::read_to_string(&path).unwrap();
+        let worst = check_emulated(&src, 12, 3, cuda::MAX_THREADS)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         println!(
             "{:<28} worst f64 {:.1e}, f32 {:.1e}",
             path.file_name().unwrap().to_string_lossy(),
