@@ -12,7 +12,6 @@ use std::fmt::Write;
 use hsc_runtime::{Pass, Slot};
 
 use super::schedule::{self, Hazards};
-use crate::ir::Func;
 use crate::kernel::{BinOp, Buf, Cond, Index, Kernel, LoopVar, Module, Op, Precision, Stmt};
 
 /// Shared memory a kernel may use for its buffers (the rest of the 48 KiB a block may declare
@@ -476,7 +475,7 @@ impl<'a> Emitter<'a> {
                 BinOp::Pow => format!("hsc_pow({a}, {b})"),
             },
             Op::Powi(a, n) => format!("hsc_powi({a}, {n})"),
-            Op::Call(f, a) => format!("hsc_{}({a})", func_name(*f)),
+            Op::Call(f, a) => format!("hsc_{}({a})", f.name()),
             Op::Select { conds, then, otherwise } => {
                 let c: Vec<String> = conds.iter().map(|c| self.cond(c)).collect();
                 if c.is_empty() {
@@ -542,26 +541,6 @@ impl<'a> Emitter<'a> {
 /// The first iteration of a loop the threads share.
 fn first(lo: i64) -> String {
     if lo == 0 { "tid".into() } else { format!("{lo} + tid") }
-}
-
-fn func_name(f: Func) -> &'static str {
-    match f {
-        Func::Exp => "exp",
-        Func::Log => "log",
-        Func::Sqrt => "sqrt",
-        Func::Sin => "sin",
-        Func::Cos => "cos",
-        Func::Tanh => "tanh",
-        Func::Sinh => "sinh",
-        Func::Cosh => "cosh",
-        Func::Sigmoid => "sigmoid",
-        Func::Softplus => "softplus",
-        Func::Logcosh => "logcosh",
-        Func::Abs => "abs",
-        Func::Relu => "relu",
-        Func::Sign => "sign",
-        Func::Step => "step",
-    }
 }
 
 /// What every translation unit starts with: the host emulation's stand-ins for CUDA's
