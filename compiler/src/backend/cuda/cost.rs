@@ -8,8 +8,8 @@ use crate::kernel::{Kernel, Op, Stmt};
 /// The work of one step of one sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Cost {
-    /// Additions, subtractions, multiplications, divisions, negations, selects (and the
-    /// multiplications of an integer power).
+    /// Additions, subtractions, multiplications, divisions, negations, selects, and the
+    /// operations of an integer power (`x^2`: one; `x^-1`: one division; `x^5`: three).
     pub flops: f64,
     /// Calls of `exp`, `tanh`, `logcosh`, ... (each tens of operations on a GPU).
     pub calls: f64,
@@ -45,9 +45,7 @@ fn count(body: &[Stmt], times: f64, cost: &mut Cost) {
         match s {
             Stmt::Let(_, op) => match op {
                 Op::Neg(_) | Op::Binary(..) | Op::Select { .. } => cost.flops += times,
-                Op::Powi(_, n) => {
-                    cost.flops += times * f64::from(n.unsigned_abs().max(1).ilog2() + n.count_ones())
-                }
+                Op::Powi(_, n) => cost.flops += times * f64::from(powi_ops(*n)),
                 Op::Call(..) => cost.calls += times,
                 Op::Const(_) | Op::Eps(_) | Op::Load { .. } => {}
             },
@@ -63,6 +61,13 @@ fn count(body: &[Stmt], times: f64, cost: &mut Cost) {
     }
 }
 
+/// The operations of `x^n` by repeated squaring (at least one), and a division for a
+/// negative power.
+fn powi_ops(n: i32) -> u32 {
+    let m = n.unsigned_abs().max(1);
+    (m.ilog2() + m.count_ones() - 1 + u32::from(n < 0)).max(1)
+}
+
 fn touches(body: &[Stmt], b: crate::kernel::Buf) -> bool {
     body.iter().any(|s| {
         let (reads, writes) = super::schedule::access(s);
@@ -72,7 +77,14 @@ fn touches(body: &[Stmt], b: crate::kernel::Buf) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::per_step;
+    use super::{per_step, powi_ops};
+
+    #[test]
+    fn integer_powers_cost_their_squarings_and_multiplications() {
+        for (n, ops) in [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (8, 3), (-1, 1), (-2, 2), (i32::MIN, 32)] {
+            assert_eq!(powi_ops(n), ops, "x^{n}");
+        }
+    }
     use hsc_runtime::Pass;
 
     /// NonlinHRU's forward step, counted by hand from its kernel (`hsc emit --stage kernels`):
