@@ -27,7 +27,7 @@ use hsc::kernel::Precision;
 use hsc_runtime::{CompiledEngine, KernelFn, Model};
 
 use common::differential::agree;
-use common::{fixed_runner, random_model, root};
+use common::{example_files, fixed_runner, random_model};
 
 /// The kernels compiled into an object file, linked into a shared library with the system C
 /// compiler and loaded: the AOT path end to end.
@@ -90,14 +90,7 @@ fn check_model(
 #[test]
 fn every_example_agrees_with_the_interpreter_jit_and_aot() {
     let dir = tempdir("examples");
-    let mut files: Vec<_> = std::fs::read_dir(root().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ham"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 9);
-    for f in files {
+    for f in example_files() {
         let src = std::fs::read_to_string(&f).unwrap();
         let worst = check_model(&src, 60, 7, &dir, true).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         println!(

@@ -16,18 +16,7 @@ use hsc::backend::cuda::{self, nvrtc};
 use hsc::kernel::Precision;
 
 use common::differential::agree;
-use common::{random_model, root};
-
-fn examples() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ham"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 9);
-    files
-}
+use common::{example_files, random_model};
 
 #[test]
 fn every_example_compiles_to_ptx_with_nvrtc() {
@@ -38,7 +27,7 @@ fn every_example_compiles_to_ptx_with_nvrtc() {
     }
     let (major, minor) = nvrtc::version().unwrap();
     println!("NVRTC {major}.{minor}");
-    for path in examples() {
+    for path in example_files() {
         let c = hsc::load(&path, &[]).unwrap();
         for precision in [Precision::F64, Precision::F32] {
             let source = cuda::emit(&c.module, precision);
@@ -88,11 +77,12 @@ fn check_emulated(src: &str, steps: usize, seed: u64, threads: u32) -> Result<[f
     Ok(worst)
 }
 
-#[test]
-fn every_example_agrees_with_the_interpreter_emulated() {
-    for path in examples() {
+/// Every example, emulated with at most `threads` per block, against the interpreter.
+fn check_every_example(steps: usize, seed: u64, threads: u32) {
+    for path in example_files() {
         let src = std::fs::read_to_string(&path).unwrap();
-        let worst = check_emulated(&src, 40, 7, 8).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let worst =
+            check_emulated(&src, steps, seed, threads).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         println!(
             "{:<28} worst f64 {:.1e}, f32 {:.1e}",
             path.file_name().unwrap().to_string_lossy(),
@@ -102,21 +92,16 @@ fn every_example_agrees_with_the_interpreter_emulated() {
     }
 }
 
+#[test]
+fn every_example_agrees_with_the_interpreter_emulated() {
+    check_every_example(40, 7, 8);
+}
+
 /// The block sizes a GPU would use (a power of two at least the widest loop, at least a
 /// warp): threads beyond a loop's end idle, and block sums add their zeros.
 #[test]
 fn every_example_agrees_with_the_interpreter_emulated_with_the_gpus_block_sizes() {
-    for path in examples() {
-        let src = std::fs::read_to_string(&path).unwrap();
-        let worst = check_emulated(&src, 12, 3, cuda::MAX_THREADS)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        println!(
-            "{:<28} worst f64 {:.1e}, f32 {:.1e}",
-            path.file_name().unwrap().to_string_lossy(),
-            worst[0],
-            worst[1]
-        );
-    }
+    check_every_example(12, 3, cuda::MAX_THREADS);
 }
 
 #[test]
@@ -135,7 +120,7 @@ fn random_models_agree_with_the_interpreter_emulated() {
 
 #[test]
 fn gpu_agrees_with_the_interpreter() {
-    for path in examples() {
+    for path in example_files() {
         let c = hsc::load(&path, &[]).unwrap();
         for p in [Precision::F64, Precision::F32] {
             let model = match cuda::gpu(&c.module, p) {

@@ -44,6 +44,18 @@ pub fn root() -> PathBuf {
     }
 }
 
+/// The example models (`examples/*.ham`), sorted; at least the nine the tests rely on.
+pub fn example_files() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ham"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 9);
+    files
+}
+
 /// A path under the workspace's root, as a string for a command line.
 pub fn path(rel: &str) -> String {
     root().join(rel).to_string_lossy().into_owned()
