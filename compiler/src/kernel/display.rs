@@ -16,9 +16,33 @@ impl fmt::Display for Module {
     }
 }
 
+/// The values a block defines and the loops it runs (sums and the time loop included),
+/// nested blocks included.
+fn count(stmts: &[Stmt]) -> (usize, usize) {
+    let (mut values, mut loops) = (0, 0);
+    for s in stmts {
+        let (v, l) = match s {
+            Stmt::Let(..) => (1, 0),
+            Stmt::Store { .. } => (0, 0),
+            Stmt::Loop { body, .. } | Stmt::Steps { body, .. } => {
+                let (v, l) = count(body);
+                (v, l + 1)
+            }
+            Stmt::Reduce { body, .. } => {
+                let (v, l) = count(body);
+                (v + 1, l + 1)
+            }
+        };
+        values += v;
+        loops += l;
+    }
+    (values, loops)
+}
+
 impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "kernel {} ({} values, {} loops)", self.pass.name(), self.values, self.vars.len())?;
+        let (values, loops) = count(&self.body);
+        writeln!(f, "kernel {} ({values} values, {loops} loops)", self.pass.name())?;
         for (id, b) in &self.buffers {
             let mut shape: Vec<String> = b
                 .time

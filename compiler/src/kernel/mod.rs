@@ -11,12 +11,15 @@
 //! the language, plus a clamp where a boundary guard ([`Op::Select`]) makes the value unused
 //! (so that every load stays inside its buffer, and backends need no branches).
 //!
-//! The passes that build kernels live in `passes/`; the reference interpreter in
-//! `interp.rs`; [`verify`] checks the invariants after every pass.
+//! The passes that build kernels live in `passes/` ([`lower`]); `optimize/` then removes the
+//! work the lowering repeats, without changing any value ([`build`] does both); the
+//! reference interpreter is in `interp.rs`; [`verify`] checks the invariants after every pass.
 
 mod display;
 mod interp;
+pub mod lanes;
 mod lower;
+mod optimize;
 mod passes;
 mod verify;
 
@@ -24,10 +27,17 @@ use cranelift_entity::{PrimaryMap, entity_impl};
 use hsc_runtime::{ModelSpec, Pass, Slot};
 
 pub use interp::{Interpreter, Precision};
-pub use passes::{KernelError, build};
+pub use passes::{KernelError, lower};
 pub use verify::{VerifyError, verify};
 
 use crate::ir::Func;
+
+/// Builds every kernel of a valid model: lowered, then optimized.
+pub fn build(program: &crate::ir::Program, eq: &crate::symbolic::Equations) -> Result<Module, KernelError> {
+    let mut module = lower(program, eq)?;
+    module.kernels.iter_mut().for_each(optimize::optimize);
+    Ok(module)
+}
 
 /// Handle of a buffer of a kernel.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -188,8 +198,30 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The values it reads.
+    pub fn operands(&self) -> Vec<Value> {
+        match self {
+            Op::Const(_) | Op::Eps(_) | Op::Load { .. } => Vec::new(),
+            Op::Neg(a) | Op::Powi(a, _) | Op::Call(_, a) => vec![*a],
+            Op::Binary(_, a, b) => vec![*a, *b],
+            Op::Select { then, otherwise, .. } => vec![*then, *otherwise],
+        }
+    }
+
+    /// The values it reads, to rewrite.
+    pub fn operands_mut(&mut self) -> Vec<&mut Value> {
+        match self {
+            Op::Const(_) | Op::Eps(_) | Op::Load { .. } => Vec::new(),
+            Op::Neg(a) | Op::Powi(a, _) | Op::Call(_, a) => vec![a],
+            Op::Binary(_, a, b) => vec![a, b],
+            Op::Select { then, otherwise, .. } => vec![then, otherwise],
+        }
+    }
+}
+
 /// A binary operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinOp {
     /// `+`.
     Add,

@@ -9,7 +9,6 @@ pub mod math;
 pub mod math_f32;
 mod object;
 mod translate;
-mod vector;
 
 use std::sync::Arc;
 

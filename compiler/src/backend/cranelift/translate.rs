@@ -16,8 +16,9 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, Variable};
 use hsc_runtime::Real;
 
-use super::{math, math_f32, vector};
+use super::{math, math_f32};
 use crate::ir::Func;
+use crate::kernel::lanes;
 use crate::kernel::{BinOp, Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
 /// The signature of every kernel, for a target whose pointers are `ptr`.
@@ -96,8 +97,7 @@ impl Translator<'_, '_> {
                 Stmt::Loop { var, lo, hi, body } => {
                     let mut lo = *lo;
                     let width = self.width();
-                    if self.lanes.is_none() && hi - lo >= width && vector::vectorizable(self.real, *var, body)
-                    {
+                    if self.lanes.is_none() && hi - lo >= width && lanes::vectorizable(*var, body) {
                         let end = lo + (hi - lo) / width * width;
                         let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, end);
@@ -136,8 +136,7 @@ impl Translator<'_, '_> {
                     self.b.def_var(acc, zero);
                     let mut lo = *lo;
                     let width = self.width();
-                    if self.lanes.is_none() && hi - lo >= width && vector::vectorizable(self.real, *var, body)
-                    {
+                    if self.lanes.is_none() && hi - lo >= width && lanes::vectorizable(*var, body) {
                         // Partial sums per lane, then the lanes in order: the sum's order
                         // changes (by rounding only), the work is a vector's per element.
                         let end = lo + (hi - lo) / width * width;
@@ -261,6 +260,9 @@ impl Translator<'_, '_> {
                     BinOp::Sub => self.b.ins().fsub(a, c),
                     BinOp::Mul => self.b.ins().fmul(a, c),
                     BinOp::Div => self.b.ins().fdiv(a, c),
+                    BinOp::Pow if self.is_vector(a) && self.real == Real::F32 => {
+                        self.per_lane(&[a, c], |t, x| math::powf(&mut t.b, x[0], x[1]))
+                    }
                     BinOp::Pow => {
                         let (a, c) = (self.wide(a), self.wide(c));
                         let r = math::powf(&mut self.b, a, c);
@@ -271,9 +273,11 @@ impl Translator<'_, '_> {
             Op::Powi(a, n) => {
                 let a = self.value(*a);
                 if self.is_vector(a) && self.real == Real::F32 {
-                    // `vectorizable` allows only 1, 2 and -1 here, where f32 arithmetic gives
-                    // the bits of f64 arithmetic rounded to f32.
-                    return self.powi(a, *n);
+                    if [1, 2, -1].contains(n) {
+                        // f32 arithmetic gives the bits of f64 arithmetic rounded to f32.
+                        return self.powi(a, *n);
+                    }
+                    return self.per_lane(&[a], |t, x| t.powi(x[0], *n));
                 }
                 let a = self.wide(a);
                 let r = self.powi(a, *n);
@@ -363,6 +367,30 @@ impl Translator<'_, '_> {
             Real::F32 => self.b.ins().fdemote(types::F32, x),
             Real::F64 => x,
         }
+    }
+
+    /// `f` of the lanes of f32 vectors, each lane promoted to f64, computed as a scalar and
+    /// rounded back: the bits of the scalar path (which evaluates powers in f64).
+    fn per_lane(
+        &mut self,
+        args: &[ir::Value],
+        f: impl Fn(&mut Self, &[ir::Value]) -> ir::Value,
+    ) -> ir::Value {
+        let args: Vec<ir::Value> = args.iter().map(|&x| self.splat(x)).collect();
+        let mut out = args[0];
+        for lane in 0..self.width() as u8 {
+            let x: Vec<ir::Value> = args
+                .iter()
+                .map(|&v| {
+                    let x = self.b.ins().extractlane(v, lane);
+                    self.b.ins().fpromote(types::F64, x)
+                })
+                .collect();
+            let r = f(self, &x);
+            let r = self.b.ins().fdemote(types::F32, r);
+            out = self.b.ins().insertlane(out, r, lane);
+        }
+        out
     }
 
     /// `a^n` by repeated squaring, in the order of compiler-rt's `__powidf2` (which Rust's

@@ -39,8 +39,8 @@ use crate::symbolic::{Dag, Equations, Leaf, Node, StopReason, Var, directional, 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelError(pub StopReason);
 
-/// Builds every kernel of a valid model.
-pub fn build(program: &Program, eq: &Equations) -> Result<Module, KernelError> {
+/// Lowers every kernel of a valid model (before [`super::optimize`]).
+pub fn lower(program: &Program, eq: &Equations) -> Result<Module, KernelError> {
     let mut cx = Ctx::new(program, eq);
     let d = cx.derivs();
     cx.dag.check_budget().map_err(KernelError)?;

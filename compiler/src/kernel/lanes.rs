@@ -1,6 +1,7 @@
-//! Which loops the translator runs over vectors of lanes (4 × f32 or 2 × f64), with a scalar
-//! tail: a loop whose consecutive iterations read and write consecutive elements and never
-//! see each other's results. Lane `j` then does exactly what iteration `k + j` would, so the
+//! Which loops a backend may run over vectors of lanes (the Cranelift translator: 4 × f32 or
+//! 2 × f64, with a scalar tail; the optimizer fuses two loops only where that does not change):
+//! a loop whose consecutive iterations read and write consecutive elements and never see each
+//! other's results. Lane `j` then does exactly what iteration `k + j` would, so the
 //! results are the same bits as the scalar loop's (the math functions' vector forms give the
 //! scalar forms' bits; `tests/math_ulp.rs` checks it). A sum whose body passes the same test
 //! runs lane-wise too, with one partial sum per lane added up at the end: the same terms,
@@ -8,9 +9,7 @@
 
 use std::collections::HashMap;
 
-use hsc_runtime::Real;
-
-use crate::kernel::{Buf, Cond, Index, LoopVar, Op, Stmt};
+use super::{Buf, Cond, Index, LoopVar, Op, Stmt};
 
 /// Whether the loop over `var` with this body can run lane-wise:
 /// - a straight-line body (no inner loop or reduction);
@@ -18,10 +17,11 @@ use crate::kernel::{Buf, Cond, Index, LoopVar, Op, Stmt};
 ///   axis only, without wrap-around or clamping;
 /// - every store is indexed by `var`, and a buffer the loop writes is read only at the element
 ///   being written (so no iteration reads what another wrote);
-/// - guards do not depend on `var`;
-/// - in f32, no real power and no integer power but 1, 2 and -1 (computed in f32 lane-wise,
-///   which gives the bits of the scalar path's f64-then-round only for those).
-pub fn vectorizable(real: Real, var: LoopVar, body: &[Stmt]) -> bool {
+/// - guards do not depend on `var`.
+///
+/// (Powers in f32 are computed lane by lane in f64 where f32 arithmetic would not give the
+/// scalar path's bits, so they do not stop a loop.)
+pub fn vectorizable(var: LoopVar, body: &[Stmt]) -> bool {
     let mut written: HashMap<Buf, &[Index]> = HashMap::new();
     let mut read: Vec<(Buf, &[Index])> = Vec::new();
     for s in body {
@@ -34,8 +34,6 @@ pub fn vectorizable(real: Real, var: LoopVar, body: &[Stmt]) -> bool {
                     read.push((*buf, index));
                 }
                 Op::Select { conds, .. } if conds.iter().any(|c| uses(c, var)) => return false,
-                Op::Binary(crate::kernel::BinOp::Pow, ..) if real == Real::F32 => return false,
-                Op::Powi(_, n) if real == Real::F32 && ![1, 2, -1].contains(n) => return false,
                 _ => {}
             },
             Stmt::Store { buf, index, .. } => {
@@ -69,7 +67,7 @@ fn uses(c: &Cond, var: LoopVar) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use hsc_runtime::{Pass, Real};
+    use hsc_runtime::Pass;
 
     use super::vectorizable;
     use crate::kernel::Stmt;
@@ -83,7 +81,7 @@ mod tests {
         while let Some(s) = stack.pop() {
             match s {
                 Stmt::Loop { var, body, .. } => {
-                    if vectorizable(Real::F32, *var, body) {
+                    if vectorizable(*var, body) {
                         yes += 1;
                     } else {
                         no += 1;

@@ -1,0 +1,197 @@
+//! Clean-up passes over a lowered kernel: the lowering computes each derivative where it is
+//! used, so a kernel that accumulates several gradients at one point of the step holds many
+//! loops over the same range that compute the same forces (the echo's `tanh` of each element
+//! five times per kick). Every pass here keeps the arithmetic of every value the same (no
+//! reassociation), so the interpreter and every backend give the same results as before, bit
+//! for bit, only with less work:
+//!
+//! 1. [`licm`] (see 4) and [`expand`]: what a nested loop needs from an outer computation
+//!    that depends on one index only is computed by a loop of its own, into scratch;
+//!    [`interchange`]: a sum inside a loop that reads consecutive elements along the loop, not
+//!    along the sum, becomes an accumulation inside a loop over the sum's index;
+//! 2. [`fuse`]: neighbouring loops over one range become one loop, where no iteration reads
+//!    what another wrote and a loop that runs lane-wise still does;
+//! 3. [`cse`]: one value per expression in scope (loads and whole sums included), loads of
+//!    what was just stored replaced by the stored value;
+//! 4. [`licm`]: what does not change within a loop is computed before it;
+//! 5. [`dce`]: what nothing reads is dropped, stores to scratch nothing loads included.
+
+mod cse;
+mod dce;
+mod expand;
+mod fuse;
+mod interchange;
+mod licm;
+
+use std::collections::HashSet;
+
+use super::{Buf, Cond, Index, Kernel, LoopVar, Stmt, Value};
+
+/// Runs every pass, in order, on `kernel`.
+pub fn optimize(kernel: &mut Kernel) {
+    constants_first(&mut kernel.body);
+    licm::licm(&mut kernel.body);
+    expand::expand(kernel);
+    interchange::interchange(kernel);
+    fuse::fuse(&mut kernel.body);
+    for _ in 0..2 {
+        // The second round uses the twins the first found.
+        cse::cse(&mut kernel.body);
+        licm::licm(&mut kernel.body);
+        cse::cse(&mut kernel.body);
+        dce::dce(kernel);
+        constants_first(&mut kernel.body);
+    }
+}
+
+/// Moves every constant (and `ε`) to the start of the kernel, so that none stands between two
+/// loops that could otherwise join.
+fn constants_first(body: &mut Vec<Stmt>) {
+    fn take(stmts: &mut Vec<Stmt>, out: &mut Vec<Stmt>) {
+        stmts.retain_mut(|s| {
+            if matches!(s, Stmt::Let(_, super::Op::Const(_) | super::Op::Eps(_))) {
+                out.push(s.clone());
+                return false;
+            }
+            if let Some(inner) = body_mut(s) {
+                take(inner, out);
+            }
+            true
+        });
+    }
+    let mut constants = Vec::new();
+    take(body, &mut constants);
+    constants.append(body);
+    *body = constants;
+}
+
+/// The buffers statements read and write (nested statements included).
+#[derive(Default)]
+struct Memory {
+    reads: HashSet<Buf>,
+    writes: HashSet<Buf>,
+}
+
+fn memory(stmts: &[Stmt]) -> Memory {
+    let mut m = Memory::default();
+    walk(stmts, &mut |s| match s {
+        Stmt::Let(_, super::Op::Load { buf, .. }) => {
+            m.reads.insert(*buf);
+        }
+        Stmt::Store { buf, add, .. } => {
+            m.writes.insert(*buf);
+            if *add {
+                m.reads.insert(*buf);
+            }
+        }
+        _ => {}
+    });
+    m
+}
+
+/// Calls `f` on every statement, nested ones included, parents first.
+fn walk<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {
+    for s in stmts {
+        f(s);
+        if let Some(body) = body(s) {
+            walk(body, f);
+        }
+    }
+}
+
+/// The body of a loop, the time loop or a sum.
+fn body(s: &Stmt) -> Option<&Vec<Stmt>> {
+    match s {
+        Stmt::Loop { body, .. } | Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => Some(body),
+        Stmt::Let(..) | Stmt::Store { .. } => None,
+    }
+}
+
+fn body_mut(s: &mut Stmt) -> Option<&mut Vec<Stmt>> {
+    match s {
+        Stmt::Loop { body, .. } | Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => Some(body),
+        Stmt::Let(..) | Stmt::Store { .. } => None,
+    }
+}
+
+/// The value a statement defines for the statements after it.
+fn defines(s: &Stmt) -> Option<Value> {
+    match s {
+        Stmt::Let(v, _) => Some(*v),
+        Stmt::Reduce { result, .. } => Some(*result),
+        _ => None,
+    }
+}
+
+/// Every value statements read, nested statements included (a sum's summand as well).
+fn reads(stmts: &[Stmt]) -> HashSet<Value> {
+    let mut used = HashSet::new();
+    walk(stmts, &mut |s| match s {
+        Stmt::Let(_, op) => used.extend(op.operands()),
+        Stmt::Store { value, .. } | Stmt::Reduce { value, .. } => {
+            used.insert(*value);
+        }
+        _ => {}
+    });
+    used
+}
+
+/// Every value defined within statements, nested ones included.
+fn defined(stmts: &[Stmt]) -> HashSet<Value> {
+    let mut out = HashSet::new();
+    walk(stmts, &mut |s| out.extend(defines(s)));
+    out
+}
+
+/// Every index of the loads, stores and conditions of statements, to rewrite.
+fn indices_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Index)) {
+    for s in stmts {
+        match s {
+            Stmt::Let(_, super::Op::Load { index, .. }) | Stmt::Store { index, .. } => {
+                index.iter_mut().for_each(&mut *f);
+            }
+            Stmt::Let(_, super::Op::Select { conds, .. }) => {
+                for c in conds {
+                    match c {
+                        Cond::Range { index, .. } => f(index),
+                        Cond::Equal(a, b) => {
+                            f(a);
+                            f(b);
+                        }
+                    }
+                }
+            }
+            Stmt::Let(..) => {}
+            Stmt::Loop { body, .. } | Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => {
+                indices_mut(body, f)
+            }
+        }
+    }
+}
+
+/// Every use of a value in statements (operands, stored values, summands), to rewrite.
+fn values_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Value)) {
+    for s in stmts {
+        match s {
+            Stmt::Let(_, op) => op.operands_mut().into_iter().for_each(&mut *f),
+            Stmt::Store { value, .. } => f(value),
+            Stmt::Reduce { body, value, .. } => {
+                values_mut(body, f);
+                f(value);
+            }
+            Stmt::Loop { body, .. } | Stmt::Steps { body, .. } => values_mut(body, f),
+        }
+    }
+}
+
+/// Whether an index names `var`.
+fn names(index: &[Index], var: LoopVar) -> bool {
+    index.iter().any(|i| i.var == Some(var))
+}
+
+fn cond_names(c: &Cond, var: LoopVar) -> bool {
+    match c {
+        Cond::Range { index, .. } => index.var == Some(var),
+        Cond::Equal(a, b) => a.var == Some(var) || b.var == Some(var),
+    }
+}
