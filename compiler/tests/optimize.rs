@@ -89,3 +89,38 @@ fn random_models_give_the_same_bits() {
         })
         .unwrap();
 }
+
+/// The functions the echo of NonlinHRU calls per step, by name.
+fn calls_per_step(module: &Module) -> std::collections::BTreeMap<String, u64> {
+    fn count(stmts: &[Stmt], trips: u64, in_steps: bool, out: &mut std::collections::BTreeMap<String, u64>) {
+        for s in stmts {
+            match s {
+                Stmt::Let(_, hsc::kernel::Op::Call(f, _)) if in_steps => {
+                    *out.entry(format!("{f:?}")).or_default() += trips;
+                }
+                Stmt::Let(..) | Stmt::Store { .. } => {}
+                Stmt::Steps { body, .. } => count(body, trips, true, out),
+                Stmt::Loop { lo, hi, body, .. } | Stmt::Reduce { lo, hi, body, .. } => {
+                    count(body, trips * (hi - lo) as u64, in_steps, out)
+                }
+            }
+        }
+    }
+    let mut out = Default::default();
+    count(&module.kernel(hsc_runtime::Pass::Echo).body, 1, false, &mut out);
+    out
+}
+
+#[test]
+fn the_echo_of_nonlin_hru_computes_each_force_once_per_kick() {
+    let src = std::fs::read_to_string(common::root().join("examples/nonlin_hru.ham")).unwrap();
+    let (lowered, optimized) = modules(&src).unwrap();
+    let (before, after) = (calls_per_step(&lowered), calls_per_step(&optimized));
+    println!("calls per step: lowered {before:?}, optimized {after:?}");
+    // Two echoes, two kicks a step, 64 elements: one tanh and one logcosh each.
+    let once = 2 * 2 * 64;
+    assert_eq!(after.get("Tanh"), Some(&once), "{after:?}");
+    assert_eq!(after.get("Logcosh"), Some(&once), "{after:?}");
+    assert_eq!(after.len(), 2, "sigmoid(c) is computed once per kernel, not per step: {after:?}");
+    assert!(before["Tanh"] >= 5 * once, "{before:?}");
+}

@@ -349,6 +349,21 @@ impl<'a> Emitter<'a> {
                 self.line(format!("for (int {i} = {}; {i} < {hi}; {i} += nt) {{", first(*lo)));
                 self.nested(body);
             }
+            Stmt::Loop { var, lo, hi, body } if schedule::shared_inner(body) => {
+                self.barrier_before(s);
+                let i = self.var(*var);
+                self.line(format!("for (int {i} = {lo}; {i} < {hi}; ++{i}) {{"));
+                self.depth += 1;
+                let (inner, lets) = body.split_last().expect("a loop last");
+                self.thread_block(lets);
+                let Stmt::Loop { var, lo, hi, body } = inner else { unreachable!("shared_inner checks") };
+                self.width = self.width.max(hi - lo);
+                let m = self.var(*var);
+                self.line(format!("for (int {m} = {}; {m} < {hi}; {m} += nt) {{", first(*lo)));
+                self.nested(body);
+                self.depth -= 1;
+                self.line("}");
+            }
             Stmt::Reduce { result, var, lo, hi, body, value } if !schedule::stores(body) => {
                 self.barrier_before(s);
                 self.width = self.width.max(hi - lo);

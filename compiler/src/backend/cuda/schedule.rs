@@ -5,9 +5,10 @@
 //! the kernel body and the body of the time loop) are executed by every thread alike: a
 //! `Let` is computed redundantly in registers, a `Store` is done by thread 0. A loop at that
 //! level whose iterations touch disjoint elements ([`parallel`]) is spread over the threads,
-//! one iteration per thread in turn; any other loop runs on thread 0. A sum at that level
-//! whose summands store nothing is a block reduction (partial sums per thread, then a tree in
-//! a fixed order: deterministic).
+//! one iteration per thread in turn; so is the loop nested in a loop whose body is `let`s and
+//! that loop ([`shared_inner`]), every thread running the outer one; any other loop runs on
+//! thread 0. A sum at that level whose summands store nothing is a block reduction (partial
+//! sums per thread, then a tree in a fixed order: deterministic).
 //!
 //! [`Hazards`] places the barriers: before a statement that reads a buffer written since the
 //! last barrier, or writes one read or written since then. It knows buffers, not elements,
@@ -32,6 +33,22 @@ pub fn parallel(var: LoopVar, lo: i64, hi: i64, body: &[Stmt]) -> bool {
             && stores.iter().all(|(b, i)| b != buf || i == index)
             && loads.iter().all(|(b, i)| b != buf || i == index)
     })
+}
+
+/// Whether every thread may run `for var { body }` itself, sharing the loop nested in it: the
+/// body is `let`s that read nothing the nest writes, then one loop that is [`parallel`]. A
+/// thread then touches the same elements in every iteration of the outer loop, so the
+/// iterations need no barrier between them (the sum interchanged by the optimizer,
+/// `for i { for m { acc[m] += x[i] * B[i, m] } }`).
+pub fn shared_inner(body: &[Stmt]) -> bool {
+    let Some((Stmt::Loop { var, lo, hi, body: inner }, lets)) = body.split_last() else { return false };
+    let (_, written) = access(body.last().expect("a last statement"));
+    parallel(*var, *lo, *hi, inner)
+        && lets.iter().all(|s| match s {
+            Stmt::Let(_, Op::Load { buf, .. }) => !written.contains(buf),
+            Stmt::Let(..) => true,
+            _ => false,
+        })
 }
 
 fn collect<'a>(body: &'a [Stmt], stores: &mut Vec<(Buf, &'a [Index])>, loads: &mut Vec<(Buf, &'a [Index])>) {

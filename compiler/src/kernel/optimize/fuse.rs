@@ -9,9 +9,13 @@
 //! - the joined loop runs lane-wise exactly when both did (so a
 //!   straight-line loop does not join one that holds a sum or a loop);
 //! - the two bodies compute something costly in common (a function, a division, a sum, a
-//!   nested loop that joins its twin), so that the joined one does less work.
+//!   nested loop that joins its twin, a load of an array neither writes), so that the joined
+//!   one does less work.
 //!
-//! The loops nested in the joined body are fused in turn.
+//! The loops nested in the joined body are fused in turn. Before joining, a `let` that
+//! follows a loop it does not depend on moves before it.
+
+use std::collections::HashSet;
 
 use super::{body_mut, defines, indices_mut, memory, reads, walk};
 use crate::kernel::{BinOp, Buf, Index, LoopVar, Op, Stmt, lanes};
@@ -23,6 +27,7 @@ pub fn fuse(body: &mut Vec<Stmt>) {
             fuse(inner);
         }
     }
+    lets_before_loops(body);
     let mut i = 0;
     while i < body.len() {
         let mut j = i + 1;
@@ -41,6 +46,23 @@ pub fn fuse(body: &mut Vec<Stmt>) {
             }
         }
         i += 1;
+    }
+}
+
+/// Moves each `let` that follows a loop or a sum it does not depend on to before it, so that
+/// a value a loop needs (`x = load e[i]; for m { .. x .. }`) does not keep it from its
+/// neighbour. Straight-line code keeps its order.
+fn lets_before_loops(body: &mut [Stmt]) {
+    for j in 1..body.len() {
+        let mut at = j;
+        while at > 0
+            && matches!(body[at], Stmt::Let(..))
+            && matches!(body[at - 1], Stmt::Loop { .. } | Stmt::Reduce { .. })
+            && independent(&body[at - 1], &body[at])
+        {
+            body.swap(at - 1, at);
+            at -= 1;
+        }
     }
 }
 
@@ -84,27 +106,35 @@ fn join(a: &Stmt, b: &Stmt) -> Option<Stmt> {
     }
     // Only where that saves work: the two bodies compute something costly in common.
     let mut merged = joined.clone();
+    fuse(&mut merged);
     super::cse::cse(&mut merged);
-    if cost(&merged) >= cost(first) + cost(original) {
+    let fixed: HashSet<Buf> = ma
+        .reads
+        .union(&mb.reads)
+        .filter(|b| !ma.writes.contains(b) && !mb.writes.contains(b))
+        .copied()
+        .collect();
+    if cost(&merged, &fixed) >= cost(first, &fixed) + cost(original, &fixed) {
         return None;
     }
     Some(Stmt::Loop { var: *var, lo: *lo, hi: *hi, body: joined })
 }
 
-/// The costly statements of a body: function calls, divisions, sums and loops. (Fusing loops
-/// that share none of them saves a few loads but makes one long chain of dependent work out
-/// of two loops whose iterations overlapped: slower, as measured on the forward pass.)
-fn cost(body: &[Stmt]) -> usize {
+/// The costly statements of a body: function calls, divisions, sums, loops, and loads of the
+/// `fixed` buffers (which neither loop writes: the same matrix read by both). (Fusing loops
+/// that share none of them saves a few loads of what one wrote and the other reads, but makes
+/// one long chain of dependent work out of two loops whose iterations overlapped: slower, as
+/// measured on the forward pass.)
+fn cost(body: &[Stmt], fixed: &HashSet<Buf>) -> usize {
     let mut n = 0;
     walk(body, &mut |s| {
-        n += usize::from(
-            matches!(
-                s,
-                Stmt::Let(_, Op::Call(..) | Op::Binary(BinOp::Div | BinOp::Pow, ..))
-                    | Stmt::Reduce { .. }
-                    | Stmt::Loop { .. }
-            ) || matches!(s, Stmt::Let(_, Op::Powi(_, e)) if *e < 0),
-        );
+        n += usize::from(match s {
+            Stmt::Let(_, Op::Call(..) | Op::Binary(BinOp::Div | BinOp::Pow, ..)) => true,
+            Stmt::Let(_, Op::Powi(_, e)) => *e < 0,
+            Stmt::Let(_, Op::Load { buf, .. }) => fixed.contains(buf),
+            Stmt::Reduce { .. } | Stmt::Loop { .. } => true,
+            _ => false,
+        });
     });
     n
 }
