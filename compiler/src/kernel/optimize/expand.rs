@@ -1,7 +1,7 @@
 //! Scalar expansion: what a nested loop needs from an outer computation that depends on one
 //! index only is computed by a straight loop of its own over that index, into a scratch
 //! array, before the nest; the nest loads it. [`super::fuse`] then joins that loop with its
-//! neighbours and [`super::cse`] shares its work with theirs. Two shapes:
+//! neighbours and [`super::cse`] shares its work with theirs. Three shapes:
 //!
 //! - **a sum inside a loop**, `for m { sum over i of f(i) · g(i, m) }`: `f(i)` (which does not
 //!   depend on `m`) is computed once per `i`, not once per `(m, i)`;
@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{body_mut, cond_names, defined, memory, names, reads};
+use super::{body_mut, defined, invariant, memory, reads};
 use crate::kernel::{BinOp, Buffer, Index, Kernel, LoopVar, Op, Stmt, Value};
 
 /// Expands the nests of every block of `kernel`.
@@ -53,11 +53,7 @@ fn sums(kernel: &mut Kernel, outer: LoopVar, body: &mut [Stmt]) -> Vec<Stmt> {
     let mut loops = Vec::new();
     for s in body.iter_mut() {
         let Stmt::Reduce { var, lo, hi, body: summand, value, .. } = s else { continue };
-        let invariant = |op: &Op| match op {
-            Op::Load { buf, index } => !written.contains(buf) && !names(index, outer),
-            Op::Select { conds, .. } => !conds.iter().any(|c| cond_names(c, outer)),
-            _ => true,
-        };
+        let invariant = |op: &Op| invariant(op, outer, &written);
         let upto = summand.len();
         if let Some(l) = split(kernel, *var, (*lo, *hi), summand, upto, Some(value), &outside, invariant) {
             loops.push(l);
@@ -74,11 +70,7 @@ fn steps(kernel: &mut Kernel, t: LoopVar, body: &mut [Stmt]) -> Vec<Stmt> {
     let mut loops = Vec::new();
     for s in body.iter_mut() {
         let Stmt::Loop { var, lo, hi, body: inner } = s else { continue };
-        let invariant = |op: &Op| match op {
-            Op::Load { buf, index } => !written.contains(buf) && !names(index, t),
-            Op::Select { conds, .. } => !conds.iter().any(|c| cond_names(c, t)),
-            _ => true,
-        };
+        let invariant = |op: &Op| invariant(op, t, &written);
         let upto = inner.len();
         if let Some(l) = split(kernel, *var, (*lo, *hi), inner, upto, None, &outside, invariant) {
             loops.push(l);

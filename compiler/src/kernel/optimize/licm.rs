@@ -7,8 +7,8 @@
 
 use std::collections::HashSet;
 
-use super::{body_mut, cond_names, defined, memory, names};
-use crate::kernel::{LoopVar, Op, Stmt};
+use super::{body_mut, defined, invariant, memory};
+use crate::kernel::{LoopVar, Stmt};
 
 /// Moves the invariant values of every loop in `body` out of it.
 pub fn licm(body: &mut Vec<Stmt>) {
@@ -34,12 +34,7 @@ fn invariants(var: LoopVar, body: &mut Vec<Stmt>) -> Vec<Stmt> {
     let mut moved = Vec::new();
     body.retain(|s| {
         let Stmt::Let(v, op) = s else { return true };
-        let free = match op {
-            Op::Load { buf, index } => !written.contains(buf) && !names(index, var),
-            Op::Select { conds, .. } => !conds.iter().any(|c| cond_names(c, var)),
-            _ => true,
-        };
-        if !free || op.operands().iter().any(|a| inside.contains(a)) {
+        if !invariant(op, var, &written) || op.operands().iter().any(|a| inside.contains(a)) {
             return true;
         }
         inside.remove(v);

@@ -25,7 +25,7 @@ mod licm;
 
 use std::collections::HashSet;
 
-use super::{Buf, Cond, Index, Kernel, LoopVar, Stmt, Value};
+use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
 /// Runs every pass, in order, on `kernel`.
 pub fn optimize(kernel: &mut Kernel) {
@@ -49,7 +49,7 @@ pub fn optimize(kernel: &mut Kernel) {
 fn constants_first(body: &mut Vec<Stmt>) {
     fn take(stmts: &mut Vec<Stmt>, out: &mut Vec<Stmt>) {
         stmts.retain_mut(|s| {
-            if matches!(s, Stmt::Let(_, super::Op::Const(_) | super::Op::Eps(_))) {
+            if matches!(s, Stmt::Let(_, Op::Const(_) | Op::Eps(_))) {
                 out.push(s.clone());
                 return false;
             }
@@ -75,7 +75,7 @@ struct Memory {
 fn memory(stmts: &[Stmt]) -> Memory {
     let mut m = Memory::default();
     walk(stmts, &mut |s| match s {
-        Stmt::Let(_, super::Op::Load { buf, .. }) => {
+        Stmt::Let(_, Op::Load { buf, .. }) => {
             m.reads.insert(*buf);
         }
         Stmt::Store { buf, add, .. } => {
@@ -147,10 +147,10 @@ fn defined(stmts: &[Stmt]) -> HashSet<Value> {
 fn indices_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Index)) {
     for s in stmts {
         match s {
-            Stmt::Let(_, super::Op::Load { index, .. }) | Stmt::Store { index, .. } => {
+            Stmt::Let(_, Op::Load { index, .. }) | Stmt::Store { index, .. } => {
                 index.iter_mut().for_each(&mut *f);
             }
-            Stmt::Let(_, super::Op::Select { conds, .. }) => {
+            Stmt::Let(_, Op::Select { conds, .. }) => {
                 for c in conds {
                     match c {
                         Cond::Range { index, .. } => f(index),
@@ -181,6 +181,16 @@ fn values_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Value)) {
             }
             Stmt::Loop { body, .. } | Stmt::Steps { body, .. } => values_mut(body, f),
         }
+    }
+}
+
+/// Whether `op` reads nothing that changes from one iteration of the loop over `var` (whose
+/// body writes `written`) to the next; its operands are checked apart.
+fn invariant(op: &Op, var: LoopVar, written: &HashSet<Buf>) -> bool {
+    match op {
+        Op::Load { buf, index } => !written.contains(buf) && !names(index, var),
+        Op::Select { conds, .. } => !conds.iter().any(|c| cond_names(c, var)),
+        _ => true,
     }
 }
 
