@@ -16,33 +16,20 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{body_mut, defined, invariant, memory, reads};
+use super::{defined, invariant, memory, reads};
 use crate::kernel::{BinOp, Buffer, Index, Kernel, LoopVar, Op, Stmt, Value};
 
 /// Expands the nests of every block of `kernel`.
 pub fn expand(kernel: &mut Kernel) {
-    let mut body = std::mem::take(&mut kernel.body);
-    block(kernel, &mut body);
-    kernel.body = body;
-}
-
-fn block(kernel: &mut Kernel, stmts: &mut Vec<Stmt>) {
-    let mut out = Vec::with_capacity(stmts.len());
-    for mut s in stmts.drain(..) {
-        if let Some(inner) = body_mut(&mut s) {
-            block(kernel, inner);
+    super::insert_before(kernel, &mut |kernel, s| match s {
+        Stmt::Loop { var, lo, hi, body } => {
+            let mut loops = sums(kernel, *var, body);
+            loops.extend(prefix(kernel, *var, (*lo, *hi), body));
+            loops
         }
-        match &mut s {
-            Stmt::Loop { var, lo, hi, body } => {
-                out.extend(sums(kernel, *var, body));
-                out.extend(prefix(kernel, *var, (*lo, *hi), body));
-            }
-            Stmt::Steps { var, body, .. } => out.extend(steps(kernel, *var, body)),
-            _ => {}
-        }
-        out.push(s);
-    }
-    *stmts = out;
+        Stmt::Steps { var, body, .. } => steps(kernel, *var, body),
+        _ => Vec::new(),
+    });
 }
 
 /// For the sums at the top level of the body of the loop over `outer`: loops computing their
@@ -140,7 +127,7 @@ fn split(
     if needed.is_empty() {
         return None;
     }
-    let new_var = kernel.vars.push(kernel.vars[var].clone());
+    let new_var = super::fresh_var(kernel, var);
     let mut looped = lets;
     super::indices_mut(&mut looped, &mut |i| {
         if i.var == Some(var) {

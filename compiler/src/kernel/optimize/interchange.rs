@@ -16,28 +16,15 @@
 
 use std::collections::HashSet;
 
-use super::{body_mut, defined, indices_mut, memory, reads};
+use super::{defined, indices_mut, memory, reads};
 use crate::kernel::{Buffer, Index, Kernel, LoopVar, Op, Stmt, Value, lanes};
 
 /// Interchanges the sums of every loop of `kernel` where that lets them run lane-wise.
 pub fn interchange(kernel: &mut Kernel) {
-    let mut body = std::mem::take(&mut kernel.body);
-    block(kernel, &mut body);
-    kernel.body = body;
-}
-
-fn block(kernel: &mut Kernel, stmts: &mut Vec<Stmt>) {
-    let mut out = Vec::with_capacity(stmts.len());
-    for mut s in stmts.drain(..) {
-        if let Some(inner) = body_mut(&mut s) {
-            block(kernel, inner);
-        }
-        if let Stmt::Loop { var, lo, hi, body } = &mut s {
-            out.extend(sums(kernel, *var, (*lo, *hi), body));
-        }
-        out.push(s);
-    }
-    *stmts = out;
+    super::insert_before(kernel, &mut |kernel, s| match s {
+        Stmt::Loop { var, lo, hi, body } => sums(kernel, *var, (*lo, *hi), body),
+        _ => Vec::new(),
+    });
 }
 
 /// Rewrites the sums at the top level of the body of the loop over `m`; returns the loops to
@@ -60,7 +47,7 @@ fn sums(kernel: &mut Kernel, m: LoopVar, (lo_m, hi_m): (i64, i64), body: &mut [S
         {
             continue;
         }
-        let (outer, inner) = (fresh(kernel, *i), fresh(kernel, m));
+        let (outer, inner) = (super::fresh_var(kernel, *i), super::fresh_var(kernel, m));
         let mut terms = summand.clone();
         indices_mut(&mut terms, &mut |x| {
             if x.var == Some(*i) {
@@ -82,7 +69,7 @@ fn sums(kernel: &mut Kernel, m: LoopVar, (lo_m, hi_m): (i64, i64), body: &mut [S
         });
         let zero = Value::from_u32(kernel.values);
         kernel.values += 1;
-        let clear = fresh(kernel, m);
+        let clear = super::fresh_var(kernel, m);
         clears.push(Stmt::Loop {
             var: clear,
             lo: lo_m,
@@ -98,10 +85,4 @@ fn sums(kernel: &mut Kernel, m: LoopVar, (lo_m, hi_m): (i64, i64), body: &mut [S
     }
     clears.extend(nests);
     clears
-}
-
-/// A new loop variable named like `like`.
-fn fresh(kernel: &mut Kernel, like: LoopVar) -> LoopVar {
-    let name = kernel.vars[like].clone();
-    kernel.vars.push(name)
 }

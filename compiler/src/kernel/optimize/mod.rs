@@ -65,6 +65,35 @@ fn constants_first(body: &mut Vec<Stmt>) {
     *body = constants;
 }
 
+/// Visits every statement of `kernel`, inner blocks first, and puts the statements `before`
+/// returns for it just before it (the new loops of [`expand`] and [`interchange`]).
+fn insert_before(kernel: &mut Kernel, before: &mut impl FnMut(&mut Kernel, &mut Stmt) -> Vec<Stmt>) {
+    fn block(
+        kernel: &mut Kernel,
+        stmts: &mut Vec<Stmt>,
+        before: &mut impl FnMut(&mut Kernel, &mut Stmt) -> Vec<Stmt>,
+    ) {
+        let mut out = Vec::with_capacity(stmts.len());
+        for mut s in stmts.drain(..) {
+            if let Some(inner) = body_mut(&mut s) {
+                block(kernel, inner, before);
+            }
+            out.extend(before(kernel, &mut s));
+            out.push(s);
+        }
+        *stmts = out;
+    }
+    let mut body = std::mem::take(&mut kernel.body);
+    block(kernel, &mut body, before);
+    kernel.body = body;
+}
+
+/// A new loop variable named like `like`.
+fn fresh_var(kernel: &mut Kernel, like: LoopVar) -> LoopVar {
+    let name = kernel.vars[like].clone();
+    kernel.vars.push(name)
+}
+
 /// The buffers statements read and write (nested statements included).
 #[derive(Default)]
 struct Memory {
