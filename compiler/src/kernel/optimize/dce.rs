@@ -4,8 +4,9 @@
 //!
 //! Before that, a scratch buffer that is a *twin* of another (every store to it comes with a
 //! store of the same value at the same index to the other, in one straight-line run that
-//! loads neither, and the other is stored nowhere else) is read from the other instead: the lowering makes such twins where one
-//! per-index value is hoisted under two names (`sigmoid(c[k])` and `sigmoid(c[i])`).
+//! loads neither, and the other is stored nowhere else) is read from the other instead: the
+//! lowering makes such twins where one per-index value is hoisted under two names
+//! (`sigmoid(c[k])` and `sigmoid(c[i])`).
 
 use std::collections::{HashMap, HashSet};
 

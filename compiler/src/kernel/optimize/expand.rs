@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{defined, invariant, memory, reads};
-use crate::kernel::{BinOp, Buffer, Index, Kernel, LoopVar, Op, Stmt, Value};
+use crate::kernel::{Buffer, Index, Kernel, LoopVar, Op, Stmt, Value};
 
 /// Expands the nests of every block of `kernel`.
 pub fn expand(kernel: &mut Kernel) {
@@ -110,11 +110,7 @@ fn split(
             lets.push(s.clone());
         }
     }
-    let costly = lets.iter().any(|s| {
-        matches!(s, Stmt::Let(_, Op::Call(..) | Op::Binary(BinOp::Div | BinOp::Pow, ..)))
-            || matches!(s, Stmt::Let(_, Op::Powi(_, n)) if *n < 0)
-    });
-    if !costly {
+    if !lets.iter().any(|s| matches!(s, Stmt::Let(_, op) if super::costly(op))) {
         return None;
     }
     // The moved values the rest of the body uses.
@@ -137,8 +133,7 @@ fn split(
     let mut loads = Vec::new();
     let mut renamed = HashMap::new();
     for &v in &needed {
-        let w = Value::from_u32(kernel.values);
-        kernel.values += 1;
+        let w = super::fresh_value(kernel);
         renamed.insert(v, w);
         // A load is loaded again, not copied.
         if let Some(Stmt::Let(_, op @ Op::Load { .. })) =

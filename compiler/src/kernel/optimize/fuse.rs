@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 
 use super::{body_mut, defines, indices_mut, memory, reads, walk};
-use crate::kernel::{BinOp, Buf, Index, LoopVar, Op, Stmt, lanes};
+use crate::kernel::{Buf, Index, LoopVar, Op, Stmt, lanes};
 
 /// Fuses the loops of `body` and of every block nested in it.
 pub fn fuse(body: &mut Vec<Stmt>) {
@@ -129,9 +129,8 @@ fn cost(body: &[Stmt], fixed: &HashSet<Buf>) -> usize {
     let mut n = 0;
     walk(body, &mut |s| {
         n += usize::from(match s {
-            Stmt::Let(_, Op::Call(..) | Op::Binary(BinOp::Div | BinOp::Pow, ..)) => true,
-            Stmt::Let(_, Op::Powi(_, e)) => *e < 0,
             Stmt::Let(_, Op::Load { buf, .. }) => fixed.contains(buf),
+            Stmt::Let(_, op) => super::costly(op),
             Stmt::Reduce { .. } | Stmt::Loop { .. } => true,
             _ => false,
         });

@@ -67,8 +67,7 @@ fn sums(kernel: &mut Kernel, m: LoopVar, (lo_m, hi_m): (i64, i64), body: &mut [S
             time: None,
             shape: vec![(hi_m - lo_m) as u64],
         });
-        let zero = Value::from_u32(kernel.values);
-        kernel.values += 1;
+        let zero = super::fresh_value(kernel);
         let clear = super::fresh_var(kernel, m);
         clears.push(Stmt::Loop {
             var: clear,

@@ -88,6 +88,22 @@ fn insert_before(kernel: &mut Kernel, before: &mut impl FnMut(&mut Kernel, &mut 
     kernel.body = body;
 }
 
+/// A new SSA value.
+fn fresh_value(kernel: &mut Kernel) -> Value {
+    kernel.values += 1;
+    Value::from_u32(kernel.values - 1)
+}
+
+/// Whether an operation costs more than a load: a function call, a division, a real power or
+/// a negative integer one.
+fn costly(op: &Op) -> bool {
+    match op {
+        Op::Call(..) | Op::Binary(super::BinOp::Div | super::BinOp::Pow, ..) => true,
+        Op::Powi(_, n) => *n < 0,
+        _ => false,
+    }
+}
+
 /// A new loop variable named like `like`.
 fn fresh_var(kernel: &mut Kernel, like: LoopVar) -> LoopVar {
     let name = kernel.vars[like].clone();
