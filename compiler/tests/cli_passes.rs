@@ -288,3 +288,22 @@ fn the_cuda_backend_without_a_gpu_says_so_in_one_line() {
     }
     assert!(!std::path::Path::new(&run).exists(), "a failed train leaves no run folder");
 }
+
+#[test]
+fn emit_asm_lists_the_machine_code_of_every_kernel() {
+    for precision in ["f32", "f64"] {
+        let out = hsc(&["emit", &path("examples/nonlin_hru.ham"), "--stage", "asm", "--precision", precision]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        for pass in ["forward", "forward_grad", "forward_record", "echo", "tangent", "bptt"] {
+            let head = format!("; hsc_nonlinhru_{pass}: ");
+            let line = stdout.lines().find(|l| l.starts_with(&head)).unwrap_or_else(|| panic!("{head}: {stdout}"));
+            assert!(line.ends_with(" bytes"), "{line}");
+        }
+        // Lane-wise code on x86-64: packed single or double precision arithmetic.
+        if cfg!(target_arch = "x86_64") {
+            let packed = if precision == "f32" { "mulps " } else { "mulpd " };
+            assert!(stdout.contains(packed), "no `{packed}` in the {precision} listing");
+        }
+    }
+}

@@ -43,7 +43,7 @@ enum Command {
         /// Which stage to print.
         #[arg(long, value_enum)]
         stage: Stage,
-        /// The arithmetic of the CUDA C (`--stage cuda`).
+        /// The arithmetic of the CUDA C or the machine code (`--stage cuda`, `--stage asm`).
         #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
         precision: PrecisionArg,
         #[command(flatten)]
@@ -355,6 +355,8 @@ enum Stage {
     Kernels,
     /// The CUDA C of every pass (what NVRTC compiles for `--backend cuda`).
     Cuda,
+    /// The machine code of every pass, as the Cranelift JIT compiles it for this machine.
+    Asm,
 }
 
 fn parse_arch(text: &str) -> Result<String, String> {
@@ -435,6 +437,11 @@ pub fn main() -> ExitCode {
                 Stage::Cuda => compiled(front, None)?
                     .map(|c| hsc::backend::cuda::emit(&c.module, precision.into()).text)
                     .unwrap_or_default(),
+                Stage::Asm => match compiled(front, None)? {
+                    Some(c) => hsc::backend::cranelift::disassemble(&c.module, precision.into())
+                        .map_err(|e| Diagnostic::error(e.to_string()))?,
+                    None => String::new(),
+                },
             };
             Ok(text.into())
         }),

@@ -185,7 +185,13 @@ impl Func {
             Func::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
             Func::Logcosh => x.abs() + (-2.0 * x.abs()).exp().ln_1p() - std::f64::consts::LN_2,
             Func::Abs => x.abs(),
-            Func::Relu => x.max(0.0),
+            Func::Relu => {
+                if x < 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            } // -0 and NaN pass through (`f64::max` may give either zero)
             Func::Sign => {
                 if x > 0.0 {
                     1.0

@@ -278,7 +278,7 @@ impl Builder {
                 let a = self.value(dag, a, bind);
                 self.emit_at(s, Op::Call(f, a))
             }
-            Term::Sum { over, body } => self.reduce(dag, s, &over, body, bind),
+            Term::Sum { over, .. } => self.reduce(dag, s, &over, &mut |b, body| b.value(dag, body, bind), n),
             Term::Guard(_) | Term::Delta(..) => {
                 let conds = self.conds(dag, n);
                 let one = self.emit_at(0, Op::Const(1.0));
@@ -288,6 +288,69 @@ impl Builder {
         };
         self.scopes[s].memo.insert(key, v);
         v
+    }
+
+    /// `value(n)` under `binds[0]` minus `value(n)` under `binds[1]` (`None` where `n` reads
+    /// the same elements under both, so the difference is 0), with the subtraction taken as
+    /// far in as the expression is linear in what differs: through sums and sums of terms,
+    /// and into the one factor of a product that differs. So the difference of two echoes'
+    /// `sum(i, B[i, m] w[i] tanh(z[i]))` is one sum of `B[i, m] w[i] (tanh(z0[i]) -
+    /// tanh(z1[i]))`, not two sums subtracted, and a per-element factor is computed once
+    /// for both. (The same value up to rounding: the small difference is rounded fewer
+    /// times.)
+    pub fn difference(&mut self, dag: &Dag, n: Node, binds: [&Binding; 2]) -> Option<Value> {
+        let reads = self.reads(dag, n);
+        if reads.iter().all(|l| binds[0][l] == binds[1][l]) {
+            return None;
+        }
+        let s = self.placement(dag, n, binds[0]).max(self.placement(dag, n, binds[1]));
+        match dag.get(n).clone() {
+            Term::Add(xs) => {
+                let diffs: Vec<Value> = xs.iter().filter_map(|&x| self.difference(dag, x, binds)).collect();
+                Some(self.fold(s, BinOp::Add, &diffs))
+            }
+            Term::Mul(xs) => {
+                let (guards, factors): (Vec<Node>, Vec<Node>) =
+                    xs.iter().partition(|&&x| matches!(dag.get(x), Term::Guard(_) | Term::Delta(..)));
+                let differ: Vec<usize> = (0..factors.len())
+                    .filter(|&i| self.reads(dag, factors[i]).iter().any(|l| binds[0][l] != binds[1][l]))
+                    .collect();
+                let &[d] = differ.as_slice() else { return Some(self.subtract(dag, n, s, binds)) };
+                // The difference first, then the other factors from the outermost scope in:
+                // the product of what an inner loop does not change is computed outside it.
+                let mut vals = vec![self.difference(dag, factors[d], binds).expect("the factor differs")];
+                let mut others: Vec<(usize, Node)> = (0..factors.len())
+                    .filter(|&i| i != d)
+                    .map(|i| (self.placement(dag, factors[i], binds[0]), factors[i]))
+                    .collect();
+                others.sort_by_key(|&(scope, _)| scope);
+                for (_, f) in others {
+                    vals.push(self.value(dag, f, binds[0]));
+                }
+                let product = self.fold(s, BinOp::Mul, &vals);
+                if guards.is_empty() {
+                    return Some(product);
+                }
+                let conds = guards.iter().flat_map(|&g| self.conds(dag, g)).collect();
+                let zero = self.emit_at(0, Op::Const(0.0));
+                Some(self.emit_at(s, Op::Select { conds, then: product, otherwise: zero }))
+            }
+            Term::Sum { over, .. } => Some(self.reduce(
+                dag,
+                s,
+                &over,
+                &mut |b, body| b.difference(dag, body, binds).expect("the summand differs"),
+                n,
+            )),
+            _ => Some(self.subtract(dag, n, s, binds)),
+        }
+    }
+
+    /// `value(n)` under `binds[0]` minus under `binds[1]`, placed in scope `s`.
+    fn subtract(&mut self, dag: &Dag, n: Node, s: usize, binds: [&Binding; 2]) -> Value {
+        let x = self.value(dag, n, binds[0]);
+        let y = self.value(dag, n, binds[1]);
+        self.emit_at(s, Op::Binary(BinOp::Sub, x, y))
     }
 
     /// A sum or a function of one index variable `k`, placed in `k`'s loop `s` but valid in an
@@ -326,8 +389,16 @@ impl Builder {
         Some(self.emit_at(s, Op::Load { buf, index: vec![Index::var(var, -lo)] }))
     }
 
-    /// `sum over vars of body`, as nested reductions opened in scope `s`.
-    fn reduce(&mut self, dag: &Dag, s: usize, over: &[Var], body: Node, bind: &Binding) -> Value {
+    /// The sum `n` (a `Term::Sum`) as nested reductions opened in scope `s`, each summand
+    /// computed by `summand` (from the builder and the summand's node) in the innermost.
+    fn reduce(
+        &mut self,
+        dag: &Dag,
+        s: usize,
+        over: &[Var],
+        summand: &mut dyn FnMut(&mut Builder, Node) -> Value,
+        n: Node,
+    ) -> Value {
         let saved = self.scopes.split_off(s + 1);
         let v = over[0];
         let info = &dag.vars[v];
@@ -336,9 +407,10 @@ impl Builder {
         self.scopes.push(Scope::new(Kind::Loop { var, lo, hi }, Some(v)));
         let inner = if over.len() > 1 {
             let top = self.scopes.len() - 1;
-            self.reduce(dag, top, &over[1..], body, bind)
+            self.reduce(dag, top, &over[1..], summand, n)
         } else {
-            self.value(dag, body, bind)
+            let Term::Sum { body, .. } = dag.get(n) else { unreachable!("reduce is called on sums") };
+            summand(self, *body)
         };
         let scope = self.scopes.pop().expect("the reduction's scope");
         let result = self.fresh_value();

@@ -4,7 +4,7 @@
 //! [`emit`] writes `f(x)` for a [`Func`], lane-wise, for values of type `F32` or `F32X4`. Like
 //! [`super::math`] (the f64 library), the code is branch-free (every path computed, the right
 //! one picked with `select` or `bitselect`), uses no calls, no `fma`, no `fcvt` and no
-//! `nearest`: only `fadd fsub fmul fdiv fneg fabs sqrt fmin fmax fcmp select bitselect bitcast
+//! `nearest`: only `fadd fsub fmul fdiv fneg fabs sqrt fmax fcmp select bitselect bitcast
 //! band bor bxor iadd isub ishl sshr icmp`, all of which lower for `F32X4` on x86-64 (SSE2).
 //! So scalar and vector code give the same bits (NaN payloads aside). Integers are rounded with
 //! the magic number `1.5 * 2^23` (adding it leaves the integer, two's complement, in the low
@@ -18,7 +18,7 @@
 //! | exp | `x = k ln2 + r` (Cody–Waite, 2 parts), Cephes' degree-6 `expf` polynomial, `2^k` as two normal factors (gradual underflow rounds once) | 1 |
 //! | log | `x = 2^k m` from the bits (subnormals scaled by `2^23`), `m` in `[sqrt2/2, sqrt2)`, musl's `logf` kernel in `s = f/(2+f)` | 1 |
 //! | sin, cos | `x = n pi/2 + r`, `pi/2` in five parts (the first four short, so `n * part` is exact for `|n| < 2^13`), Cephes' `sinf`/`cosf` kernels, quadrant from the integer's bits | 2 (`|x| <= 1e4`) |
-//! | tanh | `x + x^3 P(x^2)` (Cephes) for `|x| < 0.625`; `1 - 2/(exp(2|x|) + 1)` above; sign from the bits | 1 |
+//! | tanh | `x + x^3 P(x^2)` (Cephes) for `|x| < 0.625`; `(1 - e)/(1 + e)`, `e = exp(-2|x|)` above (logcosh's `e`, so the two share it); sign from the bits | 2 |
 //! | sinh | `x + x^3 P(x^2)` (Cephes) for `|x| < 1`; `e - 1/(4e)`, `e = exp(|x|)/2` (scaled by `2^(k-1)`, so it overflows only where `sinh` does) | 1 |
 //! | cosh | `e + 1/(4e)` | 1 |
 //! | sigmoid | `1/(1+e)` for `x >= 0`, `e/(1+e)` below, `e = exp(-|x|)` | 2 |
@@ -234,6 +234,17 @@ impl<'a, 'f> Emitter<'a, 'f> {
             self.b.ins().select(cond, a, b)
         }
     }
+    /// `max(x, c)`, NaN propagating: a compare and a select, where `fmax` (which orders
+    /// `-0 < +0` and propagates NaN in either operand) takes seven instructions on x86-64.
+    fn at_least(&mut self, x: Value, c: f32) -> Value {
+        let below = self.cmpc(FloatCC::LessThan, x, c);
+        self.csel(below, c, x)
+    }
+    /// `min(x, c)`, NaN propagating (see [`Emitter::at_least`]).
+    fn at_most(&mut self, x: Value, c: f32) -> Value {
+        let above = self.cmpc(FloatCC::GreaterThan, x, c);
+        self.csel(above, c, x)
+    }
     fn csel(&mut self, cond: Value, c: f32, b: Value) -> Value {
         let c = self.c(c);
         self.sel(cond, c, b)
@@ -301,12 +312,10 @@ fn scale2(m: &mut Emitter, p: Value, k: Value) -> Value {
 fn exp_clamped(m: &mut Emitter, x: Value, lo: Option<f32>, hi: Option<f32>) -> Value {
     let mut x = x;
     if let Some(lo) = lo {
-        let c = m.c(lo);
-        x = m.b.ins().fmax(x, c);
+        x = m.at_least(x, lo);
     }
     if let Some(hi) = hi {
-        let c = m.c(hi);
-        x = m.b.ins().fmin(x, c);
+        x = m.at_most(x, hi);
     }
     let (p, k) = exp_parts(m, x);
     scale2(m, p, k)
@@ -452,26 +461,27 @@ fn tanh(m: &mut Emitter, x: Value) -> Value {
     let az = m.mul(a, z);
     let p = m.mul(az, p);
     let small = m.add(a, p);
-    // Large: 1 - 2/(exp(2a) + 1), 2a clamped to 40 (tanh = 1 in f32 from 9.01).
-    let a2 = m.add(a, a);
-    let forty = m.c(40.0);
-    let a2 = m.b.ins().fmin(a2, forty);
-    let (e, k) = exp_parts(m, a2);
-    let s = m.pow2(k);
-    let e = m.mul(e, s);
+    // Large: (1 - e)/(1 + e), e = exp(-2a): the same instructions as logcosh's, so a kernel
+    // that needs both of one argument computes the exponential once (Cranelift merges them).
+    let e = exp_minus_twice(m, a);
     let d = m.addc(e, 1.0);
-    let two = m.c(2.0);
-    let q = m.div(two, d);
-    let large = m.csub(1.0, q);
+    let n = m.csub(1.0, e);
+    let large = m.div(n, d);
     let is_small = m.cmpc(FloatCC::LessThan, a, 0.625);
     let r = m.sel(is_small, small, large);
     m.or_sign(r, x)
 }
 
+/// `exp(-2a)` for `a >= 0` (or NaN), through the subnormals to 0.
+fn exp_minus_twice(m: &mut Emitter, a: Value) -> Value {
+    let a2 = m.add(a, a);
+    let na2 = m.b.ins().fneg(a2);
+    exp_clamped(m, na2, Some(-104.0), None)
+}
+
 /// `exp(a)/2` for `a >= 0` (or NaN), overflowing only where it should (`a` clamped to 89.5).
 fn half_exp(m: &mut Emitter, a: Value) -> Value {
-    let c = m.c(89.5);
-    let a = m.b.ins().fmin(a, c);
+    let a = m.at_most(a, 89.5);
     let (p, k) = exp_parts(m, a);
     let k = m.iaddc(k, -1);
     scale2(m, p, k)
@@ -532,9 +542,7 @@ fn logcosh(m: &mut Emitter, x: Value) -> Value {
     let r = m.mul(hz, r);
     let small = m.add(h, r);
     // Large: (a - ln2_hi) + (log1p(exp(-2a)) - ln2_lo).
-    let a2 = m.add(a, a);
-    let na2 = m.b.ins().fneg(a2);
-    let e = exp_clamped(m, na2, Some(-104.0), None);
+    let e = exp_minus_twice(m, a);
     let l = log1p_unit(m, e);
     let l = m.addc(l, -LN2_LO);
     let b = m.addc(a, -LN2_HI);

@@ -56,22 +56,53 @@ pub fn define_kernels<M: cranelift_module::Module>(
     real: Real,
     linkage: Linkage,
 ) -> Result<Vec<FuncId>, BackendError> {
+    let mut ids = Vec::new();
+    define_each(m, module, real, linkage, false, |id, _, _| ids.push(id))?;
+    Ok(ids)
+}
+
+/// Cranelift's listing of the machine code of every kernel, compiled for this machine as the
+/// JIT compiles it (`hsc emit --stage asm`): one section per kernel, headed by its symbol and
+/// size.
+pub fn disassemble(module: &Module, real: Real) -> Result<String, BackendError> {
+    let mut m =
+        JITModule::new(JITBuilder::with_isa(native_isa()?, cranelift_module::default_libcall_names()));
+    let mut text = String::new();
+    define_each(&mut m, module, real, Linkage::Local, true, |_, name, ctx| {
+        if let Some(code) = ctx.compiled_code() {
+            let listing = code.vcode.as_deref().unwrap_or_default();
+            text += &format!("; {name}: {} bytes\n{listing}\n", code.code_info().total_size);
+        }
+    })?;
+    Ok(text)
+}
+
+/// Declares and defines every kernel, handing `each` its id, symbol and context (compiled,
+/// with Cranelift's listing when `listing` asks for one) before the next kernel.
+fn define_each<M: cranelift_module::Module>(
+    m: &mut M,
+    module: &Module,
+    real: Real,
+    linkage: Linkage,
+    listing: bool,
+    mut each: impl FnMut(FuncId, &str, &Context),
+) -> Result<(), BackendError> {
     let sig = translate::signature(m.target_config().pointer_type(), m.target_config().default_call_conv);
     let mut ctx = Context::new();
     let mut fctx = FunctionBuilderContext::new();
-    let mut ids = Vec::new();
     for kernel in &module.kernels {
         let name = symbol(&module.spec.name, kernel);
         let id = m.declare_function(&name, linkage, &sig).map_err(fail(&name))?;
         ctx.func.signature = sig.clone();
+        ctx.set_disasm(listing);
         translate::translate(FunctionBuilder::new(&mut ctx.func, &mut fctx), kernel, real, m.target_config());
         if cfg!(debug_assertions) {
             cranelift_codegen::verify_function(&ctx.func, m.isa())
                 .map_err(|e| BackendError(format!("{name} does not verify: {e}")))?;
         }
         m.define_function(id, &mut ctx).map_err(|e| BackendError(format!("{name}: {e:?}")))?;
+        each(id, &name, &ctx);
         m.clear_context(&mut ctx);
-        ids.push(id);
     }
     // Cranelift's JIT panics on an unresolved import at `finalize`: make sure there is none.
     for (id, decl) in m.declarations().get_functions() {
@@ -80,7 +111,7 @@ pub fn define_kernels<M: cranelift_module::Module>(
             return Err(BackendError(format!("the kernels import `{name}`, which hsc does not provide")));
         }
     }
-    Ok(ids)
+    Ok(())
 }
 
 /// The ISA of this machine, with every feature it has (AVX, FMA, ...), for the JIT.

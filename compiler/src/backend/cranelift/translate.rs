@@ -131,9 +131,12 @@ impl Translator<'_, '_> {
                     self.b.switch_to_block(done);
                 }
                 Stmt::Reduce { result, var, lo, hi, body, value } => {
-                    let acc = self.b.declare_var(self.fty);
+                    // In a lane-wise loop each lane adds its own terms, in order.
+                    let lane_wise = self.lanes.is_some();
+                    let acc = self.b.declare_var(if lane_wise { self.vector_type() } else { self.fty });
                     let zero = self.constant(0.0);
-                    self.b.def_var(acc, zero);
+                    let start = if lane_wise { self.splat(zero) } else { zero };
+                    self.b.def_var(acc, start);
                     let mut lo = *lo;
                     let width = self.width();
                     if self.lanes.is_none() && hi - lo >= width && lanes::vectorizable(*var, body) {
@@ -164,15 +167,27 @@ impl Translator<'_, '_> {
                         self.b.def_var(acc, total);
                         lo = end;
                     }
-                    if lo < *hi {
+                    let term = |t: &mut Self| {
+                        t.block(body);
+                        let (total, mut x) = (t.b.use_var(acc), t.value(*value));
+                        if lane_wise {
+                            x = t.splat(x);
+                        }
+                        let next = t.b.ins().fadd(total, x);
+                        t.b.def_var(acc, next);
+                    };
+                    if lane_wise && hi - lo <= lanes::UNROLL {
+                        // Unrolled: constant indices, no loop counter.
+                        for i in lo..*hi {
+                            let v = self.var(*var);
+                            let at = self.b.ins().iconst(types::I64, i);
+                            self.b.def_var(v, at);
+                            term(self);
+                        }
+                    } else if lo < *hi {
                         let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, *hi);
-                        self.counted(*var, from, to, 1, |t| {
-                            t.block(body);
-                            let (total, x) = (t.b.use_var(acc), t.value(*value));
-                            let next = t.b.ins().fadd(total, x);
-                            t.b.def_var(acc, next);
-                        });
+                        self.counted(*var, from, to, 1, term);
                     }
                     let total = self.b.use_var(acc);
                     self.values[result.as_u32() as usize] = Some(total);

@@ -452,9 +452,11 @@ impl<'a> Emitter<'a> {
             && name.chars().all(|c| c.is_ascii_alphanumeric())
             && name.starts_with(|c: char| c.is_ascii_alphabetic())
         {
-            format!("{name}{}", v.as_u32())
+            // The underscore keeps it apart from the buffers (`b3`), values (`v3`) and every
+            // other name the emitter makes, none of which holds `_` before a number.
+            format!("{name}_{}", v.as_u32())
         } else {
-            format!("i{}", v.as_u32())
+            format!("i_{}", v.as_u32())
         }
     }
 

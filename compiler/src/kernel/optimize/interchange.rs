@@ -12,7 +12,9 @@
 //! order as the sum did (from 0, `i` rising), so the results are the same bits.
 //!
 //! Only for a sum whose body is straight-line, reads nothing the loop writes and no value
-//! the loop defines, and does not run lane-wise as it is while the new inner loop does.
+//! the loop defines, and does not run lane-wise as it is while the new inner loop does; and
+//! not in a loop that runs lane-wise over `m` as a whole, short sums included (see
+//! [`lanes::vectorizable`]): the translator unrolls those, with no accumulator in memory.
 
 use std::collections::HashSet;
 
@@ -30,6 +32,9 @@ pub fn interchange(kernel: &mut Kernel) {
 /// Rewrites the sums at the top level of the body of the loop over `m`; returns the loops to
 /// run before it.
 fn sums(kernel: &mut Kernel, m: LoopVar, (lo_m, hi_m): (i64, i64), body: &mut [Stmt]) -> Vec<Stmt> {
+    if lanes::vectorizable(m, body) {
+        return Vec::new(); // lane-wise over `m` as it is, each lane summing in registers
+    }
     let written = memory(body).writes;
     let local: HashSet<Value> = defined(body);
     // The loops that clear the accumulators, then the nests that fill them (so that the

@@ -8,7 +8,9 @@
 //! 1. [`licm`] (see 4) and [`expand`]: what a nested loop needs from an outer computation
 //!    that depends on one index only is computed by a loop of its own, into scratch;
 //!    [`interchange`]: a sum inside a loop that reads consecutive elements along the loop, not
-//!    along the sum, becomes an accumulation inside a loop over the sum's index;
+//!    along the sum, becomes an accumulation inside a loop over the sum's index, unless
+//!    [`transpose`] finds that reading a param matrix transposed lets the loop run lane-wise
+//!    as it is;
 //! 2. [`fuse`]: neighbouring loops over one range become one loop, where no iteration reads
 //!    what another wrote and a loop that runs lane-wise still does;
 //! 3. [`cse`]: one value per expression in scope (loads and whole sums included), loads of
@@ -22,6 +24,7 @@ mod expand;
 mod fuse;
 mod interchange;
 mod licm;
+mod transpose;
 
 use std::collections::HashSet;
 
@@ -32,6 +35,7 @@ pub fn optimize(kernel: &mut Kernel) {
     constants_first(&mut kernel.body);
     licm::licm(&mut kernel.body);
     expand::expand(kernel);
+    transpose::transpose(kernel);
     interchange::interchange(kernel);
     fuse::fuse(&mut kernel.body);
     for _ in 0..2 {

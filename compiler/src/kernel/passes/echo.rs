@@ -66,11 +66,10 @@ impl Ctx<'_> {
                     }
                     if let Some(i) = self.step_param() {
                         let energy = if kind == PieceKind::Kick { self.potential } else { self.kinetic };
-                        let x = b.value(&self.dag, energy, pair[0]);
-                        let y = b.value(&self.dag, energy, pair[1]);
-                        let diff = b.binary(BinOp::Sub, x, y);
-                        let v = b.binary(BinOp::Mul, c, diff);
-                        Self::add_scalar(b, acc_p[i], Vec::new(), v);
+                        if let Some(diff) = b.difference(&self.dag, energy, pair) {
+                            let v = b.binary(BinOp::Mul, c, diff);
+                            Self::add_scalar(b, acc_p[i], Vec::new(), v);
+                        }
                     }
                     for (copy, bind) in copies.iter().zip(&binds) {
                         self.piece(b, d, kind, tau, copy, bind);

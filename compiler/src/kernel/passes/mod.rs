@@ -427,8 +427,9 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    /// `x += sign · scale · (value(g) under a - value(g) under b)`: the fused difference of two
-    /// echoes.
+    /// `x += scale · (value(g) under a - value(g) under b)`: the fused difference of two echoes,
+    /// taken inside `g` where it is linear ([`Builder::difference`]); nothing where `g` reads
+    /// the same under both.
     #[allow(clippy::too_many_arguments)]
     fn accumulate_difference(
         &self,
@@ -441,9 +442,7 @@ impl<'a> Ctx<'a> {
     ) {
         let dag = &self.dag;
         b.for_vars(dag, &g.vars, |b, idx| {
-            let x = b.value(dag, g.node, binds[0]);
-            let y = b.value(dag, g.node, binds[1]);
-            let diff = b.binary(BinOp::Sub, x, y);
+            let Some(diff) = b.difference(dag, g.node, binds) else { return };
             let v = b.binary(BinOp::Mul, scale, diff);
             let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
             index.extend_from_slice(idx);
