@@ -292,12 +292,14 @@ fn the_cuda_backend_without_a_gpu_says_so_in_one_line() {
 #[test]
 fn emit_asm_lists_the_machine_code_of_every_kernel() {
     for precision in ["f32", "f64"] {
-        let out = hsc(&["emit", &path("examples/nonlin_hru.ham"), "--stage", "asm", "--precision", precision]);
+        let out =
+            hsc(&["emit", &path("examples/nonlin_hru.ham"), "--stage", "asm", "--precision", precision]);
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         for pass in ["forward", "forward_grad", "forward_record", "echo", "tangent", "bptt"] {
             let head = format!("; hsc_nonlinhru_{pass}: ");
-            let line = stdout.lines().find(|l| l.starts_with(&head)).unwrap_or_else(|| panic!("{head}: {stdout}"));
+            let line =
+                stdout.lines().find(|l| l.starts_with(&head)).unwrap_or_else(|| panic!("{head}: {stdout}"));
             assert!(line.ends_with(" bytes"), "{line}");
         }
         // Lane-wise code on x86-64: packed single or double precision arithmetic.
@@ -305,5 +307,46 @@ fn emit_asm_lists_the_machine_code_of_every_kernel() {
             let packed = if precision == "f32" { "mulps " } else { "mulpd " };
             assert!(stdout.contains(packed), "no `{packed}` in the {precision} listing");
         }
+    }
+}
+
+#[test]
+fn rhel_needs_no_memory_beyond_its_input_gradient_and_one_sequence() {
+    // Peak heap beyond the batch's own arrays, measured by the binary's counting allocator:
+    // the input gradient RHEL returns (as large as the inputs) and, on one thread, one
+    // sequence's buffers at a time, whose own inputs are an eighth of the batch's. Copying the
+    // inputs or the cotangents (twice the inputs here) per sequence, or keeping every
+    // sequence's input gradient until the end, would each cost another batch's worth.
+    let model = path("examples/nonlin_hru.ham");
+    for precision in ["f64", "f32"] {
+        let args = [
+            "bench",
+            &model,
+            "-D",
+            "P=4",
+            "-D",
+            "N=2",
+            "--steps",
+            "20000",
+            "--batch",
+            "8",
+            "--threads",
+            "1",
+            "--passes",
+            "rhel",
+            "--no-baseline",
+            "--min-time",
+            "0",
+            "--precision",
+            precision,
+            "--json",
+        ];
+        let out = hsc(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let json: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        let inputs = json["input_bytes"].as_f64().unwrap();
+        let peak = json["rows"][0]["peak_bytes"].as_f64().unwrap();
+        assert!(peak >= inputs, "{precision}: the gradient itself is {inputs} bytes, the peak {peak}");
+        assert!(peak <= 1.5 * inputs, "{precision}: peak {peak} bytes beyond the batch's {inputs}");
     }
 }

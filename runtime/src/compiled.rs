@@ -114,92 +114,108 @@ impl CompiledEngine {
     }
 }
 
-/// The buffers of one call, in the element type of the kernels.
-enum Buffers {
-    F32(Vec<Vec<f32>>),
-    F64(Vec<Vec<f64>>),
-}
-
 impl Engine for CompiledEngine {
     fn slots(&self, pass: Pass) -> &[Slot] {
         self.kernels.iter().find(|e| e.abi.pass == pass).map_or(&[], |e| &e.slots)
     }
 
-    fn run(&self, pass: Pass, frame: &mut Frame) -> Result<(), RunError> {
+    fn run(&self, pass: Pass, frame: &mut Frame<'_>) -> Result<(), RunError> {
         let entry = self.entry(pass)?;
         let steps = frame.steps;
         if steps == 0 || steps > i64::MAX as usize {
             return Err(RunError::Invalid(format!("a kernel needs 1 or more steps, not {steps}")));
         }
-        let mut taken = Vec::with_capacity(entry.abi.buffers.len());
+        let fail = |message: String| RunError::Engine { engine: self.backend.into(), message };
         for b in &entry.abi.buffers {
+            let Some(slot) = b.slot else { continue };
+            let data = frame.get(slot).ok_or_else(|| fail(format!("no buffer for {slot}")))?;
             let len = b.len(steps);
-            let data = match b.slot {
-                Some(slot) => {
-                    let data = frame.buffers.remove(&slot).ok_or_else(|| RunError::Engine {
-                        engine: self.backend.into(),
-                        message: format!("no buffer for {slot}"),
-                    })?;
-                    if data.len() != len {
-                        return Err(RunError::Engine {
-                            engine: self.backend.into(),
-                            message: format!("{slot} has {} numbers, expected {len}", data.len()),
-                        });
-                    }
-                    data
-                }
-                None => Vec::new(),
-            };
-            taken.push(data);
+            if data.len() != len {
+                return Err(fail(format!("{slot} has {} numbers, expected {len}", data.len())));
+            }
         }
-        let mut buffers = match self.real {
-            Real::F64 => Buffers::F64(
-                std::mem::take(&mut taken)
-                    .into_iter()
-                    .zip(&entry.abi.buffers)
-                    .map(|(data, b)| if b.slot.is_some() { data } else { vec![0.0; b.len(steps)] })
-                    .collect(),
-            ),
-            Real::F32 => Buffers::F32(
-                taken
-                    .iter()
-                    .zip(&entry.abi.buffers)
-                    .map(|(data, b)| match b.slot {
-                        Some(_) => data.iter().map(|&x| x as f32).collect(),
-                        None => vec![0.0; b.len(steps)],
-                    })
-                    .collect(),
-            ),
-        };
-        let pointers: Vec<*mut u8> = match &mut buffers {
-            Buffers::F64(v) => v.iter_mut().map(|b| b.as_mut_ptr().cast()).collect(),
-            Buffers::F32(v) => v.iter_mut().map(|b| b.as_mut_ptr().cast()).collect(),
-        };
-        // SAFETY: `new`'s contract: the kernel touches only these buffers, each of the length
-        // its ABI gives for `steps` (checked above), of the engine's element type.
-        unsafe { (entry.function)(pointers.as_ptr(), steps as i64, frame.eps[0], frame.eps[1]) };
-        match buffers {
-            Buffers::F64(v) => {
-                for (data, b) in v.into_iter().zip(&entry.abi.buffers) {
-                    if let Some(slot) = b.slot {
-                        frame.buffers.insert(slot, data);
-                    }
-                }
-            }
-            Buffers::F32(v) => {
-                for ((data, mut old), b) in v.into_iter().zip(taken).zip(&entry.abi.buffers) {
-                    if let Some(slot) = b.slot {
-                        old.clear();
-                        old.extend(data.iter().map(|&x| x as f64));
-                        frame.buffers.insert(slot, old);
-                    }
-                }
-            }
+        match self.real {
+            Real::F64 => self.call_f64(entry, frame),
+            Real::F32 => self.call_f32(entry, frame),
         }
         Ok(())
     }
 
     fn precision(&self) -> &'static str {
         self.real.name()
+    }
+}
+
+impl CompiledEngine {
+    /// f64 kernels work on the frame's arrays where they are: the given ones borrowed, the
+    /// owned ones in place; only scratch is allocated.
+    fn call_f64(&self, entry: &Entry, frame: &mut Frame<'_>) {
+        let steps = frame.steps;
+        let mut scratch: Vec<Vec<f64>> = Vec::new();
+        let mut owned: Vec<(Slot, Vec<f64>)> = Vec::new();
+        let mut pointers: Vec<*mut u8> = Vec::with_capacity(entry.abi.buffers.len());
+        for b in &entry.abi.buffers {
+            let pointer = match b.slot {
+                // Kernels never write the model's own arrays (`kernel::verify` checks it).
+                Some(slot) if slot.is_given() => {
+                    frame.get(slot).unwrap_or_default().as_ptr().cast_mut().cast()
+                }
+                Some(slot) => {
+                    let mut data = frame.buffers.remove(&slot).unwrap_or_default();
+                    let p = data.as_mut_ptr().cast();
+                    owned.push((slot, data));
+                    p
+                }
+                None => {
+                    let mut data = vec![0.0; b.len(steps)];
+                    let p = data.as_mut_ptr().cast();
+                    scratch.push(data);
+                    p
+                }
+            };
+            pointers.push(pointer);
+        }
+        // SAFETY: `new`'s contract: the kernel touches only these buffers, each of the length
+        // its ABI gives for `steps` (checked by `run`), of the engine's element type, and
+        // writes none of the given ones. Moving a `Vec` leaves its heap buffer where it is.
+        unsafe { (entry.function)(pointers.as_ptr(), steps as i64, frame.eps[0], frame.eps[1]) };
+        frame.buffers.extend(owned);
+    }
+
+    /// f32 kernels get f32 copies. Each owned array's f64 storage is released before the
+    /// given arrays are copied and while the kernel runs, and the copies of the given arrays
+    /// are dropped before the owned ones are widened again, so that a long sequence never
+    /// holds an f64 and an f32 copy of anything at once, but for a moment.
+    fn call_f32(&self, entry: &Entry, frame: &mut Frame<'_>) {
+        let steps = frame.steps;
+        let narrow = |data: &[f64]| -> Vec<f32> { data.iter().map(|&x| x as f32).collect() };
+        let buffers = &entry.abi.buffers;
+        let mut pointers: Vec<*mut u8> = vec![std::ptr::null_mut(); buffers.len()];
+        let mut owned: Vec<(Slot, Vec<f32>)> = Vec::new();
+        for (pointer, b) in pointers.iter_mut().zip(buffers) {
+            if let Some(slot) = b.slot.filter(|s| !s.is_given()) {
+                let mut data = narrow(&frame.buffers.remove(&slot).unwrap_or_default());
+                *pointer = data.as_mut_ptr().cast();
+                owned.push((slot, data));
+            }
+        }
+        let mut read: Vec<Vec<f32>> = Vec::new();
+        for (pointer, b) in pointers.iter_mut().zip(buffers) {
+            let mut data = match b.slot {
+                Some(slot) if slot.is_given() => narrow(frame.get(slot).unwrap_or_default()),
+                Some(_) => continue,
+                None => vec![0.0; b.len(steps)],
+            };
+            *pointer = data.as_mut_ptr().cast();
+            read.push(data);
+        }
+        // SAFETY: as in `call_f64`, over the f32 copies.
+        unsafe { (entry.function)(pointers.as_ptr(), steps as i64, frame.eps[0], frame.eps[1]) };
+        drop(read);
+        for (slot, data) in owned {
+            let wide: Vec<f64> = data.iter().map(|&x| f64::from(x)).collect();
+            drop(data);
+            frame.buffers.insert(slot, wide);
+        }
     }
 }

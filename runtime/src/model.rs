@@ -12,15 +12,27 @@ use rayon::prelude::*;
 
 use crate::spec::{Init, ModelSpec, Pass, Side, Slot, Step};
 
-/// The buffers of one kernel call for one sequence.
+/// The buffers of one kernel call for one sequence: one per slot the kernel lists, each of
+/// [`ModelSpec::slot_len`] elements.
 #[derive(Clone, Debug, Default)]
-pub struct Frame {
+pub struct Frame<'a> {
     /// Number of steps `T`.
     pub steps: usize,
     /// The nudges `ε_a`, `ε_b` of the two echo copies (the echo kernel only).
     pub eps: [f64; 2],
-    /// One buffer per slot the kernel lists, each of [`ModelSpec::slot_len`] elements.
+    /// The model's own arrays ([`Slot::is_given`]: params, inputs, targets, cotangents),
+    /// borrowed from the caller's params and batch, never copied per sequence: kernels only
+    /// read them.
+    pub given: BTreeMap<Slot, &'a [f64]>,
+    /// Every other slot, owned: what the pass reads and writes in place.
     pub buffers: BTreeMap<Slot, Vec<f64>>,
+}
+
+impl Frame<'_> {
+    /// The array of `slot`, given or owned.
+    pub fn get(&self, slot: Slot) -> Option<&[f64]> {
+        self.given.get(&slot).copied().or_else(|| self.buffers.get(&slot).map(Vec::as_slice))
+    }
 }
 
 /// What runs the kernels of one model.
@@ -28,7 +40,7 @@ pub trait Engine: Send + Sync {
     /// The slots a pass reads or writes.
     fn slots(&self, pass: Pass) -> &[Slot];
     /// Runs a pass on one sequence, in place.
-    fn run(&self, pass: Pass, frame: &mut Frame) -> Result<(), RunError>;
+    fn run(&self, pass: Pass, frame: &mut Frame<'_>) -> Result<(), RunError>;
     /// `f64` or `f32`: the arithmetic the kernels use.
     fn precision(&self) -> &'static str;
     /// Whether the engine runs a whole batch at once ([`Engine::run_batch`]), as a GPU does,
@@ -38,7 +50,7 @@ pub trait Engine: Send + Sync {
     }
     /// Runs a pass on every sequence of a batch, in place: by default one at a time, in
     /// parallel.
-    fn run_batch(&self, pass: Pass, frames: &mut [Frame]) -> Result<(), RunError> {
+    fn run_batch(&self, pass: Pass, frames: &mut [Frame<'_>]) -> Result<(), RunError> {
         frames.par_iter_mut().try_for_each(|f| self.run(pass, f))
     }
 }
@@ -205,18 +217,19 @@ impl Model {
 
     /// Runs every sequence forward; the final states and the loss.
     pub fn forward(&self, params: &Params, batch: &Batch) -> Result<Forward, RunError> {
-        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2])], None)?;
+        let out: Vec<Slot> = self.spec.sides().into_iter().map(Slot::State).collect();
+        let (runs, state) = self.each(params, batch, &[(Pass::Forward, [0.0; 2])], None, &out)?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
-        let state = self.gather(&runs, Slot::State);
         Ok(Forward { loss, state })
     }
 
     /// Runs every sequence forward and records every state and the energy.
     pub fn trajectory(&self, params: &Params, batch: &Batch) -> Result<Trajectory, RunError> {
-        let runs = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2])], None)?;
+        let mut out: Vec<Slot> = self.spec.sides().into_iter().map(Slot::Trajectory).collect();
+        out.push(Slot::Energy);
+        let (runs, mut states) = self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2])], None, &out)?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
-        let states = self.gather(&runs, Slot::Trajectory);
-        let energy = runs.iter().flat_map(|c| c[&Slot::Energy].iter().copied()).collect();
+        let energy = states.pop().unwrap_or_default();
         Ok(Trajectory { loss, states, energy })
     }
 
@@ -229,8 +242,12 @@ impl Model {
         batch: &Batch,
         eps: f64,
     ) -> Result<[Vec<Vec<f64>>; 2], RunError> {
-        let runs = self.each(params, batch, &[(Pass::Forward, [0.0; 2]), (Pass::Echo, [eps, -eps])], None)?;
-        Ok([self.gather(&runs, |s| Slot::Echo(0, s)), self.gather(&runs, |s| Slot::Echo(1, s))])
+        let sides = self.spec.sides();
+        let out: Vec<Slot> = (0..2).flat_map(|c| sides.iter().map(move |&s| Slot::Echo(c, s))).collect();
+        let passes = [(Pass::Forward, [0.0; 2]), (Pass::Echo, [eps, -eps])];
+        let (_, mut states) = self.each(params, batch, &passes, None, &out)?;
+        let second = states.split_off(sides.len());
+        Ok([states, second])
     }
 
     /// Gradients by RHEL: the fused pair of nudged echoes.
@@ -259,41 +276,44 @@ impl Model {
             return Err(RunError::Invalid(format!("the echo needs a finite, non-zero ε, not {a}")));
         }
         let scale = 1.0 / (a - b);
-        let runs =
-            self.each(params, batch, &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Echo, [a, b])], Some(-scale))?;
-        Ok(self.combine(&runs, |c, s| {
+        let passes = [(Pass::ForwardGrad, [0.0; 2]), (Pass::Echo, [a, b])];
+        self.gradients(params, batch, &passes, Some(-scale), |c, s| {
             let (x, y) = (&c[&Slot::Echo(0, s.flip())], &c[&Slot::Echo(1, s.flip())]);
             x.iter().zip(y).map(|(x, y)| (x - y) * scale).collect()
-        }))
+        })
     }
 
     /// Gradients by the tangent echo (the `ε → 0` limit, exact).
     pub fn tangent_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
-        let runs = self.each(
-            params,
-            batch,
-            &[(Pass::ForwardGrad, [0.0; 2]), (Pass::Tangent, [0.0; 2])],
-            Some(-1.0),
-        )?;
-        Ok(self.combine(&runs, |c, s| c[&Slot::Tangent(s.flip())].clone()))
+        let passes = [(Pass::ForwardGrad, [0.0; 2]), (Pass::Tangent, [0.0; 2])];
+        self.gradients(params, batch, &passes, Some(-1.0), |c, s| c[&Slot::Tangent(s.flip())].clone())
     }
 
     /// Gradients by BPTT over a stored trajectory (the reference).
     pub fn bptt_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
-        let runs =
-            self.each(params, batch, &[(Pass::ForwardRecord, [0.0; 2]), (Pass::Bptt, [0.0; 2])], None)?;
-        Ok(self.combine(&runs, |c, s| c[&Slot::InitialGrad(s)].clone()))
+        let passes = [(Pass::ForwardRecord, [0.0; 2]), (Pass::Bptt, [0.0; 2])];
+        self.gradients(params, batch, &passes, None, |c, s| c[&Slot::InitialGrad(s)].clone())
     }
 
-    /// Sums the per-sequence gradients over the batch (the accumulators are already folded in
-    /// by [`Model::each`]).
-    fn combine(&self, runs: &[Carry], initial: impl Fn(&Carry, Side) -> Vec<f64>) -> Gradients {
+    /// Runs `passes` (see [`Model::each`]) and sums the per-sequence gradients over the batch;
+    /// the input gradients are written into the batch's arrays as each sequence finishes, and
+    /// `initial` gives a sequence's gradient with respect to its initial state.
+    fn gradients(
+        &self,
+        params: &Params,
+        batch: &Batch,
+        passes: &[(Pass, [f64; 2])],
+        acc_scale: Option<f64>,
+        initial: impl Fn(&Carry, Side) -> Vec<f64>,
+    ) -> Result<Gradients, RunError> {
         let spec = &self.spec;
+        let out: Vec<Slot> = (0..spec.inputs.len()).map(Slot::InputGrad).collect();
+        let (runs, inputs) = self.each(params, batch, passes, acc_scale, &out)?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
-        let params = (0..spec.params.len())
+        let totals = (0..spec.params.len())
             .map(|i| {
                 let mut total = vec![0.0; spec.params[i].len()];
-                for c in runs {
+                for c in &runs {
                     for (t, g) in total.iter_mut().zip(&c[&Slot::ParamGrad(i)]) {
                         *t += g;
                     }
@@ -301,51 +321,58 @@ impl Model {
                 total
             })
             .collect();
-        let inputs = (0..spec.inputs.len())
-            .map(|i| runs.iter().flat_map(|c| c[&Slot::InputGrad(i)].iter().copied()).collect())
-            .collect();
         let initial =
             spec.sides().into_iter().map(|s| runs.iter().flat_map(|c| initial(c, s)).collect()).collect();
-        Gradients { loss, params, inputs, initial }
-    }
-
-    fn gather(&self, runs: &[Carry], slot: impl Fn(Side) -> Slot) -> Vec<Vec<f64>> {
-        self.spec
-            .sides()
-            .into_iter()
-            .map(|s| runs.iter().flat_map(|c| c[&slot(s)].iter().copied()).collect())
-            .collect()
+        Ok(Gradients { loss, params: totals, inputs, initial })
     }
 
     /// Runs `passes` in order on every sequence (in parallel); each pass sees the buffers the
-    /// ones before it left. What a sequence keeps is only what its passes computed: the copies
-    /// of its inputs are dropped, the trajectory too once BPTT has used it, and with
-    /// `acc_scale` every accumulator is folded into its gradient at once
-    /// (`grad += acc_scale · acc`), so memory beyond the results stays O(1) in T per thread.
+    /// ones before it left, and reads the model's own arrays where they are, in `params` and
+    /// `batch`. Each slot of `out` is gathered into one batch-wide array `[B, ...]` (returned
+    /// in `out`'s order), written as each sequence finishes, so no sequence's copy outlives
+    /// it. What a sequence keeps besides is only what its passes computed: the trajectory is
+    /// dropped once BPTT has used it, and with `acc_scale` every accumulator is folded into
+    /// its gradient at once (`grad += acc_scale · acc`), so memory beyond the results stays
+    /// O(1) in T per thread.
     fn each(
         &self,
         params: &Params,
         batch: &Batch,
         passes: &[(Pass, [f64; 2])],
         acc_scale: Option<f64>,
-    ) -> Result<Vec<Carry>, RunError> {
+        out: &[Slot],
+    ) -> Result<(Vec<Carry>, Vec<Vec<f64>>), RunError> {
         self.check(params, batch)?;
-        if self.engine.batched() {
-            return self.each_batched(params, batch, passes, acc_scale);
+        let lens: Vec<usize> = out.iter().map(|&s| self.spec.slot_len(s, batch.steps)).collect();
+        let mut gathered: Vec<Vec<f64>> = lens.iter().map(|len| vec![0.0; batch.size * len]).collect();
+        // Row `b` of every gathered array, for sequence `b`.
+        let mut rows: Vec<Vec<&mut [f64]>> = (0..batch.size).map(|_| Vec::with_capacity(out.len())).collect();
+        for (array, &len) in gathered.iter_mut().zip(&lens) {
+            let mut rest = array.as_mut_slice();
+            for row in &mut rows {
+                let (mine, after) = rest.split_at_mut(len);
+                row.push(mine);
+                rest = after;
+            }
         }
-        (0..batch.size)
-            .into_par_iter()
-            .map(|b| {
-                let mut carry = Carry::new();
-                for &(pass, eps) in passes {
-                    let mut frame = self.frame(&mut carry, pass, eps, params, batch, b);
-                    self.engine.run(pass, &mut frame)?;
-                    carry.extend(frame.buffers);
-                }
-                keep(&mut carry, passes, acc_scale);
-                Ok(carry)
-            })
-            .collect()
+        let carries = if self.engine.batched() {
+            self.each_batched(params, batch, passes, acc_scale, out, &mut rows)?
+        } else {
+            rows.par_iter_mut()
+                .enumerate()
+                .map(|(b, row)| {
+                    let mut carry = Carry::new();
+                    for &(pass, eps) in passes {
+                        let mut frame = self.frame(&mut carry, pass, eps, params, batch, b);
+                        self.engine.run(pass, &mut frame)?;
+                        carry.extend(frame.buffers);
+                    }
+                    self.finish(&mut carry, passes, acc_scale, out, row)?;
+                    Ok(carry)
+                })
+                .collect::<Result<Vec<Carry>, RunError>>()?
+        };
+        Ok((carries, gathered))
     }
 
     /// [`Model::each`] for an engine that runs a whole batch per call: every sequence's
@@ -356,6 +383,8 @@ impl Model {
         batch: &Batch,
         passes: &[(Pass, [f64; 2])],
         acc_scale: Option<f64>,
+        out: &[Slot],
+        rows: &mut [Vec<&mut [f64]>],
     ) -> Result<Vec<Carry>, RunError> {
         let mut carries: Vec<Carry> = (0..batch.size).map(|_| Carry::new()).collect();
         for &(pass, eps) in passes {
@@ -369,44 +398,80 @@ impl Model {
                 carry.extend(frame.buffers);
             }
         }
-        for carry in &mut carries {
-            keep(carry, passes, acc_scale);
+        for (carry, row) in carries.iter_mut().zip(rows) {
+            self.finish(carry, passes, acc_scale, out, row)?;
         }
         Ok(carries)
     }
 
-    /// The buffers of `pass` for sequence `b`: what the passes before it left in `carry`
-    /// (taken out of it), the rest fresh.
-    fn frame(
+    /// The end of a sequence's passes: the slots of `out` move into the sequence's rows of
+    /// the gathered arrays, and the rest is trimmed to what the results need ([`keep`]).
+    fn finish(
+        &self,
+        carry: &mut Carry,
+        passes: &[(Pass, [f64; 2])],
+        acc_scale: Option<f64>,
+        out: &[Slot],
+        row: &mut [&mut [f64]],
+    ) -> Result<(), RunError> {
+        keep(carry, passes, acc_scale);
+        for (&slot, target) in out.iter().zip(row.iter_mut()) {
+            let data = carry
+                .remove(&slot)
+                .ok_or_else(|| RunError::Invalid(format!("the passes of this model leave no {slot}")))?;
+            if data.len() != target.len() {
+                let why = format!("the passes left {} numbers for {slot}, not {}", data.len(), target.len());
+                return Err(RunError::Invalid(why));
+            }
+            target.copy_from_slice(&data);
+        }
+        Ok(())
+    }
+
+    /// The buffers of `pass` for sequence `b`: the model's own arrays borrowed where they are,
+    /// what the passes before it left in `carry` (taken out of it), the rest fresh.
+    fn frame<'a>(
         &self,
         carry: &mut Carry,
         pass: Pass,
         eps: [f64; 2],
-        params: &Params,
-        batch: &Batch,
+        params: &'a Params,
+        batch: &'a Batch,
         b: usize,
-    ) -> Frame {
-        let mut frame = Frame { steps: batch.steps, eps, buffers: BTreeMap::new() };
+    ) -> Frame<'a> {
+        let mut frame = Frame { steps: batch.steps, eps, ..Frame::default() };
         for &slot in self.engine.slots(pass) {
-            let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, params, batch, b));
-            frame.buffers.insert(slot, buf);
+            if let Some(data) = self.given(slot, params, batch, b) {
+                frame.given.insert(slot, data);
+            } else {
+                let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, batch, b));
+                frame.buffers.insert(slot, buf);
+            }
         }
         frame
     }
 
-    /// A slot's buffer at the start of a sequence.
-    fn fresh(&self, slot: Slot, params: &Params, batch: &Batch, b: usize) -> Vec<f64> {
+    /// Sequence `b`'s part of one of the model's own arrays.
+    fn given<'a>(&self, slot: Slot, params: &'a Params, batch: &'a Batch, b: usize) -> Option<&'a [f64]> {
         let len = self.spec.slot_len(slot, batch.steps);
-        let row = |data: &[f64]| data[b * len..(b + 1) * len].to_vec();
+        let row = |data: &'a [f64]| &data[b * len..(b + 1) * len];
         match slot {
-            Slot::Param(i) => params.values[i].clone(),
-            Slot::Input(i) => row(&batch.inputs[i]),
-            Slot::Target(i) => row(&batch.targets[i]),
-            Slot::Cotangent(i) => row(&batch.cotangents[i]),
-            Slot::State(s) => match &batch.initial {
-                Some(init) => row(&init[self.spec.sides().iter().position(|&x| x == s).unwrap_or(0)]),
-                None => vec![0.0; len],
-            },
+            Slot::Param(i) => Some(&params.values[i]),
+            Slot::Input(i) => Some(row(&batch.inputs[i])),
+            Slot::Target(i) => Some(row(&batch.targets[i])),
+            Slot::Cotangent(i) => Some(row(&batch.cotangents[i])),
+            _ => None,
+        }
+    }
+
+    /// Any other slot's buffer at the start of a sequence: the initial state, or zeros.
+    fn fresh(&self, slot: Slot, batch: &Batch, b: usize) -> Vec<f64> {
+        let len = self.spec.slot_len(slot, batch.steps);
+        match (slot, &batch.initial) {
+            (Slot::State(s), Some(init)) => {
+                let i = self.spec.sides().iter().position(|&x| x == s).unwrap_or(0);
+                init[i][b * len..(b + 1) * len].to_vec()
+            }
             _ => vec![0.0; len],
         }
     }
@@ -470,16 +535,12 @@ impl Model {
     }
 }
 
-/// Drops what a sequence no longer needs after `passes`: the copies of its inputs, the
-/// trajectory once BPTT has used it, and (with `acc_scale`) the accumulators, folded into
-/// their gradients.
+/// Drops what a sequence no longer needs after `passes`: the trajectory once BPTT has used
+/// it, and (with `acc_scale`) the accumulators, folded into their gradients.
 fn keep(carry: &mut Carry, passes: &[(Pass, [f64; 2])], acc_scale: Option<f64>) {
-    let used_trajectory = passes.last().is_some_and(|(p, _)| *p == Pass::Bptt);
-    carry.retain(|slot, _| match slot {
-        Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_) => false,
-        Slot::Trajectory(_) => !used_trajectory,
-        _ => true,
-    });
+    if passes.last().is_some_and(|(p, _)| *p == Pass::Bptt) {
+        carry.retain(|slot, _| !matches!(slot, Slot::Trajectory(_)));
+    }
     if let Some(scale) = acc_scale {
         fold(carry, scale);
     }

@@ -184,6 +184,14 @@ pub enum Slot {
     InitialGrad(Side),
 }
 
+impl Slot {
+    /// Whether the slot holds one of the model's own arrays (a param, an input, a target or a
+    /// cotangent): what the caller gives, which kernels read and never write.
+    pub fn is_given(self) -> bool {
+        matches!(self, Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_))
+    }
+}
+
 impl fmt::Display for Side {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", if self.momentum { "p" } else { "q" }, self.pair)

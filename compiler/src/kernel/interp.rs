@@ -39,7 +39,7 @@ impl Engine for Interpreter {
         self.slots.iter().find(|(p, _)| *p == pass).map_or(&[], |(_, s)| s)
     }
 
-    fn run(&self, pass: Pass, frame: &mut Frame) -> Result<(), RunError> {
+    fn run(&self, pass: Pass, frame: &mut Frame<'_>) -> Result<(), RunError> {
         let kernel = self.module.kernel(pass);
         let steps = frame.steps;
         let mut buffers = Vec::with_capacity(kernel.buffers.len());
@@ -47,14 +47,15 @@ impl Engine for Interpreter {
             let len = b.row_len() * b.time.map_or(1, |extra| steps + extra);
             let data = match b.slot {
                 Some(slot) => {
-                    let data = frame
-                        .buffers
-                        .remove(&slot)
+                    let owned = if slot.is_given() { None } else { frame.buffers.remove(&slot) };
+                    let data = owned
+                        .as_deref()
+                        .or_else(|| frame.get(slot))
                         .ok_or_else(|| engine(format!("no buffer for {slot:?}")))?;
                     if data.len() != len {
                         return Err(engine(format!("{slot:?} has {} numbers, expected {len}", data.len())));
                     }
-                    data.into_iter().map(|x| round(self.precision, x)).collect()
+                    data.iter().map(|&x| round(self.precision, x)).collect()
                 }
                 None => vec![0.0; len],
             };
@@ -71,7 +72,7 @@ impl Engine for Interpreter {
         };
         let result = run.block(&kernel.body);
         for (b, data) in kernel.buffers.values().zip(run.buffers) {
-            if let Some(slot) = b.slot {
+            if let Some(slot) = b.slot.filter(|s| !s.is_given()) {
                 frame.buffers.insert(slot, data);
             }
         }

@@ -94,7 +94,7 @@ impl<D: Device> Engine for CudaEngine<D> {
         self.slots.iter().find(|(p, _)| *p == pass).map_or(&[], |(_, s)| s)
     }
 
-    fn run(&self, pass: Pass, frame: &mut Frame) -> Result<(), RunError> {
+    fn run(&self, pass: Pass, frame: &mut Frame<'_>) -> Result<(), RunError> {
         self.run_batch(pass, std::slice::from_mut(frame))
     }
 
@@ -106,7 +106,7 @@ impl<D: Device> Engine for CudaEngine<D> {
         true
     }
 
-    fn run_batch(&self, pass: Pass, frames: &mut [Frame]) -> Result<(), RunError> {
+    fn run_batch(&self, pass: Pass, frames: &mut [Frame<'_>]) -> Result<(), RunError> {
         let Some(first) = frames.first() else { return Ok(()) };
         let (steps, eps) = (first.steps, first.eps);
         if frames.iter().any(|f| f.steps != steps) {
@@ -129,10 +129,8 @@ impl<D: Device> Engine for CudaEngine<D> {
                     let shared = if param.per_sequence() { frames.len() } else { 1 };
                     bytes.reserve(len * shared * size);
                     for frame in &frames[..shared] {
-                        let data = frame
-                            .buffers
-                            .get(&slot)
-                            .ok_or_else(|| self.error(format!("no buffer for {slot}")))?;
+                        let data =
+                            frame.get(slot).ok_or_else(|| self.error(format!("no buffer for {slot}")))?;
                         if data.len() != len {
                             return Err(
                                 self.error(format!("{slot} has {} numbers, expected {len}", data.len()))
