@@ -18,7 +18,7 @@
 //! | exp | `x = k ln2 + r` (Cody–Waite, 2 parts), Cephes' degree-6 `expf` polynomial, `2^k` as two normal factors (gradual underflow rounds once) | 1 |
 //! | log | `x = 2^k m` from the bits (subnormals scaled by `2^23`), `m` in `[sqrt2/2, sqrt2)`, musl's `logf` kernel in `s = f/(2+f)` | 1 |
 //! | sin, cos | `x = n pi/2 + r`, `pi/2` in five parts (the first four short, so `n * part` is exact for `|n| < 2^13`), Cephes' `sinf`/`cosf` kernels, quadrant from the integer's bits | 2 (`|x| <= 1e4`) |
-//! | tanh | `x + x^3 P(x^2)` (Cephes) for `|x| < 0.625`; `(1 - e)/(1 + e)`, `e = exp(-2|x|)` above (logcosh's `e`, so the two share it); sign from the bits | 2 |
+//! | tanh | `x + x^3 P(x^2)` (Cephes) for `|x| < 0.625`; `(1 - e)/(1 + e)`, `e = exp(-2|x|)` above (`2|x|` clamped to 80, so `2^k` is one normal factor; logcosh's `e`, so the two share it); sign from the bits | 1 |
 //! | sinh | `x + x^3 P(x^2)` (Cephes) for `|x| < 1`; `e - 1/(4e)`, `e = exp(|x|)/2` (scaled by `2^(k-1)`, so it overflows only where `sinh` does) | 1 |
 //! | cosh | `e + 1/(4e)` | 1 |
 //! | sigmoid | `1/(1+e)` for `x >= 0`, `e/(1+e)` below, `e = exp(-|x|)` | 2 |
@@ -472,11 +472,16 @@ fn tanh(m: &mut Emitter, x: Value) -> Value {
     m.or_sign(r, x)
 }
 
-/// `exp(-2a)` for `a >= 0` (or NaN), through the subnormals to 0.
+/// `exp(-2a)` for `a >= 0` (or NaN), with `2a` clamped to 80: about `1.8e-35` there, far
+/// below what either user (`1 - e` in tanh, `log1p(e)` beside `a - ln2` in logcosh) can see,
+/// and a normal number, so `2^k` is one factor, not [`scale2`]'s two.
 fn exp_minus_twice(m: &mut Emitter, a: Value) -> Value {
     let a2 = m.add(a, a);
     let na2 = m.b.ins().fneg(a2);
-    exp_clamped(m, na2, Some(-104.0), None)
+    let x = m.at_least(na2, -80.0);
+    let (p, k) = exp_parts(m, x);
+    let s = m.pow2(k);
+    m.mul(p, s)
 }
 
 /// `exp(a)/2` for `a >= 0` (or NaN), overflowing only where it should (`a` clamped to 89.5).

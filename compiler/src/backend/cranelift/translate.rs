@@ -5,7 +5,9 @@
 //! with structured scopes, so every use is dominated by its definition), a loop becomes a
 //! do-while loop over an `i64` variable, a reduction a loop-carried accumulator, a load or a
 //! store an address computed from the buffer's base pointer (loaded once, at entry) and
-//! static strides. Arithmetic follows the interpreter operation by operation (no
+//! static strides, with what is constant in the index in the instruction's offset. Loads of
+//! buffers that no longer change ([`frozen`]) are pure, so Cranelift places each where it is
+//! used. Arithmetic follows the interpreter operation by operation (no
 //! contraction into FMA), so f64 results differ from it only through the math functions.
 //! In f32, functions, `powi` and `pow` are evaluated in f64 and rounded, as the interpreter
 //! does.
@@ -61,6 +63,8 @@ pub fn translate(mut b: FunctionBuilder<'_>, kernel: &Kernel, real: Real, target
         fty,
         values: vec![None; kernel.values as usize],
         vars: vec![None; kernel.vars.len()],
+        fixed: vec![None; kernel.vars.len()],
+        frozen: frozen(kernel),
         bases,
         steps: params[1],
         eps,
@@ -71,6 +75,49 @@ pub fn translate(mut b: FunctionBuilder<'_>, kernel: &Kernel, real: Real, target
     t.b.finalize(target);
 }
 
+/// Per buffer, whether no statement writes it after one has read it: the model's own arrays,
+/// which the kernel never writes, and scratch filled once before the statements that use it
+/// (a transposed param, per-element values that never change). Loads of these are pure to
+/// Cranelift, so it computes each where it is used (it would otherwise load everything a long
+/// sum reads before adding any of it, which runs out of registers) and may share them.
+fn frozen(kernel: &Kernel) -> Vec<bool> {
+    let mut frozen = vec![true; kernel.buffers.len()];
+    let mut read = vec![false; kernel.buffers.len()];
+    for s in &kernel.body {
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        accesses(std::slice::from_ref(s), &mut reads, &mut writes);
+        for &b in &writes {
+            let b = b.as_u32() as usize;
+            if read[b] || reads.iter().any(|r| r.as_u32() as usize == b) {
+                frozen[b] = false;
+            }
+        }
+        for b in reads {
+            read[b.as_u32() as usize] = true;
+        }
+    }
+    frozen
+}
+
+/// The buffers `stmts` load from and store to (a `+=` store does both).
+fn accesses(stmts: &[Stmt], reads: &mut Vec<Buf>, writes: &mut Vec<Buf>) {
+    for s in stmts {
+        match s {
+            Stmt::Let(_, Op::Load { buf, .. }) => reads.push(*buf),
+            Stmt::Let(..) => {}
+            Stmt::Store { buf, add, .. } => {
+                writes.push(*buf);
+                if *add {
+                    reads.push(*buf);
+                }
+            }
+            Stmt::Loop { body, .. } | Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => {
+                accesses(body, reads, writes)
+            }
+        }
+    }
+}
+
 struct Translator<'a, 'b> {
     b: FunctionBuilder<'b>,
     k: &'a Kernel,
@@ -79,6 +126,10 @@ struct Translator<'a, 'b> {
     fty: ir::Type,
     values: Vec<Option<ir::Value>>,
     vars: Vec<Option<Variable>>,
+    /// The value of each loop variable of an unrolled sum, while its term is translated.
+    fixed: Vec<Option<i64>>,
+    /// Per buffer, whether it never changes once it is read ([`frozen`]).
+    frozen: Vec<bool>,
     bases: Vec<ir::Value>,
     steps: ir::Value,
     eps: [ir::Value; 2],
@@ -177,13 +228,12 @@ impl Translator<'_, '_> {
                         t.b.def_var(acc, next);
                     };
                     if lane_wise && hi - lo <= lanes::UNROLL {
-                        // Unrolled: constant indices, no loop counter.
+                        // Unrolled: constant indices (folded into the addresses), no counter.
                         for i in lo..*hi {
-                            let v = self.var(*var);
-                            let at = self.b.ins().iconst(types::I64, i);
-                            self.b.def_var(v, at);
+                            self.fixed[var.as_u32() as usize] = Some(i);
                             term(self);
                         }
+                        self.fixed[var.as_u32() as usize] = None;
                     } else if lo < *hi {
                         let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, *hi);
@@ -193,17 +243,17 @@ impl Translator<'_, '_> {
                     self.values[result.as_u32() as usize] = Some(total);
                 }
                 Stmt::Store { buf, index, value, add } => {
-                    let at = self.address(*buf, index);
+                    let (at, offset) = self.address(*buf, index);
                     let (ty, flags) = self.access(index);
                     let mut x = self.value(*value);
                     if ty.is_vector() {
                         x = self.splat(x);
                     }
                     if *add {
-                        let old = self.b.ins().load(ty, flags, at, 0);
+                        let old = self.b.ins().load(ty, flags, at, offset);
                         x = self.b.ins().fadd(old, x);
                     }
-                    self.b.ins().store(flags, x, at, 0);
+                    self.b.ins().store(flags, x, at, offset);
                 }
             }
         }
@@ -257,9 +307,12 @@ impl Translator<'_, '_> {
             Op::Const(c) => self.constant(*c),
             Op::Eps(i) => self.eps[*i as usize],
             Op::Load { buf, index } => {
-                let at = self.address(*buf, index);
-                let (ty, flags) = self.access(index);
-                self.b.ins().load(ty, flags, at, 0)
+                let (at, offset) = self.address(*buf, index);
+                let (ty, mut flags) = self.access(index);
+                if self.frozen[buf.as_u32() as usize] {
+                    flags = flags.with_notrap().with_readonly().with_can_move();
+                }
+                self.b.ins().load(ty, flags, at, offset)
             }
             Op::Neg(a) => {
                 let a = self.value(*a);
@@ -448,9 +501,10 @@ impl Translator<'_, '_> {
 
     /// The value of an index, as an `i64`.
     fn index(&mut self, i: &Index) -> ir::Value {
-        let Some(var) = i.var else {
-            return self.b.ins().iconst(types::I64, i.outer);
-        };
+        if let Some(c) = self.constant_index(i) {
+            return self.b.ins().iconst(types::I64, c);
+        }
+        let Some(var) = i.var else { return self.b.ins().iconst(types::I64, i.outer) };
         let v = self.var(var);
         let mut x = self.b.use_var(v);
         if i.inner != 0 {
@@ -474,8 +528,23 @@ impl Translator<'_, '_> {
         x
     }
 
-    /// The address of an element: the base plus the row-major offset (the time axis first).
-    fn address(&mut self, buf: Buf, index: &[Index]) -> ir::Value {
+    /// The value of an index that is known here: one without a variable, or over the
+    /// variable of an unrolled sum.
+    fn constant_index(&self, i: &Index) -> Option<i64> {
+        let x = match i.var {
+            None => return Some(i.outer),
+            Some(v) => self.fixed[v.as_u32() as usize]? + i.inner,
+        };
+        let x = i.wrap.map_or(x, |m| x.rem_euclid(m as i64));
+        let x = x + i.outer;
+        Some(i.clamp.map_or(x, |n| x.clamp(0, n as i64 - 1)))
+    }
+
+    /// The address of an element, as a pointer and a constant byte offset: the base plus the
+    /// row-major offset (the time axis first). What is constant in the index (a variable's
+    /// offsets where nothing wraps or clamps, an unrolled sum's variable) goes into the offset,
+    /// so that neighbouring elements share one pointer.
+    fn address(&mut self, buf: Buf, index: &[Index]) -> (ir::Value, i32) {
         let b = &self.k.buffers[buf];
         let mut strides = Vec::with_capacity(index.len());
         let mut stride = 1i64;
@@ -490,11 +559,17 @@ impl Translator<'_, '_> {
         let mut flat: Option<ir::Value> = None;
         let mut constant = 0i64;
         for (i, stride) in index.iter().zip(strides) {
-            if i.var.is_none() {
-                constant += i.outer * stride;
+            if let Some(c) = self.constant_index(i) {
+                constant += c * stride;
                 continue;
             }
-            let x = self.index(i);
+            let x = if i.wrap.is_none() && i.clamp.is_none() {
+                constant += (i.inner + i.outer) * stride;
+                let v = self.var(i.var.expect("a constant index is handled above"));
+                self.b.use_var(v)
+            } else {
+                self.index(i)
+            };
             let term = if stride == 1 { x } else { self.b.ins().imul_imm_s(x, stride) };
             flat = Some(match flat {
                 Some(f) => self.b.ins().iadd(f, term),
@@ -503,14 +578,17 @@ impl Translator<'_, '_> {
         }
         let size = self.fty.bytes() as i64;
         let base = self.bases[buf.as_u32() as usize];
-        match flat {
+        let at = match flat {
             Some(f) => {
                 let bytes = self.b.ins().imul_imm_s(f, size);
-                let at = self.b.ins().iadd(base, bytes);
-                if constant != 0 { self.b.ins().iadd_imm_s(at, constant * size) } else { at }
+                self.b.ins().iadd(base, bytes)
             }
-            None if constant != 0 => self.b.ins().iadd_imm_s(base, constant * size),
             None => base,
+        };
+        // Buffers are far smaller than 2 GiB, but stay correct if one is not.
+        match i32::try_from(constant * size) {
+            Ok(offset) => (at, offset),
+            Err(_) => (self.b.ins().iadd_imm_s(at, constant * size), 0),
         }
     }
 }
