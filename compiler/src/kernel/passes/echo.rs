@@ -3,9 +3,24 @@
 
 use hsc_runtime::Slot;
 
-use super::{Ctx, Derivs, PieceKind, State};
-use crate::kernel::lower::{Binding, Builder, Life, Row};
-use crate::kernel::{BinOp, Op, Value};
+use super::{Ctx, Derivs, Grad, PieceKind, State};
+use crate::kernel::lower::{Binding, Builder, Life, Row, Split};
+use crate::kernel::{BinOp, Buf, Op, Value};
+use crate::symbolic::Node;
+
+/// How the echo accumulates one gradient over the pieces of one kind.
+struct Plan<'d> {
+    kind: PieceKind,
+    grad: &'d Grad,
+    /// Its accumulator, and whether that has a time axis (an input's).
+    acc: Buf,
+    timed: bool,
+    /// `None`: `τ (g(a) - g(b))` in every piece. Otherwise the one factor of `g` that differs
+    /// ([`Split`]) is accumulated per piece into a buffer over its own variables, and once per
+    /// step multiplied by the rest, which the pieces of a step share: `dV/dB[k, l]` then costs
+    /// a `k` loop per kick and one `(k, l)` nest per step, not a nest per kick.
+    later: Option<(Split, Buf)>,
+}
 
 impl Ctx<'_> {
     pub(super) fn echo(&self, b: &mut Builder, d: &Derivs) {
@@ -46,22 +61,20 @@ impl Ctx<'_> {
                     self.apply_nudge(b, d, copy, nudge, Some(e));
                 }
             });
+            let pair = [&binds[0], &binds[1]];
+            let plans = self.plan(b, d, pair, &acc_p, &acc_u);
             for (j, &(kind, _)) in self.pieces.iter().enumerate() {
                 let (tau, c) = (taus[j], cs[j]);
                 b.phase(|b| {
-                    let pair = [&binds[0], &binds[1]];
-                    let (params, inputs) = match kind {
-                        PieceKind::Kick => (&d.v_param, Some(&d.v_input)),
-                        PieceKind::Drift => (&d.k_param, None),
-                    };
-                    for (g, &buf) in params.iter().zip(&acc_p) {
-                        if let Some((g, _)) = g {
-                            self.accumulate_difference(b, g, pair, buf, false, tau);
-                        }
-                    }
-                    for (g, &buf) in inputs.into_iter().flatten().zip(&acc_u) {
-                        if let Some((g, _)) = g {
-                            self.accumulate_difference(b, g, pair, buf, true, tau);
+                    let mut factors: Vec<Buf> = Vec::new();
+                    for plan in plans.iter().filter(|p| p.kind == kind) {
+                        match &plan.later {
+                            None => self.accumulate_difference(b, plan.grad, pair, plan.acc, plan.timed, tau),
+                            Some((split, factor)) if !factors.contains(factor) => {
+                                factors.push(*factor);
+                                self.accumulate_factor(b, split, pair, *factor, tau);
+                            }
+                            Some(_) => {}
                         }
                     }
                     if let Some(i) = self.step_param() {
@@ -76,6 +89,59 @@ impl Ctx<'_> {
                     }
                 });
             }
+            // Once per step: the deferred gradients from their factors' sums over the pieces,
+            // then the factors cleared for the next step.
+            b.phase(|b| {
+                let mut cleared: Vec<Buf> = Vec::new();
+                for plan in &plans {
+                    let Some((split, factor)) = &plan.later else { continue };
+                    self.accumulate_deferred(b, plan.grad, split, *factor, &binds[0], plan.acc, plan.timed);
+                }
+                for plan in &plans {
+                    let Some((split, factor)) = &plan.later else { continue };
+                    if !cleared.contains(factor) {
+                        cleared.push(*factor);
+                        self.clear_factor(b, split, *factor);
+                    }
+                }
+            });
         });
+    }
+
+    /// Plans every gradient the echo accumulates, the two copies read as `pair` says.
+    fn plan<'d>(
+        &self,
+        b: &mut Builder,
+        d: &'d Derivs,
+        pair: [&Binding; 2],
+        acc_p: &[Buf],
+        acc_u: &[Buf],
+    ) -> Vec<Plan<'d>> {
+        let mut plans = Vec::new();
+        let mut factors: Vec<(Node, Buf)> = Vec::new();
+        let kick = d.v_param.iter().zip(acc_p).map(|(g, &a)| (PieceKind::Kick, g, a, false));
+        let inputs = d.v_input.iter().zip(acc_u).map(|(g, &a)| (PieceKind::Kick, g, a, true));
+        let drift = d.k_param.iter().zip(acc_p).map(|(g, &a)| (PieceKind::Drift, g, a, false));
+        for (kind, g, acc, timed) in kick.chain(inputs).chain(drift) {
+            let Some((grad, _)) = g else { continue };
+            let later = b.split(&self.dag, grad.node, pair).and_then(|split| {
+                let vars = self.dag.free(split.factor);
+                if vars.len() >= grad.vars.len() + split.over.len() {
+                    return None; // as many loops either way: nothing to share
+                }
+                let buf = match factors.iter().find(|(n, _)| *n == split.factor) {
+                    Some(&(_, buf)) => buf,
+                    None => {
+                        let shape: Vec<u64> = vars.iter().map(|&v| self.dag.vars[v].hi as u64).collect();
+                        let buf = b.buffer(format!("factor{}", factors.len()), None, None, &shape);
+                        factors.push((split.factor, buf));
+                        buf
+                    }
+                };
+                Some((split, buf))
+            });
+            plans.push(Plan { kind, grad, acc, timed, later });
+        }
+        plans
     }
 }

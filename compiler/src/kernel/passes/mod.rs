@@ -11,7 +11,7 @@
 //! | `forward` | `0..T` | pieces; loss of `x_{t+1}` |
 //! | `forward_grad` | `0..T` | the same, plus the loss's direct `dl/dθ`, `dl/du` |
 //! | `forward_record` | `0..T` | the same, plus the trajectory and `H(x_{t+1})` |
-//! | `echo` | `T-1..0` | nudge both copies by `ε_a`, `ε_b`; pieces on both; accumulate `τ (dG/dθ(a) - dG/dθ(b))` |
+//! | `echo` | `T-1..0` | nudge both copies by `ε_a`, `ε_b`; pieces on both; accumulate `τ (dG/dθ(a) - dG/dθ(b))` (where one factor of a product differs, as `tanh(z[k])` in `dV/dB[k, l]`, that factor per piece and the product once per step) |
 //! | `tangent` | `T-1..0` | nudge `δx̂`; pieces with their Jacobian-vector products; accumulate `τ d²G/dθdx · δx̂` |
 //! | `bptt` | `T-1..0` | `λ += ∇l(x_{t+1})`; recompute the step's pieces from `x_t`; their adjoints in reverse |
 //!
@@ -30,7 +30,7 @@ use std::collections::HashMap;
 
 use hsc_runtime::{ArraySpec, ModelSpec, PairSpec, Pass, Side, Slot, Step};
 
-use super::lower::{Binding, Builder, LeafBind, Life, Row};
+use super::lower::{Binding, Builder, LeafBind, Life, Row, Split};
 use super::{BinOp, Buf, Index, Kernel, Module, Op, Value};
 use crate::ir::{Dt, Init, Method, Program, Role, TensorId};
 use crate::symbolic::{Dag, Equations, Leaf, Node, StopReason, Var, directional, gradient};
@@ -447,6 +447,59 @@ impl<'a> Ctx<'a> {
             let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
             index.extend_from_slice(idx);
             b.store(buf, index, v, true);
+        });
+    }
+
+    /// `factor[..] += scale · (value(f) under a - value(f) under b)` over the variables of the
+    /// differing factor `f` of `split` (each indexed from 0): a piece's part of a deferred
+    /// gradient ([`Builder::split`]).
+    fn accumulate_factor(
+        &self,
+        b: &mut Builder,
+        split: &Split,
+        binds: [&Binding; 2],
+        factor: Buf,
+        scale: Value,
+    ) {
+        let dag = &self.dag;
+        let vars = dag.free(split.factor).to_vec();
+        b.for_vars(dag, &vars, |b, idx| {
+            let Some(diff) = b.difference(dag, split.factor, binds) else { return };
+            let v = b.binary(BinOp::Mul, scale, diff);
+            b.store(factor, idx.to_vec(), v, true);
+        });
+    }
+
+    /// `x += g` with its differing factor read from `factor` (what [`Ctx::accumulate_factor`]
+    /// summed over a step's pieces), the rest as `bind` says; into `buf` at the current row
+    /// when `timed`.
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate_deferred(
+        &self,
+        b: &mut Builder,
+        g: &Grad,
+        split: &Split,
+        factor: Buf,
+        bind: &Binding,
+        buf: Buf,
+        timed: bool,
+    ) {
+        let dag = &self.dag;
+        b.for_vars(dag, &g.vars, |b, idx| {
+            let v = b.deferred(dag, g.node, split, factor, bind);
+            let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
+            index.extend_from_slice(idx);
+            b.store(buf, index, v, true);
+        });
+    }
+
+    /// `factor[..] = 0`, for the next step.
+    fn clear_factor(&self, b: &mut Builder, split: &Split, factor: Buf) {
+        let dag = &self.dag;
+        let vars = dag.free(split.factor).to_vec();
+        b.for_vars(dag, &vars, |b, idx| {
+            let zero = b.emit_root(Op::Const(0.0));
+            b.store(factor, idx.to_vec(), zero, false);
         });
     }
 
