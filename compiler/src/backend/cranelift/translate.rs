@@ -75,6 +75,14 @@ pub fn translate(mut b: FunctionBuilder<'_>, kernel: &Kernel, real: Real, target
     t.b.finalize(target);
 }
 
+/// The most statements in the body of a loop the translator unrolls.
+const UNROLL_BODY: usize = 16;
+
+/// Whether `stmts` hold no loop, time loop or sum.
+fn straight(stmts: &[Stmt]) -> bool {
+    stmts.iter().all(|s| matches!(s, Stmt::Let(..) | Stmt::Store { .. }))
+}
+
 /// Per buffer, whether no statement writes it after one has read it: the model's own arrays,
 /// which the kernel never writes, and scratch filled once before the statements that use it
 /// (a transposed param, per-element values that never change). Loads of these are pure to
@@ -148,16 +156,33 @@ impl Translator<'_, '_> {
                 Stmt::Loop { var, lo, hi, body } => {
                     let mut lo = *lo;
                     let width = self.width();
+                    // A short loop with a small straight-line body is unrolled: constant
+                    // indices, no counter.
+                    let unroll = hi - lo <= lanes::UNROLL && straight(body) && body.len() <= UNROLL_BODY;
                     if self.lanes.is_none() && hi - lo >= width && lanes::vectorizable(*var, body) {
                         let end = lo + (hi - lo) / width * width;
-                        let from = self.b.ins().iconst(types::I64, lo);
-                        let to = self.b.ins().iconst(types::I64, end);
                         self.lanes = Some(*var);
-                        self.counted(*var, from, to, width, |t| t.block(body));
+                        if unroll {
+                            for i in (lo..end).step_by(width as usize) {
+                                self.fixed[var.as_u32() as usize] = Some(i);
+                                self.block(body);
+                            }
+                            self.fixed[var.as_u32() as usize] = None;
+                        } else {
+                            let from = self.b.ins().iconst(types::I64, lo);
+                            let to = self.b.ins().iconst(types::I64, end);
+                            self.counted(*var, from, to, width, |t| t.block(body));
+                        }
                         self.lanes = None;
                         lo = end;
                     }
-                    if lo < *hi {
+                    if lo < *hi && unroll {
+                        for i in lo..*hi {
+                            self.fixed[var.as_u32() as usize] = Some(i);
+                            self.block(body);
+                        }
+                        self.fixed[var.as_u32() as usize] = None;
+                    } else if lo < *hi {
                         let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, *hi);
                         self.counted(*var, from, to, 1, |t| t.block(body));
