@@ -195,34 +195,26 @@ fn compile_writes_the_object_the_module_and_the_description() {
     assert!(!dir.join("bad.o").exists());
 }
 
+/// `hsc bench --json` on NonlinHRU at P = 4, N = 2, one run per pass, with `args` added.
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let model = path("examples/nonlin_hru.ham");
+    let mut all = vec!["bench", &model, "-D", "P=4", "-D", "N=2", "--min-time", "0", "--json"];
+    all.extend_from_slice(args);
+    let out = hsc(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_str(&text(&out.stdout)).unwrap()
+}
+
 #[test]
 fn bench_reports_every_pass_on_both_backends() {
-    let model = path("examples/nonlin_hru.ham");
-    let args = [
-        "bench",
-        &model,
-        "-D",
-        "P=4",
-        "-D",
-        "N=2",
-        "--steps",
-        "20",
-        "--batch",
-        "2",
-        "--min-time",
-        "0",
-        "--json",
-    ];
-    let out = hsc(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let json = bench_json(&["--steps", "20", "--batch", "2"]);
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 8, "4 passes × 2 backends");
     for row in rows {
         assert!(row["ns_per_seq_step_state"].as_f64().unwrap() > 0.0, "{row}");
         assert!(row["peak_bytes"].as_u64().is_some(), "{row}");
     }
-    let out = hsc(&["bench", &model, "--steps", "0"]);
+    let out = hsc(&["bench", &path("examples/nonlin_hru.ham"), "--steps", "0"]);
     assert_eq!(out.status.code(), Some(2), "a usage error");
 }
 
@@ -317,33 +309,10 @@ fn rhel_needs_no_memory_beyond_its_input_gradient_and_one_sequence() {
     // sequence's buffers at a time, whose own inputs are an eighth of the batch's. Copying the
     // inputs or the cotangents (twice the inputs here) per sequence, or keeping every
     // sequence's input gradient until the end, would each cost another batch's worth.
-    let model = path("examples/nonlin_hru.ham");
     for precision in ["f64", "f32"] {
-        let args = [
-            "bench",
-            &model,
-            "-D",
-            "P=4",
-            "-D",
-            "N=2",
-            "--steps",
-            "20000",
-            "--batch",
-            "8",
-            "--threads",
-            "1",
-            "--passes",
-            "rhel",
-            "--no-baseline",
-            "--min-time",
-            "0",
-            "--precision",
-            precision,
-            "--json",
-        ];
-        let out = hsc(&args);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let json: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        let args =
+            ["--steps", "20000", "--batch", "8", "--threads", "1", "--passes", "rhel", "--no-baseline"];
+        let json = bench_json(&[&args[..], &["--precision", precision]].concat());
         let inputs = json["input_bytes"].as_f64().unwrap();
         let peak = json["rows"][0]["peak_bytes"].as_f64().unwrap();
         assert!(peak >= inputs, "{precision}: the gradient itself is {inputs} bytes, the peak {peak}");
