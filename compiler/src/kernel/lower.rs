@@ -311,8 +311,7 @@ impl Builder {
     /// for both. (The same value up to rounding: the small difference is rounded fewer
     /// times.)
     pub fn difference(&mut self, dag: &Dag, n: Node, binds: [&Binding; 2]) -> Option<Value> {
-        let reads = self.reads(dag, n);
-        if reads.iter().all(|l| binds[0][l] == binds[1][l]) {
+        if !self.differs(dag, n, binds) {
             return None;
         }
         let s = self.placement(dag, n, binds[0]).max(self.placement(dag, n, binds[1]));
@@ -324,22 +323,13 @@ impl Builder {
             Term::Mul(xs) => {
                 let (guards, factors): (Vec<Node>, Vec<Node>) =
                     xs.iter().partition(|&&x| matches!(dag.get(x), Term::Guard(_) | Term::Delta(..)));
-                let differ: Vec<usize> = (0..factors.len())
-                    .filter(|&i| self.reads(dag, factors[i]).iter().any(|l| binds[0][l] != binds[1][l]))
-                    .collect();
-                let &[d] = differ.as_slice() else { return Some(self.subtract(dag, n, s, binds)) };
-                // The difference first, then the other factors from the outermost scope in:
-                // the product of what an inner loop does not change is computed outside it.
-                let mut vals = vec![self.difference(dag, factors[d], binds).expect("the factor differs")];
-                let mut others: Vec<(usize, Node)> = (0..factors.len())
-                    .filter(|&i| i != d)
-                    .map(|i| (self.placement(dag, factors[i], binds[0]), factors[i]))
-                    .collect();
-                others.sort_by_key(|&(scope, _)| scope);
-                for (_, f) in others {
-                    vals.push(self.value(dag, f, binds[0]));
-                }
-                let product = self.fold(s, BinOp::Mul, &vals);
+                let Some(d) = self.only_differing(dag, &factors, binds) else {
+                    return Some(self.subtract(dag, n, s, binds));
+                };
+                let mut others = factors.clone();
+                let factor = others.remove(d);
+                let diff = self.difference(dag, factor, binds).expect("the factor differs");
+                let product = self.times(dag, s, diff, &others, binds[0]);
                 if guards.is_empty() {
                     return Some(product);
                 }
@@ -373,9 +363,7 @@ impl Builder {
         if xs.iter().any(|&x| matches!(dag.get(x), Term::Guard(_) | Term::Delta(..))) {
             return None;
         }
-        let differs = |b: &mut Builder, x: Node| b.reads(dag, x).iter().any(|l| binds[0][l] != binds[1][l]);
-        let differing: Vec<usize> = (0..xs.len()).filter(|&i| differs(self, xs[i])).collect();
-        let &[i] = differing.as_slice() else { return None };
+        let i = self.only_differing(dag, &xs, binds)?;
         let mut others = xs.clone();
         let factor = others.remove(i);
         Some(Split { factor, over, others })
@@ -388,21 +376,44 @@ impl Builder {
         let product = |b: &mut Builder| {
             let index = dag.free(split.factor).iter().map(|&v| Index::var(b.binder(v).1, 0)).collect();
             let top = b.scopes.len() - 1;
-            let mut vals = vec![b.emit_at(top, Op::Load { buf: acc, index })];
-            // The other factors from the outermost scope in, as `difference` multiplies them.
-            let mut others: Vec<(usize, Node)> =
-                split.others.iter().map(|&f| (b.placement(dag, f, bind), f)).collect();
-            others.sort_by_key(|&(scope, _)| scope);
-            for (_, f) in others {
-                vals.push(b.value(dag, f, bind));
-            }
-            b.fold(top, BinOp::Mul, &vals)
+            let factor = b.emit_at(top, Op::Load { buf: acc, index });
+            b.times(dag, top, factor, &split.others, bind)
         };
         if split.over.is_empty() {
             return product(self);
         }
         let top = self.scopes.len() - 1;
         self.reduce(dag, top, &split.over.clone(), &mut |b, _| product(b), n)
+    }
+
+    /// Whether `n` reads something that differs between `binds`.
+    fn differs(&mut self, dag: &Dag, n: Node, binds: [&Binding; 2]) -> bool {
+        self.reads(dag, n).iter().any(|l| binds[0][l] != binds[1][l])
+    }
+
+    /// The position of the one node of `factors` that differs between `binds`, if exactly one
+    /// does.
+    fn only_differing(&mut self, dag: &Dag, factors: &[Node], binds: [&Binding; 2]) -> Option<usize> {
+        let differing: Vec<usize> =
+            (0..factors.len()).filter(|&i| self.differs(dag, factors[i], binds)).collect();
+        match differing.as_slice() {
+            &[i] => Some(i),
+            _ => None,
+        }
+    }
+
+    /// `first` times the `others` read as `bind` says, placed in scope `s`: the others from
+    /// the outermost scope in, so the product of what an inner loop does not change is
+    /// computed outside it.
+    fn times(&mut self, dag: &Dag, s: usize, first: Value, others: &[Node], bind: &Binding) -> Value {
+        let mut others: Vec<(usize, Node)> =
+            others.iter().map(|&f| (self.placement(dag, f, bind), f)).collect();
+        others.sort_by_key(|&(scope, _)| scope);
+        let mut vals = vec![first];
+        for (_, f) in others {
+            vals.push(self.value(dag, f, bind));
+        }
+        self.fold(s, BinOp::Mul, &vals)
     }
 
     /// `value(n)` under `binds[0]` minus under `binds[1]`, placed in scope `s`.

@@ -27,6 +27,7 @@ use cranelift_entity::{PrimaryMap, entity_impl};
 use hsc_runtime::{ModelSpec, Pass, Slot};
 
 pub use interp::{Interpreter, Precision};
+pub(crate) use optimize::memory;
 pub use passes::{KernelError, lower};
 pub use verify::{VerifyError, verify};
 

@@ -20,8 +20,8 @@ use hsc_runtime::Real;
 
 use super::{math, math_f32};
 use crate::ir::Func;
-use crate::kernel::lanes;
 use crate::kernel::{BinOp, Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
+use crate::kernel::{lanes, memory};
 
 /// The signature of every kernel, for a target whose pointers are `ptr`.
 pub fn signature(ptr: ir::Type, call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
@@ -92,38 +92,17 @@ fn frozen(kernel: &Kernel) -> Vec<bool> {
     let mut frozen = vec![true; kernel.buffers.len()];
     let mut read = vec![false; kernel.buffers.len()];
     for s in &kernel.body {
-        let (mut reads, mut writes) = (Vec::new(), Vec::new());
-        accesses(std::slice::from_ref(s), &mut reads, &mut writes);
-        for &b in &writes {
-            let b = b.as_u32() as usize;
-            if read[b] || reads.iter().any(|r| r.as_u32() as usize == b) {
-                frozen[b] = false;
+        let m = memory(std::slice::from_ref(s));
+        for b in &m.writes {
+            if read[b.as_u32() as usize] || m.reads.contains(b) {
+                frozen[b.as_u32() as usize] = false;
             }
         }
-        for b in reads {
+        for b in m.reads {
             read[b.as_u32() as usize] = true;
         }
     }
     frozen
-}
-
-/// The buffers `stmts` load from and store to (a `+=` store does both).
-fn accesses(stmts: &[Stmt], reads: &mut Vec<Buf>, writes: &mut Vec<Buf>) {
-    for s in stmts {
-        match s {
-            Stmt::Let(_, Op::Load { buf, .. }) => reads.push(*buf),
-            Stmt::Let(..) => {}
-            Stmt::Store { buf, add, .. } => {
-                writes.push(*buf);
-                if *add {
-                    reads.push(*buf);
-                }
-            }
-            Stmt::Loop { body, .. } | Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => {
-                accesses(body, reads, writes)
-            }
-        }
-    }
 }
 
 struct Translator<'a, 'b> {
@@ -134,7 +113,7 @@ struct Translator<'a, 'b> {
     fty: ir::Type,
     values: Vec<Option<ir::Value>>,
     vars: Vec<Option<Variable>>,
-    /// The value of each loop variable of an unrolled sum, while its term is translated.
+    /// The value of the variable of each unrolled loop or sum, while its body is translated.
     fixed: Vec<Option<i64>>,
     /// Per buffer, whether it never changes once it is read ([`frozen`]).
     frozen: Vec<bool>,
@@ -163,11 +142,7 @@ impl Translator<'_, '_> {
                         let end = lo + (hi - lo) / width * width;
                         self.lanes = Some(*var);
                         if unroll {
-                            for i in (lo..end).step_by(width as usize) {
-                                self.fixed[var.as_u32() as usize] = Some(i);
-                                self.block(body);
-                            }
-                            self.fixed[var.as_u32() as usize] = None;
+                            self.unrolled(*var, (lo..end).step_by(width as usize), |t| t.block(body));
                         } else {
                             let from = self.b.ins().iconst(types::I64, lo);
                             let to = self.b.ins().iconst(types::I64, end);
@@ -177,11 +152,7 @@ impl Translator<'_, '_> {
                         lo = end;
                     }
                     if lo < *hi && unroll {
-                        for i in lo..*hi {
-                            self.fixed[var.as_u32() as usize] = Some(i);
-                            self.block(body);
-                        }
-                        self.fixed[var.as_u32() as usize] = None;
+                        self.unrolled(*var, lo..*hi, |t| t.block(body));
                     } else if lo < *hi {
                         let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, *hi);
@@ -254,11 +225,7 @@ impl Translator<'_, '_> {
                     };
                     if lane_wise && hi - lo <= lanes::UNROLL {
                         // Unrolled: constant indices (folded into the addresses), no counter.
-                        for i in lo..*hi {
-                            self.fixed[var.as_u32() as usize] = Some(i);
-                            term(self);
-                        }
-                        self.fixed[var.as_u32() as usize] = None;
+                        self.unrolled(*var, lo..*hi, term);
                     } else if lo < *hi {
                         let from = self.b.ins().iconst(types::I64, lo);
                         let to = self.b.ins().iconst(types::I64, *hi);
@@ -309,6 +276,15 @@ impl Translator<'_, '_> {
         self.b.seal_block(head);
         self.b.seal_block(exit);
         self.b.switch_to_block(exit);
+    }
+
+    /// `body` once for each value of `var` in `values`, with `var` a constant each time.
+    fn unrolled(&mut self, var: LoopVar, values: impl Iterator<Item = i64>, mut body: impl FnMut(&mut Self)) {
+        for i in values {
+            self.fixed[var.as_u32() as usize] = Some(i);
+            body(self);
+        }
+        self.fixed[var.as_u32() as usize] = None;
     }
 
     fn var(&mut self, var: LoopVar) -> Variable {

@@ -114,14 +114,14 @@ fn fresh_var(kernel: &mut Kernel, like: LoopVar) -> LoopVar {
     kernel.vars.push(name)
 }
 
-/// The buffers statements read and write (nested statements included).
+/// The buffers statements read and write (nested statements included; a `+=` store does both).
 #[derive(Default)]
-struct Memory {
-    reads: HashSet<Buf>,
-    writes: HashSet<Buf>,
+pub(crate) struct Memory {
+    pub reads: HashSet<Buf>,
+    pub writes: HashSet<Buf>,
 }
 
-fn memory(stmts: &[Stmt]) -> Memory {
+pub(crate) fn memory(stmts: &[Stmt]) -> Memory {
     let mut m = Memory::default();
     walk(stmts, &mut |s| match s {
         Stmt::Let(_, Op::Load { buf, .. }) => {

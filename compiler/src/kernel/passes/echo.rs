@@ -6,7 +6,6 @@ use hsc_runtime::Slot;
 use super::{Ctx, Derivs, Grad, PieceKind, State};
 use crate::kernel::lower::{Binding, Builder, Life, Row, Split};
 use crate::kernel::{BinOp, Buf, Op, Value};
-use crate::symbolic::Node;
 
 /// How the echo accumulates one gradient over the pieces of one kind.
 struct Plan<'d> {
@@ -20,6 +19,14 @@ struct Plan<'d> {
     /// step multiplied by the rest, which the pieces of a step share: `dV/dB[k, l]` then costs
     /// a `k` loop per kick and one `(k, l)` nest per step, not a nest per kick.
     later: Option<(Split, Buf)>,
+}
+
+/// A buffer that sums one differing factor over a step's pieces of one kind, for the
+/// deferred gradients that share it.
+struct Factor {
+    kind: PieceKind,
+    split: Split,
+    buf: Buf,
 }
 
 impl Ctx<'_> {
@@ -62,20 +69,15 @@ impl Ctx<'_> {
                 }
             });
             let pair = [&binds[0], &binds[1]];
-            let plans = self.plan(b, d, pair, &acc_p, &acc_u);
+            let (plans, factors) = self.plan(b, d, pair, &acc_p, &acc_u);
             for (j, &(kind, _)) in self.pieces.iter().enumerate() {
                 let (tau, c) = (taus[j], cs[j]);
                 b.phase(|b| {
-                    let mut factors: Vec<Buf> = Vec::new();
-                    for plan in plans.iter().filter(|p| p.kind == kind) {
-                        match &plan.later {
-                            None => self.accumulate_difference(b, plan.grad, pair, plan.acc, plan.timed, tau),
-                            Some((split, factor)) if !factors.contains(factor) => {
-                                factors.push(*factor);
-                                self.accumulate_factor(b, split, pair, *factor, tau);
-                            }
-                            Some(_) => {}
-                        }
+                    for plan in plans.iter().filter(|p| p.kind == kind && p.later.is_none()) {
+                        self.accumulate_difference(b, plan.grad, pair, plan.acc, plan.timed, tau);
+                    }
+                    for f in factors.iter().filter(|f| f.kind == kind) {
+                        self.accumulate_factor(b, &f.split, pair, f.buf, tau);
                     }
                     if let Some(i) = self.step_param() {
                         let energy = if kind == PieceKind::Kick { self.potential } else { self.kinetic };
@@ -92,23 +94,19 @@ impl Ctx<'_> {
             // Once per step: the deferred gradients from their factors' sums over the pieces,
             // then the factors cleared for the next step.
             b.phase(|b| {
-                let mut cleared: Vec<Buf> = Vec::new();
                 for plan in &plans {
                     let Some((split, factor)) = &plan.later else { continue };
                     self.accumulate_deferred(b, plan.grad, split, *factor, &binds[0], plan.acc, plan.timed);
                 }
-                for plan in &plans {
-                    let Some((split, factor)) = &plan.later else { continue };
-                    if !cleared.contains(factor) {
-                        cleared.push(*factor);
-                        self.clear_factor(b, split, *factor);
-                    }
+                for f in &factors {
+                    self.clear_factor(b, &f.split, f.buf);
                 }
             });
         });
     }
 
-    /// Plans every gradient the echo accumulates, the two copies read as `pair` says.
+    /// Plans every gradient the echo accumulates, the two copies read as `pair` says, and the
+    /// factors the deferred ones share.
     fn plan<'d>(
         &self,
         b: &mut Builder,
@@ -116,9 +114,9 @@ impl Ctx<'_> {
         pair: [&Binding; 2],
         acc_p: &[Buf],
         acc_u: &[Buf],
-    ) -> Vec<Plan<'d>> {
+    ) -> (Vec<Plan<'d>>, Vec<Factor>) {
         let mut plans = Vec::new();
-        let mut factors: Vec<(Node, Buf)> = Vec::new();
+        let mut factors: Vec<Factor> = Vec::new();
         let kick = d.v_param.iter().zip(acc_p).map(|(g, &a)| (PieceKind::Kick, g, a, false));
         let inputs = d.v_input.iter().zip(acc_u).map(|(g, &a)| (PieceKind::Kick, g, a, true));
         let drift = d.k_param.iter().zip(acc_p).map(|(g, &a)| (PieceKind::Drift, g, a, false));
@@ -129,12 +127,12 @@ impl Ctx<'_> {
                 if vars.len() >= grad.vars.len() + split.over.len() {
                     return None; // as many loops either way: nothing to share
                 }
-                let buf = match factors.iter().find(|(n, _)| *n == split.factor) {
-                    Some(&(_, buf)) => buf,
+                let buf = match factors.iter().find(|f| f.kind == kind && f.split.factor == split.factor) {
+                    Some(f) => f.buf,
                     None => {
                         let shape: Vec<u64> = vars.iter().map(|&v| self.dag.vars[v].hi as u64).collect();
                         let buf = b.buffer(format!("factor{}", factors.len()), None, None, &shape);
-                        factors.push((split.factor, buf));
+                        factors.push(Factor { kind, split: split.clone(), buf });
                         buf
                     }
                 };
@@ -142,6 +140,6 @@ impl Ctx<'_> {
             });
             plans.push(Plan { kind, grad, acc, timed, later });
         }
-        plans
+        (plans, factors)
     }
 }

@@ -421,9 +421,7 @@ impl<'a> Ctx<'a> {
                 None => v,
             };
             let v = if sign < 0.0 { b.emit(Op::Neg(v)) } else { v };
-            let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
-            index.extend_from_slice(idx);
-            b.store(buf, index, v, true);
+            Self::add_at(b, buf, timed, idx, v);
         });
     }
 
@@ -444,9 +442,7 @@ impl<'a> Ctx<'a> {
         b.for_vars(dag, &g.vars, |b, idx| {
             let Some(diff) = b.difference(dag, g.node, binds) else { return };
             let v = b.binary(BinOp::Mul, scale, diff);
-            let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
-            index.extend_from_slice(idx);
-            b.store(buf, index, v, true);
+            Self::add_at(b, buf, timed, idx, v);
         });
     }
 
@@ -487,9 +483,7 @@ impl<'a> Ctx<'a> {
         let dag = &self.dag;
         b.for_vars(dag, &g.vars, |b, idx| {
             let v = b.deferred(dag, g.node, split, factor, bind);
-            let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
-            index.extend_from_slice(idx);
-            b.store(buf, index, v, true);
+            Self::add_at(b, buf, timed, idx, v);
         });
     }
 
@@ -514,6 +508,13 @@ impl<'a> Ctx<'a> {
             let new = b.binary(op, old, step);
             b.store(x, idx.to_vec(), new, false);
         });
+    }
+
+    /// `buf[idx] += v`, at the current step's row first when `timed`.
+    fn add_at(b: &mut Builder, buf: Buf, timed: bool, idx: &[Index], v: Value) {
+        let mut index: Vec<Index> = if timed { vec![b.row(Row::Step(0))] } else { Vec::new() };
+        index.extend_from_slice(idx);
+        b.store(buf, index, v, true);
     }
 
     /// A scalar `acc[] += value`.
