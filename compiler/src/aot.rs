@@ -10,7 +10,8 @@ use hsc_runtime::{Init, ModelSpec, Real, Slot, Step};
 use serde_json::json;
 
 use crate::Compiled;
-use crate::backend::cranelift::{self, BackendError, ObjectTarget, abi, symbol};
+use crate::backend::Error;
+use crate::backend::cranelift::{self, ObjectTarget, abi, symbol};
 
 /// The three files of a compiled model.
 pub struct Artifacts {
@@ -23,7 +24,7 @@ pub struct Artifacts {
 }
 
 /// Everything `hsc compile` writes for `compiled`, its kernels in `real` arithmetic.
-pub fn artifacts(compiled: &Compiled, real: Real, target: ObjectTarget) -> Result<Artifacts, BackendError> {
+pub fn artifacts(compiled: &Compiled, real: Real, target: ObjectTarget) -> Result<Artifacts, Error> {
     let object = cranelift::object(&compiled.module, real, target)?;
     Ok(Artifacts { object, rust: rust(compiled, real), json: describe(compiled, real) })
 }

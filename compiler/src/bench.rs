@@ -187,7 +187,7 @@ pub fn run(
         let (model, gpu) = match backend {
             Backend::Cuda => {
                 let (model, engine) = crate::backend::cuda::gpu_engine(&compiled.module, opts.precision)
-                    .map_err(|why| RunError::Invalid(format!("the CUDA backend cannot run here: {why}")))?;
+                    .map_err(|e| RunError::Invalid(e.diagnostic(backend).message))?;
                 (model, Some(engine))
             }
             _ => (crate::gradcheck::build(compiled, backend, opts.precision)?, None),

@@ -28,7 +28,7 @@ pub enum BuildError {
     Model(String),
     /// Code generation failed.
     #[error("code generation failed: {0}")]
-    Backend(#[from] crate::backend::cranelift::BackendError),
+    Backend(#[from] crate::backend::Error),
     /// A file could not be written, or `OUT_DIR` is not set.
     #[error("{0}")]
     Io(String),

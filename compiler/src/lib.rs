@@ -52,8 +52,9 @@ pub fn equations(program: &ir::Program) -> Result<symbolic::Equations, Diagnosti
                 .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
                 .with_help("write repeated terms once, with `sum` over an index, or name them with `let`")
         }
-        symbolic::StopReason::UnsupportedIndex | symbolic::StopReason::NotSeparable => Diagnostic::error(format!("internal compiler error: the symbolic stage stopped: {why}"))
-            .with_note("please report this, with the model file"),
+        symbolic::StopReason::UnsupportedIndex | symbolic::StopReason::NotSeparable => {
+            Diagnostic::internal(format!("the symbolic stage stopped: {why}"))
+        }
     })
 }
 pub use summary::summary;
@@ -81,13 +82,53 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// `"interp"`, `"cranelift"` or `"cuda"`.
+    /// Every backend, in the order the command line lists them.
+    pub const ALL: [Backend; 3] = [Backend::Interp, Backend::Cranelift, Backend::Cuda];
+
+    /// `"interp"`, `"cranelift"` or `"cuda"`: the one name a backend has, on the command line,
+    /// in a run folder and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Interp => "interp",
             Backend::Cranelift => "cranelift",
             Backend::Cuda => "cuda",
         }
+    }
+
+    /// Its name in a sentence: `interpreter`, `Cranelift`, `CUDA`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Backend::Interp => "interpreter",
+            Backend::Cranelift => "Cranelift",
+            Backend::Cuda => "CUDA",
+        }
+    }
+
+    /// A sentence on what the backend is.
+    pub fn about(self) -> &'static str {
+        match self {
+            Backend::Interp => "the reference interpreter (slow; the oracle)",
+            Backend::Cranelift => "native code compiled just in time by Cranelift",
+            Backend::Cuda => "CUDA C compiled by NVRTC, run on GPU 0",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    /// The inverse of [`Backend::name`].
+    fn from_str(s: &str) -> Result<Backend, String> {
+        Backend::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown backend `{s}` (expected one of {})", names.join(", "))
+        })
     }
 }
 
@@ -100,10 +141,8 @@ impl Compiled {
 
     /// A runtime model whose kernels are native code compiled now by Cranelift.
     pub fn jitted(&self, precision: kernel::Precision) -> Result<hsc_runtime::Model, Diagnostic> {
-        let engine = backend::cranelift::jit(&self.module, precision).map_err(|e| {
-            Diagnostic::error(format!("internal compiler error: Cranelift failed: {e}"))
-                .with_note("please report this, with the model file")
-        })?;
+        let engine =
+            backend::cranelift::jit(&self.module, precision).map_err(|e| e.diagnostic(Backend::Cranelift))?;
         Ok(hsc_runtime::Model::new(self.module.spec.clone(), std::sync::Arc::new(engine)))
     }
 
@@ -116,10 +155,7 @@ impl Compiled {
         match backend {
             Backend::Interp => Ok(self.interpreted(precision)),
             Backend::Cranelift => self.jitted(precision),
-            Backend::Cuda => backend::cuda::gpu(&self.module, precision).map_err(|why| {
-                Diagnostic::error(format!("the CUDA backend cannot run here: {why}"))
-                    .with_help("`--backend cranelift` runs the same kernels on the CPU")
-            }),
+            Backend::Cuda => backend::cuda::gpu(&self.module, precision).map_err(|e| e.diagnostic(backend)),
         }
     }
 }
@@ -164,13 +200,9 @@ pub fn compile(program: ir::Program) -> Result<Compiled, Diagnostic> {
         Diagnostic::error(format!("the model is too large to compile: {why}"))
             .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
     })?;
-    if cfg!(debug_assertions) {
-        for k in &module.kernels {
-            if let Err(e) = kernel::verify(k) {
-                return Err(Diagnostic::error(format!("internal compiler error: {e}"))
-                    .with_note("please report this, with the model file"));
-            }
-        }
+    if let Err(errors) = kernel::verify_module(&module) {
+        let what = format!("the kernels do not verify ({} violations)", errors.len());
+        return Err(errors.iter().fold(Diagnostic::internal(what), |d, e| d.with_note(e.to_string())));
     }
     Ok(Compiled { program, equations, module: std::sync::Arc::new(module) })
 }

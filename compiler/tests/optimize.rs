@@ -21,7 +21,7 @@ fn modules(src: &str) -> Result<(Module, Module), String> {
     let lowered = hsc::kernel::lower(&program, &eq).map_err(|e| format!("does not lower: {e:?}"))?;
     let optimized = hsc::kernel::build(&program, &eq).map_err(|e| format!("does not build: {e:?}"))?;
     for k in &optimized.kernels {
-        verify(k).map_err(|e| e.to_string())?;
+        verify(k).map_err(|e| format!("{e:?}"))?;
     }
     Ok((lowered, optimized))
 }

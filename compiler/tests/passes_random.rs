@@ -33,7 +33,7 @@ fn check(seed: u64) -> Result<Passed, String> {
     let program = fe.program.ok_or_else(|| format!("{src}\ndoes not check: {:?}", fe.diagnostics))?;
     let compiled = hsc::compile(program).map_err(|d| format!("{src}\ndoes not compile: {d:?}"))?;
     for k in &compiled.module.kernels {
-        verify(k).map_err(|e| format!("{src}\n{e}"))?;
+        verify(k).map_err(|e| format!("{src}\n{e:?}"))?;
     }
     let opts = Options {
         steps,

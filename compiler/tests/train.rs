@@ -247,7 +247,8 @@ fn train_writes_the_run_folder_and_eval_scores_it() {
 }
 
 /// Kills a run at several moments: what is left is always loadable, and resuming gives the
-/// numbers of the run that was never interrupted.
+/// numbers of the run that was never interrupted. One kill waits for the first checkpoint, so
+/// at least one lands mid-run after a checkpoint on a machine of any speed.
 #[test]
 fn a_killed_run_resumes_to_the_same_numbers() {
     let dir = scratch("kill");
@@ -257,7 +258,9 @@ fn a_killed_run_resumes_to_the_same_numbers() {
     let took = started.elapsed().as_millis() as u64;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let reference = metrics(Path::new(&whole));
-    for (i, wait_ms) in [30, 50, 65, 80, 95].map(|percent| took * percent / 100).into_iter().enumerate() {
+    let timed = [30, 50, 65, 80, 95].map(|percent| Some(took * percent / 100));
+    let mut resumed = 0;
+    for (i, wait_ms) in [None].into_iter().chain(timed).enumerate() {
         let run = dir.join(format!("killed{i}"));
         let run_s = run.to_string_lossy().into_owned();
         let mut child = Command::new(env!("CARGO_BIN_EXE_hsc"))
@@ -266,20 +269,73 @@ fn a_killed_run_resumes_to_the_same_numbers() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        let when = match wait_ms {
+            Some(ms) => {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                format!("{ms} ms")
+            }
+            None => {
+                while !run.join("last.safetensors").exists() && child.try_wait().unwrap().is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                "the first checkpoint".to_owned()
+            }
+        };
         let _ = child.kill();
-        let _ = child.wait();
+        let status = child.wait().unwrap();
         let done =
             std::fs::read_to_string(run.join("metrics.json")).map_or(0, |m| m.matches("\"epoch\":").count());
-        eprintln!("killed at {wait_ms} ms, after {done} of 12 epochs");
+        let killed = status.code().is_none();
+        eprintln!(
+            "killed at {when}, after {done} of 12 epochs (the kill {})",
+            if killed { "landed" } else { "came after the end" }
+        );
         if !run.join("last.safetensors").exists() {
             continue;
         }
         let e = hsc(&["eval", &run_s]);
-        assert_eq!(e.status.code(), Some(0), "after a kill at {wait_ms} ms: {}", text(&e.stderr));
+        assert_eq!(e.status.code(), Some(0), "after a kill at {when}: {}", text(&e.stderr));
         let r = hsc(&["train", "--resume", &run_s]);
         assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
-        assert_eq!(metrics(&run), reference, "resumed after a kill at {wait_ms} ms");
+        assert_eq!(metrics(&run), reference, "resumed after a kill at {when}");
+        resumed += killed as usize;
+    }
+    assert!(resumed >= 1, "no kill landed after a checkpoint and before the end of the run");
+}
+
+/// A run trained on another backend and precision than the defaults goes on, and is scored,
+/// on the ones it began with; a run folder naming one this hsc does not know is an error.
+#[test]
+fn resume_and_eval_keep_the_runs_backend_and_precision() {
+    let dir = scratch("engine");
+    let out = dir.join("run");
+    let out_s = out.to_string_lossy().into_owned();
+    let mut args = train_args(&out_s, "2");
+    args.extend(["--backend", "interp", "--precision", "f32"]);
+    let o = hsc(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("rhel gradients, interp, f32,"), "{}", text(&o.stderr));
+    let command = std::fs::read_to_string(out.join("command.json")).unwrap();
+    let r = hsc(&["train", "--resume", &out_s]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(text(&r.stderr).contains("on interp, f32"), "{}", text(&r.stderr));
+    let e = hsc(&["eval", &out_s]);
+    assert_eq!(e.status.code(), Some(0), "{}", text(&e.stderr));
+    assert!(text(&e.stdout).contains("on interp, f32)"), "{}", text(&e.stdout));
+
+    for (from, to, said) in [
+        ("\"backend\": \"interp\"", "\"backend\": \"gpu9\"", "unknown backend `gpu9`"),
+        ("\"precision\": \"f32\"", "\"precision\": \"f16\"", "unknown precision `f16`"),
+        ("\"precision\": \"f32\",", "", "has no \"precision\" setting"),
+    ] {
+        assert!(command.contains(from), "{command}");
+        std::fs::write(out.join("command.json"), command.replace(from, to)).unwrap();
+        for args in [vec!["eval", &out_s], vec!["train", "--resume", &out_s]] {
+            let o = hsc(&args);
+            let stderr = text(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(stderr.contains(said) && stderr.contains("command.json"), "{args:?}: {stderr}");
+        }
     }
 }
 

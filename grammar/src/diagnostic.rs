@@ -88,6 +88,13 @@ impl Diagnostic {
         }
     }
 
+    /// A bug of hsc rather than a problem with the user's model: "internal compiler error:
+    /// `what`", with a request to report it. The one form every stage uses for its own bugs.
+    pub fn internal(what: impl std::fmt::Display) -> Diagnostic {
+        Diagnostic::error(format!("internal compiler error: {what}"))
+            .with_note("please report this, with the model file")
+    }
+
     /// A warning with no labels yet.
     pub fn warning(message: impl Into<String>) -> Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }

@@ -25,11 +25,23 @@ pub enum Real {
 }
 
 impl Real {
-    /// `"f32"` or `"f64"`.
+    /// Every precision, the default first.
+    pub const ALL: [Real; 2] = [Real::F64, Real::F32];
+
+    /// `"f32"` or `"f64"`: the one name a precision has, on the command line, in a run
+    /// folder and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Real::F32 => "f32",
             Real::F64 => "f64",
+        }
+    }
+
+    /// A sentence on what the precision is for.
+    pub fn about(self) -> &'static str {
+        match self {
+            Real::F32 => "32-bit floats: twice the lanes, about 7 significant digits",
+            Real::F64 => "64-bit floats: about 16 significant digits",
         }
     }
 
@@ -39,6 +51,24 @@ impl Real {
             Real::F32 => 4,
             Real::F64 => 8,
         }
+    }
+}
+
+impl std::fmt::Display for Real {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Real {
+    type Err = String;
+
+    /// The inverse of [`Real::name`].
+    fn from_str(s: &str) -> Result<Real, String> {
+        Real::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Real::ALL.iter().map(|r| r.name()).collect();
+            format!("unknown precision `{s}` (expected {})", names.join(" or "))
+        })
     }
 }
 
@@ -141,8 +171,12 @@ impl Engine for CompiledEngine {
         Ok(())
     }
 
-    fn precision(&self) -> &'static str {
-        self.real.name()
+    fn precision(&self) -> Real {
+        self.real
+    }
+
+    fn name(&self) -> String {
+        self.backend.into()
     }
 }
 

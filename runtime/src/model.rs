@@ -41,8 +41,11 @@ pub trait Engine: Send + Sync {
     fn slots(&self, pass: Pass) -> &[Slot];
     /// Runs a pass on one sequence, in place.
     fn run(&self, pass: Pass, frame: &mut Frame<'_>) -> Result<(), RunError>;
-    /// `f64` or `f32`: the arithmetic the kernels use.
-    fn precision(&self) -> &'static str;
+    /// The arithmetic the kernels use.
+    fn precision(&self) -> crate::Real;
+    /// What runs the kernels, as the user named it (`interp`, `cranelift`, `cuda`), with the
+    /// device where there is one.
+    fn name(&self) -> String;
     /// Whether the engine runs a whole batch at once ([`Engine::run_batch`]), as a GPU does,
     /// rather than one sequence at a time.
     fn batched(&self) -> bool {
@@ -206,8 +209,13 @@ impl Model {
     }
 
     /// The arithmetic of the engine.
-    pub fn precision(&self) -> &'static str {
+    pub fn precision(&self) -> crate::Real {
         self.engine.precision()
+    }
+
+    /// What runs the kernels (`interp`, `cranelift`, `cuda (device)`).
+    pub fn engine(&self) -> String {
+        self.engine.name()
     }
 
     /// Params drawn from the initialisers.

@@ -4,7 +4,6 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use hsc::gradcheck::{Options, PAIRS, Report};
-use hsc::kernel::Precision;
 use hsc_grammar::Diagnostic;
 
 use super::{Output, write_npy};
@@ -30,13 +29,6 @@ pub fn gradcheck(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagno
     Ok(Output { text, ok: report.ok() })
 }
 
-fn precision_name(p: Precision) -> &'static str {
-    match p {
-        Precision::F64 => "f64",
-        Precision::F32 => "f32",
-    }
-}
-
 fn table(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
     let mut s = String::new();
     let spec = &compiled.module.spec;
@@ -47,7 +39,7 @@ fn table(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
         spec.name,
         o.steps,
         o.seed,
-        precision_name(o.precision),
+        o.precision.name(),
         o.eps,
         r.loss
     );
@@ -153,7 +145,7 @@ fn json(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
         "model": compiled.module.spec.name,
         "steps": o.steps,
         "seed": o.seed,
-        "precision": precision_name(o.precision),
+        "precision": o.precision.name(),
         "eps": o.eps,
         "loss": r.loss,
         "max_rel_err": r.worst,

@@ -44,8 +44,8 @@ enum Command {
         #[arg(long, value_enum)]
         stage: Stage,
         /// The arithmetic of the CUDA C or the machine code (`--stage cuda`, `--stage asm`).
-        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
-        precision: PrecisionArg,
+        #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+        precision: Precision,
         #[command(flatten)]
         dims: Dims,
     },
@@ -69,11 +69,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Arithmetic of RHEL and the tangent echo (BPTT and finite differences are f64).
-        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
-        precision: PrecisionArg,
+        #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+        precision: Precision,
         /// What runs the kernels.
-        #[arg(long, value_enum, default_value_t = BackendArg::Cranelift)]
-        backend: BackendArg,
+        #[arg(long, default_value = "cranelift", value_parser = named::<hsc::Backend>())]
+        backend: hsc::Backend,
         /// Most entries per quantity checked by finite differences (chosen from the seed).
         #[arg(long, default_value_t = 16)]
         fd_entries: usize,
@@ -95,8 +95,8 @@ enum Command {
         #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
         /// The kernels' arithmetic.
-        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
-        precision: PrecisionArg,
+        #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+        precision: Precision,
         /// Use every feature of this machine's CPU (AVX, FMA, ...); the object then runs only
         /// on CPUs that have them. Without it, the object runs on any CPU of the architecture.
         #[arg(long)]
@@ -127,14 +127,14 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
         threads: u64,
         /// Arithmetic.
-        #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
-        precision: PrecisionArg,
+        #[arg(long, default_value = "f32", value_parser = named::<Precision>())]
+        precision: Precision,
         /// Least seconds spent on each measurement.
         #[arg(long, default_value_t = 1.0)]
         min_time: f64,
         /// The backends to measure, comma-separated (`cuda` needs a GPU).
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "cranelift")]
-        backends: Vec<BackendArg>,
+        #[arg(long, value_delimiter = ',', default_value = "cranelift", value_parser = named::<hsc::Backend>())]
+        backends: Vec<hsc::Backend>,
         /// Skip the interpreter baseline.
         #[arg(long)]
         no_baseline: bool,
@@ -161,11 +161,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Arithmetic.
-        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
-        precision: PrecisionArg,
+        #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+        precision: Precision,
         /// What runs the kernels.
-        #[arg(long, value_enum, default_value_t = BackendArg::Cranelift)]
-        backend: BackendArg,
+        #[arg(long, default_value = "cranelift", value_parser = named::<hsc::Backend>())]
+        backend: hsc::Backend,
         /// Run without inputs (all zero), so that the energy is conserved.
         #[arg(long)]
         free: bool,
@@ -233,11 +233,11 @@ enum Command {
         #[arg(long, default_value_t = 0.2)]
         validation: f64,
         /// Arithmetic of the recurrent layers.
-        #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
-        precision: PrecisionArg,
+        #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+        precision: Precision,
         /// What runs the recurrent layers' kernels.
-        #[arg(long, value_enum, default_value_t = BackendArg::Cranelift)]
-        backend: BackendArg,
+        #[arg(long, default_value = "cranelift", value_parser = named::<hsc::Backend>())]
+        backend: hsc::Backend,
         #[command(flatten)]
         dims: Dims,
     },
@@ -261,39 +261,39 @@ enum GradArg {
     Bptt,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum PrecisionArg {
-    F64,
-    F32,
+/// A choice the library names (a backend, a precision): the command line offers the library's
+/// names with its help, and parses them with the library's `FromStr`, so there is no second list.
+trait Named: Copy + std::str::FromStr<Err = String> + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+    fn about(self) -> &'static str;
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum BackendArg {
-    /// The reference interpreter (slow; the oracle).
-    Interp,
-    /// Native code compiled just in time by Cranelift.
-    Cranelift,
-    /// CUDA C compiled by NVRTC, run on GPU 0.
-    Cuda,
-}
-
-impl From<BackendArg> for hsc::Backend {
-    fn from(b: BackendArg) -> hsc::Backend {
-        match b {
-            BackendArg::Interp => hsc::Backend::Interp,
-            BackendArg::Cranelift => hsc::Backend::Cranelift,
-            BackendArg::Cuda => hsc::Backend::Cuda,
-        }
+impl Named for hsc::Backend {
+    const ALL: &'static [Self] = &hsc::Backend::ALL;
+    fn name(self) -> &'static str {
+        hsc::Backend::name(self)
+    }
+    fn about(self) -> &'static str {
+        hsc::Backend::about(self)
     }
 }
 
-impl From<PrecisionArg> for Precision {
-    fn from(p: PrecisionArg) -> Precision {
-        match p {
-            PrecisionArg::F64 => Precision::F64,
-            PrecisionArg::F32 => Precision::F32,
-        }
+impl Named for Precision {
+    const ALL: &'static [Self] = &Precision::ALL;
+    fn name(self) -> &'static str {
+        Precision::name(self)
     }
+    fn about(self) -> &'static str {
+        Precision::about(self)
+    }
+}
+
+/// clap's parser for a [`Named`] choice.
+fn named<T: Named>() -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = T::ALL.iter().map(|&v| PossibleValue::new(v.name()).help(v.about()));
+    PossibleValuesParser::new(values).try_map(|s: String| s.parse::<T>())
 }
 
 /// What a command prints, and whether it succeeded.
@@ -381,7 +381,7 @@ fn compile_cuda(
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
         Ok(format!("  wrote {} ({} bytes)\n", path.display(), bytes.len()))
     };
-    let source = emit(&c.module, precision);
+    let source = emit(&c.module, precision).map_err(|e| e.diagnostic(hsc::Backend::Cuda))?;
     let mut text = write("cu", source.text.as_bytes())?;
     if let Err(e) = nvrtc::load() {
         text += &format!("  no .ptx: {e}\n");
@@ -390,19 +390,11 @@ fn compile_cuda(
     let (ext, output) =
         if arch.starts_with("sm_") { ("cubin", nvrtc::Output::Cubin) } else { ("ptx", nvrtc::Output::Ptx) };
     let compiled = nvrtc::compile(&source.text, "model.cu", arch, output).map_err(|e| match e {
-        nvrtc::NvrtcError::Compile { .. } if arch_unknown(&e) => {
-            Diagnostic::error(format!("NVRTC does not know the architecture `{arch}`"))
-        }
-        e => Diagnostic::error(format!("internal compiler error: {e}"))
-            .with_note("please report this, with the model file"),
+        e if e.arch_unknown() => Diagnostic::error(format!("NVRTC does not know the architecture `{arch}`")),
+        e => Diagnostic::internal(e),
     })?;
     text += &write(ext, &compiled.bytes)?;
     Ok(text)
-}
-
-/// Whether NVRTC refused the architecture rather than the code.
-fn arch_unknown(e: &hsc::backend::cuda::nvrtc::NvrtcError) -> bool {
-    e.to_string().contains("gpu-architecture")
 }
 
 fn parse_define(text: &str) -> Result<Override, String> {
@@ -435,11 +427,14 @@ pub fn main() -> ExitCode {
                 },
                 Stage::Kernels => compiled(front, None)?.map(|c| c.module.to_string()).unwrap_or_default(),
                 Stage::Cuda => compiled(front, None)?
-                    .map(|c| hsc::backend::cuda::emit(&c.module, precision.into()).text)
+                    .map(|c| hsc::backend::cuda::emit(&c.module, precision))
+                    .transpose()
+                    .map_err(|e| e.diagnostic(hsc::Backend::Cuda))?
+                    .map(|s| s.text)
                     .unwrap_or_default(),
                 Stage::Asm => match compiled(front, None)? {
-                    Some(c) => hsc::backend::cranelift::disassemble(&c.module, precision.into())
-                        .map_err(|e| Diagnostic::error(e.to_string()))?,
+                    Some(c) => hsc::backend::cranelift::disassemble(&c.module, precision)
+                        .map_err(|e| e.diagnostic(hsc::Backend::Cranelift))?,
                     None => String::new(),
                 },
             };
@@ -448,7 +443,6 @@ pub fn main() -> ExitCode {
         Command::Gradcheck { model, steps, eps, seed, precision, backend, fd_entries, json, dump, dims } => {
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
-                let precision = Precision::from(precision);
                 let eps = eps.unwrap_or(match precision {
                     Precision::F64 => 1e-5,
                     Precision::F32 => hsc::gradcheck::F32_DEFAULT_EPS,
@@ -462,7 +456,7 @@ pub fn main() -> ExitCode {
                     seed,
                     precision,
                     fd_entries: fd_entries.max(1),
-                    backend: backend.into(),
+                    backend,
                 };
                 gradcheck::gradcheck(&c, &gradcheck::Args { options, json, dump: dump.clone() })
             })
@@ -472,8 +466,8 @@ pub fn main() -> ExitCode {
                 let started = std::time::Instant::now();
                 let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
                 let target = if native { ObjectTarget::Native } else { ObjectTarget::Portable };
-                let files = hsc::aot::artifacts(&c, precision.into(), target)
-                    .map_err(|e| Diagnostic::error(format!("internal compiler error: {e}")))?;
+                let files = hsc::aot::artifacts(&c, precision, target)
+                    .map_err(|e| e.diagnostic(hsc::Backend::Cranelift))?;
                 let took = started.elapsed();
                 std::fs::create_dir_all(&out)
                     .map_err(|e| Diagnostic::error(format!("cannot create `{}`: {e}", out.display())))?;
@@ -482,7 +476,7 @@ pub fn main() -> ExitCode {
                     "compiled {} ({} kernels, {}, {}) in {:.1} ms\n",
                     c.module.spec.name,
                     c.module.kernels.len(),
-                    Precision::from(precision).name(),
+                    precision.name(),
                     if native { "this CPU" } else { "any CPU of this architecture" },
                     took.as_secs_f64() * 1e3
                 );
@@ -495,7 +489,7 @@ pub fn main() -> ExitCode {
                     text += &format!("  wrote {} ({} bytes)\n", path.display(), bytes.len());
                 }
                 if cuda {
-                    text += &compile_cuda(&c, precision.into(), &arch, &out.join(&stem))?;
+                    text += &compile_cuda(&c, precision, &arch, &out.join(&stem))?;
                 }
                 Ok(text.into())
             })
@@ -515,14 +509,14 @@ pub fn main() -> ExitCode {
         } => run(&model, &dims.define, color, |front| {
             let started = std::time::Instant::now();
             let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
-            c.jitted(precision.into())?;
+            c.jitted(precision)?;
             let compile_ms = started.elapsed().as_secs_f64() * 1e3;
             if !min_time.is_finite() || min_time < 0.0 {
                 return Err(Diagnostic::error(format!(
                     "--min-time must be a number of seconds, not {min_time}"
                 )));
             }
-            let mut backends: Vec<hsc::Backend> = backends.iter().map(|&b| b.into()).collect();
+            let mut backends = backends.clone();
             backends.retain(|b| *b != hsc::Backend::Interp);
             backends.dedup();
             if !no_baseline || backends.is_empty() {
@@ -532,7 +526,7 @@ pub fn main() -> ExitCode {
                 steps: steps as usize,
                 batch: batch as usize,
                 threads: threads as usize,
-                precision: precision.into(),
+                precision,
                 backends,
                 min_time: std::time::Duration::from_secs_f64(min_time),
                 seed: 0,
@@ -600,14 +594,14 @@ pub fn main() -> ExitCode {
                     weight_decay,
                 },
                 validation,
-                precision: Precision::from(precision).name(),
-                backend: hsc::Backend::from(backend).name(),
+                precision,
+                backend,
                 defines: dims.define.iter().map(|o| format!("{}={}", o.name, o.value)).collect(),
             };
             let argv: Vec<String> = std::env::args().collect();
             run(&model, &dims.define, color, |front| {
                 let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
-                let m = c.model(backend.into(), precision.into())?;
+                let m = c.model(backend, precision)?;
                 train::train(m, &model, &out, settings.clone(), &argv)
             })
         }
@@ -620,8 +614,8 @@ pub fn main() -> ExitCode {
                 let args = simulate::Args {
                     steps: steps as usize,
                     seed,
-                    precision: precision.into(),
-                    backend: backend.into(),
+                    precision,
+                    backend,
                     free,
                     out: out.clone(),
                     plot: plot.clone(),
@@ -645,13 +639,12 @@ fn with_run(
             return ExitCode::from(1);
         }
     };
-    let precision = match command["precision"].as_str() {
-        Some("f32") => Precision::F32,
-        _ => Precision::F64,
-    };
-    let backend = match command["backend"].as_str() {
-        Some("interp") => hsc::Backend::Interp,
-        _ => hsc::Backend::Cranelift,
+    let (backend, precision) = match train::stored_engine(dir, &command) {
+        Ok(engine) => engine,
+        Err(d) => {
+            eprint!("{}", render(&[d], "", "", color));
+            return ExitCode::from(1);
+        }
     };
     let defines = train::stored_defines(&command);
     run(&dir.join("model.ham"), &defines, color, |front| {

@@ -64,10 +64,7 @@ pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnos
         spec.name,
         spec.integrator,
         args.seed,
-        match args.precision {
-            Precision::F64 => "f64",
-            Precision::F32 => "f32",
-        }
+        args.precision.name()
     );
     let (h0, ht) = (r.trajectory.energy[0], r.trajectory.energy[steps]);
     let _ = writeln!(s, "energy        H_0 = {h0:.9e}, H_T = {ht:.9e}");

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use hsc::Override;
+use hsc::kernel::Precision;
+use hsc::{Backend, Override};
 use hsc_grammar::Diagnostic;
 use hsc_runtime::Model;
 use hsc_runtime::data::{self, Dataset, Normalizer};
@@ -34,8 +35,8 @@ pub struct Settings {
     pub config: Config,
     /// Fraction of the training set held out for validation.
     pub validation: f64,
-    pub precision: &'static str,
-    pub backend: &'static str,
+    pub precision: Precision,
+    pub backend: Backend,
     pub defines: Vec<String>,
 }
 
@@ -168,20 +169,22 @@ pub fn train(
         "layers": settings.layers,
         "dropout": settings.dropout,
         "validation": settings.validation,
-        "precision": settings.precision,
-        "backend": settings.backend,
+        "precision": settings.precision.name(),
+        "backend": settings.backend.name(),
         "seed": settings.config.seed,
         "config": metrics::config_json(&settings.config),
     });
     let text = serde_json::to_string_pretty(&command).unwrap_or_default();
     checkpoint::write_atomically(&out.join("command.json"), text.as_bytes()).map_err(file_error)?;
     say!(
-        "{} layers of {} (hidden {}), {} trainable numbers, {} gradients, {} threads",
+        "{} layers of {} (hidden {}), {} trainable numbers, {} gradients, {}, {}, {} threads",
         net.arch.layers,
         net.model.spec().name,
         net.arch.hidden,
         net.size(),
         settings.config.grad.name(),
+        net.model.engine(),
+        net.model.precision(),
         rayon::current_num_threads()
     );
     let trainer = Trainer::new(net, settings.config);
@@ -204,6 +207,19 @@ pub fn stored(dir: &Path) -> Result<Value, Diagnostic> {
         ))
     })?;
     serde_json::from_str(&text).map_err(|e| fail(format!("`{}` is not valid JSON: {e}", path.display())))
+}
+
+/// The backend and precision a run folder was trained with: a run goes on, and is scored, as
+/// it began. A value this hsc does not know is an error, never a silent default.
+pub fn stored_engine(dir: &Path, command: &Value) -> Result<(Backend, Precision), Diagnostic> {
+    let path = dir.join("command.json");
+    let field = |key: &str| {
+        command[key].as_str().ok_or_else(|| fail(format!("`{}` has no \"{key}\" setting", path.display())))
+    };
+    let wrong = |e: String| fail(format!("`{}`: {e}", path.display()));
+    let backend = field("backend")?.parse().map_err(wrong)?;
+    let precision = field("precision")?.parse().map_err(wrong)?;
+    Ok((backend, precision))
 }
 
 /// The `-D` overrides stored in a run folder.
@@ -236,7 +252,14 @@ pub fn resume(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, D
             extra.classes.join(" ")
         )));
     }
-    say!("resuming `{}` after epoch {} of {}", dir.display(), trainer.epochs_done(), trainer.config.epochs);
+    say!(
+        "resuming `{}` after epoch {} of {}, on {}, {}",
+        dir.display(),
+        trainer.epochs_done(),
+        trainer.config.epochs,
+        trainer.net.model.engine(),
+        trainer.net.model.precision()
+    );
     run_epochs(trainer, extra, best, &prepared, dir)
 }
 
@@ -411,7 +434,7 @@ pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Dia
     extra.normalizer.apply(&mut test);
     let score = hsc_runtime::train::evaluate(&trainer.net, &Example::all(&test)).map_err(file_error)?;
     Ok(format!(
-        "{}: test accuracy {:.1} % ({} of {}), loss {:.4} ({}, epoch {})\n",
+        "{}: test accuracy {:.1} % ({} of {}), loss {:.4} ({}, epoch {}, on {}, {})\n",
         test.name,
         100.0 * score.accuracy,
         (score.accuracy * test.len() as f64).round(),
@@ -419,6 +442,8 @@ pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Dia
         score.loss,
         path.display(),
         extra.best_epoch.unwrap_or(trainer.epochs_done()),
+        trainer.net.model.engine(),
+        trainer.net.model.precision(),
     )
     .into())
 }

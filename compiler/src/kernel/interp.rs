@@ -79,8 +79,12 @@ impl Engine for Interpreter {
         result
     }
 
-    fn precision(&self) -> &'static str {
-        self.precision.name()
+    fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    fn name(&self) -> String {
+        crate::Backend::Interp.name().into()
     }
 }
 

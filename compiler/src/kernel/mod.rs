@@ -13,7 +13,8 @@
 //!
 //! The passes that build kernels live in `passes/` ([`lower`]); `optimize/` then removes the
 //! work the lowering repeats, without changing any value ([`build`] does both); the
-//! reference interpreter is in `interp.rs`; [`verify`] checks the invariants after every pass.
+//! reference interpreter is in `interp.rs`; [`verify`] checks the invariants after every pass (in tests and debug builds) and,
+//! in every build, before native code is made ([`verify_module`]).
 
 mod display;
 mod interp;
@@ -29,14 +30,17 @@ use hsc_runtime::{ModelSpec, Pass, Slot};
 pub use interp::{Interpreter, Precision};
 pub(crate) use optimize::memory;
 pub use passes::{KernelError, lower};
-pub use verify::{VerifyError, verify};
+pub use verify::{VerifyError, verify, verify_module};
 
 use crate::ir::Func;
 
 /// Builds every kernel of a valid model: lowered, then optimized.
 pub fn build(program: &crate::ir::Program, eq: &crate::symbolic::Equations) -> Result<Module, KernelError> {
     let mut module = lower(program, eq)?;
-    module.kernels.iter_mut().for_each(optimize::optimize);
+    for k in &mut module.kernels {
+        verify::debug_check(k, "lowering");
+        optimize::optimize(k);
+    }
     Ok(module)
 }
 

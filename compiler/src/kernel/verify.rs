@@ -1,4 +1,9 @@
-//! The kernel IR verifier, run after every pass in tests (and in debug builds).
+//! The kernel IR verifier. It reports every violation, not the first, and runs
+//!
+//! - after the lowering and after every optimisation pass, in tests and debug builds;
+//! - always, release builds included, before a kernel reaches a native backend
+//!   ([`verify_module`], called by each backend's entry point): the native code indexes its
+//!   buffers without checks, relying on the bounds proved here.
 //!
 //! Invariants:
 //! - SSA: every value is defined once, before every use, in the same block or one enclosing it;
@@ -32,11 +37,33 @@ impl fmt::Display for VerifyError {
     }
 }
 
-/// Checks every invariant of a kernel.
-pub fn verify(k: &Kernel) -> Result<(), VerifyError> {
-    let mut v = Verifier { k, defined: vec![false; k.values as usize], ranges: HashMap::new() };
+/// Checks every invariant of a kernel; every violation found, in program order.
+pub fn verify(k: &Kernel) -> Result<(), Vec<VerifyError>> {
+    let mut v =
+        Verifier { k, defined: vec![false; k.values as usize], ranges: HashMap::new(), errors: Vec::new() };
     let mut scope = Vec::new();
-    v.block(&k.body, &mut scope).map_err(|message| VerifyError { kernel: k.pass.name(), message })
+    v.block(&k.body, &mut scope);
+    if v.errors.is_empty() {
+        return Ok(());
+    }
+    Err(v.errors.into_iter().map(|message| VerifyError { kernel: k.pass.name(), message }).collect())
+}
+
+/// Checks every kernel of a module; every violation of every kernel.
+pub fn verify_module(m: &super::Module) -> Result<(), Vec<VerifyError>> {
+    let errors: Vec<VerifyError> = m.kernels.iter().filter_map(|k| verify(k).err()).flatten().collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// In tests and debug builds, checks `k` after the pass `after`, and panics with every
+/// violation (a compiler bug, named by the pass that made it).
+pub(super) fn debug_check(k: &Kernel, after: &str) {
+    if cfg!(debug_assertions)
+        && let Err(errors) = verify(k)
+    {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        panic!("after {after}, {} violation(s):\n{}\n{k}", lines.len(), lines.join("\n"));
+    }
 }
 
 struct Verifier<'a> {
@@ -44,86 +71,101 @@ struct Verifier<'a> {
     defined: Vec<bool>,
     /// The range of each bound loop variable; `None` for the time loop.
     ranges: HashMap<LoopVar, Option<(i64, i64)>>,
+    /// What is wrong, in program order.
+    errors: Vec<String>,
 }
 
 impl Verifier<'_> {
-    fn block(&mut self, stmts: &[Stmt], visible: &mut Vec<Value>) -> Result<(), String> {
+    fn report(&mut self, result: Result<(), String>) {
+        if let Err(e) = result {
+            self.errors.push(e);
+        }
+    }
+
+    fn block(&mut self, stmts: &[Stmt], visible: &mut Vec<Value>) {
         let mark = visible.len();
         for s in stmts {
             match s {
                 Stmt::Let(v, op) => {
-                    self.op(op, visible)?;
-                    self.define(*v, visible)?;
+                    let checked = self.op(op, visible);
+                    self.report(checked);
+                    self.define(*v, visible);
                 }
                 Stmt::Loop { var, lo, hi, body } => {
                     if lo > hi {
-                        return Err(format!("loop over {lo}..{hi}"));
+                        self.errors.push(format!("loop over {lo}..{hi}"));
                     }
-                    self.bind(*var, Some((*lo, *hi)))?;
-                    self.block(body, visible)?;
-                    self.ranges.remove(var);
+                    let outer = self.bind(*var, Some((*lo, *hi)));
+                    self.block(body, visible);
+                    self.unbind(*var, outer);
                 }
                 Stmt::Steps { var, body, .. } => {
-                    self.bind(*var, None)?;
-                    self.block(body, visible)?;
-                    self.ranges.remove(var);
+                    let outer = self.bind(*var, None);
+                    self.block(body, visible);
+                    self.unbind(*var, outer);
                 }
                 Stmt::Reduce { result, var, lo, hi, body, value } => {
-                    self.bind(*var, Some((*lo, *hi)))?;
+                    let outer = self.bind(*var, Some((*lo, *hi)));
                     let inner = visible.len();
-                    self.block_keep(body, visible)?;
-                    self.use_value(*value, visible)?;
+                    self.block_keep(body, visible);
+                    let used = self.use_value(*value, visible);
+                    self.report(used);
                     visible.truncate(inner);
-                    self.ranges.remove(var);
-                    self.define(*result, visible)?;
+                    self.unbind(*var, outer);
+                    self.define(*result, visible);
                 }
                 Stmt::Store { buf, index, value, .. } => {
-                    self.use_value(*value, visible)?;
-                    self.access(*buf, index)?;
-                    if let Some(Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_)) =
-                        self.k.buffers[*buf].slot
+                    let used = self.use_value(*value, visible);
+                    self.report(used);
+                    let access = self.access(*buf, index);
+                    self.report(access);
+                    if let Some(b) = self.k.buffers.get(*buf)
+                        && let Some(Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_)) =
+                            b.slot
                     {
-                        return Err(format!(
-                            "stores into the model's own array {}",
-                            self.k.buffers[*buf].name
-                        ));
+                        self.errors.push(format!("stores into the model's own array {}", b.name));
                     }
                 }
             }
         }
         visible.truncate(mark);
-        Ok(())
     }
 
     /// Like `block`, but leaves the body's values visible (for a reduction's summand).
-    fn block_keep(&mut self, stmts: &[Stmt], visible: &mut Vec<Value>) -> Result<(), String> {
-        let mark = visible.len();
-        self.block(stmts, visible)?;
+    fn block_keep(&mut self, stmts: &[Stmt], visible: &mut Vec<Value>) {
+        self.block(stmts, visible);
         // `block` truncated; re-add the values the body defined at its top level.
         for s in stmts {
             if let Stmt::Let(v, _) | Stmt::Reduce { result: v, .. } = s {
                 visible.push(*v);
             }
         }
-        debug_assert!(visible.len() >= mark);
-        Ok(())
     }
 
-    fn bind(&mut self, var: LoopVar, range: Option<(i64, i64)>) -> Result<(), String> {
-        if self.ranges.insert(var, range).is_some() {
-            return Err(format!("loop variable {var} is bound twice"));
+    /// Binds a loop variable for its body; returns the binding it shadows, if it was bound
+    /// already (an error).
+    fn bind(&mut self, var: LoopVar, range: Option<(i64, i64)>) -> Option<Option<(i64, i64)>> {
+        let outer = self.ranges.insert(var, range);
+        if outer.is_some() {
+            self.errors.push(format!("loop variable {var} is bound twice"));
         }
-        Ok(())
+        outer
     }
 
-    fn define(&mut self, v: Value, visible: &mut Vec<Value>) -> Result<(), String> {
-        let slot = self.defined.get_mut(v.as_u32() as usize).ok_or(format!("{v} is out of range"))?;
-        if *slot {
-            return Err(format!("{v} is defined twice"));
+    fn unbind(&mut self, var: LoopVar, outer: Option<Option<(i64, i64)>>) {
+        match outer {
+            Some(range) => self.ranges.insert(var, range),
+            None => self.ranges.remove(&var),
+        };
+    }
+
+    fn define(&mut self, v: Value, visible: &mut Vec<Value>) {
+        match self.defined.get_mut(v.as_u32() as usize) {
+            None => self.errors.push(format!("{v} is out of range")),
+            Some(true) => self.errors.push(format!("{v} is defined twice")),
+            Some(slot) => *slot = true,
         }
-        *slot = true;
         visible.push(v);
-        Ok(())
     }
 
     fn use_value(&self, v: Value, visible: &[Value]) -> Result<(), String> {

@@ -105,11 +105,11 @@ pub(super) fn run(file: &ast::File, overrides: &[Override]) -> Analysis {
         _ => None,
     };
     if let Some(Err(errors)) = program.as_ref().map(ir::verify) {
-        let mut d = Diagnostic::error("internal compiler error: sema produced an IR that fails verification");
+        let mut d = Diagnostic::internal("sema produced an IR that fails verification");
         for e in errors {
             d = d.with_note(e.to_string());
         }
-        diagnostics.push(d.with_note("please report this, with the model file"));
+        diagnostics.push(d);
         return Analysis { program: None, diagnostics };
     }
     Analysis { program, diagnostics }

@@ -1,6 +1,7 @@
 //! The Cranelift backend: kernel IR to machine code, just in time ([`jit`]) or ahead of time
 //! into an object file ([`object`]). Both go through [`define_kernels`], generic over
-//! `cranelift_module::Module`, so the code they contain is the same.
+//! `cranelift_module::Module`, so the code they contain is the same, and which makes code only
+//! from kernels that verify ([`super::verified`]).
 //!
 //! - `translate.rs`: one kernel to one function.
 //! - [`math`]: the language's functions as IR (no libm, so a kernel imports nothing).
@@ -21,15 +22,16 @@ use hsc_runtime::{AbiBuffer, CompiledEngine, KernelAbi, KernelFn, Real};
 
 pub use object::{ObjectTarget, object};
 
+use super::Error;
 use crate::kernel::{Kernel, Module};
 
-/// Why code generation failed (always a compiler bug or an unsupported host).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BackendError(pub String);
+fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
+    Error::internal(what)
+}
 
-fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> BackendError + '_ {
-    move |e| BackendError(format!("{what}: {e}"))
+/// Cranelift has no code generator for this host.
+fn unsupported(e: impl std::fmt::Display) -> Error {
+    Error::Unavailable { why: format!("Cranelift does not support this host: {e}") }
 }
 
 /// The buffer layout of a kernel, as the runtime sees it.
@@ -55,7 +57,7 @@ pub fn define_kernels<M: cranelift_module::Module>(
     module: &Module,
     real: Real,
     linkage: Linkage,
-) -> Result<Vec<FuncId>, BackendError> {
+) -> Result<Vec<FuncId>, Error> {
     let mut ids = Vec::new();
     define_each(m, module, real, linkage, false, |id, _, _| ids.push(id))?;
     Ok(ids)
@@ -64,7 +66,7 @@ pub fn define_kernels<M: cranelift_module::Module>(
 /// Cranelift's listing of the machine code of every kernel, compiled for this machine as the
 /// JIT compiles it (`hsc emit --stage asm`): one section per kernel, headed by its symbol and
 /// size.
-pub fn disassemble(module: &Module, real: Real) -> Result<String, BackendError> {
+pub fn disassemble(module: &Module, real: Real) -> Result<String, Error> {
     let mut m =
         JITModule::new(JITBuilder::with_isa(native_isa()?, cranelift_module::default_libcall_names()));
     let mut text = String::new();
@@ -78,7 +80,8 @@ pub fn disassemble(module: &Module, real: Real) -> Result<String, BackendError> 
 }
 
 /// Declares and defines every kernel, handing `each` its id, symbol and context (compiled,
-/// with Cranelift's listing when `listing` asks for one) before the next kernel.
+/// with Cranelift's listing when `listing` asks for one) before the next kernel; refuses a
+/// module whose kernels do not verify before it translates any.
 fn define_each<M: cranelift_module::Module>(
     m: &mut M,
     module: &Module,
@@ -86,7 +89,8 @@ fn define_each<M: cranelift_module::Module>(
     linkage: Linkage,
     listing: bool,
     mut each: impl FnMut(FuncId, &str, &Context),
-) -> Result<(), BackendError> {
+) -> Result<(), Error> {
+    super::verified(module)?;
     let sig = translate::signature(m.target_config().pointer_type(), m.target_config().default_call_conv);
     let mut ctx = Context::new();
     let mut fctx = FunctionBuilderContext::new();
@@ -98,9 +102,9 @@ fn define_each<M: cranelift_module::Module>(
         translate::translate(FunctionBuilder::new(&mut ctx.func, &mut fctx), kernel, real, m.target_config());
         if cfg!(debug_assertions) {
             cranelift_codegen::verify_function(&ctx.func, m.isa())
-                .map_err(|e| BackendError(format!("{name} does not verify: {e}")))?;
+                .map_err(|e| Error::Internal(format!("{name} does not verify in Cranelift: {e}")))?;
         }
-        m.define_function(id, &mut ctx).map_err(|e| BackendError(format!("{name}: {e:?}")))?;
+        m.define_function(id, &mut ctx).map_err(|e| Error::Internal(format!("{name}: {e:?}")))?;
         each(id, &name, &ctx);
         m.clear_context(&mut ctx);
     }
@@ -108,20 +112,19 @@ fn define_each<M: cranelift_module::Module>(
     for (id, decl) in m.declarations().get_functions() {
         if decl.linkage == Linkage::Import {
             let name = decl.linkage_name(id);
-            return Err(BackendError(format!("the kernels import `{name}`, which hsc does not provide")));
+            return Err(Error::Internal(format!("the kernels import `{name}`, which hsc does not provide")));
         }
     }
     Ok(())
 }
 
 /// The ISA of this machine, with every feature it has (AVX, FMA, ...), for the JIT.
-fn native_isa() -> Result<Arc<dyn isa::TargetIsa>, BackendError> {
+fn native_isa() -> Result<Arc<dyn isa::TargetIsa>, Error> {
     let mut flags = settings::builder();
     flags.set("opt_level", "speed").map_err(fail("opt_level"))?;
     flags.set("is_pic", "false").map_err(fail("is_pic"))?;
     flags.set("use_colocated_libcalls", "false").map_err(fail("libcalls"))?;
-    let builder =
-        cranelift_native::builder().map_err(|e| BackendError(format!("this host is not supported: {e}")))?;
+    let builder = cranelift_native::builder().map_err(unsupported)?;
     builder.finish(settings::Flags::new(flags)).map_err(fail("the host ISA"))
 }
 
@@ -142,7 +145,7 @@ impl Drop for Code {
 }
 
 /// Compiles every kernel of `module` to native code in memory: an engine for the runtime.
-pub fn jit(module: &Module, real: Real) -> Result<CompiledEngine, BackendError> {
+pub fn jit(module: &Module, real: Real) -> Result<CompiledEngine, Error> {
     let mut m =
         JITModule::new(JITBuilder::with_isa(native_isa()?, cranelift_module::default_libcall_names()));
     let ids = define_kernels(&mut m, module, real, Linkage::Local)?;
@@ -160,6 +163,7 @@ pub fn jit(module: &Module, real: Real) -> Result<CompiledEngine, BackendError> 
         .collect();
     let code = Arc::new(Code(std::mem::ManuallyDrop::new(m)));
     // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
-    // (the kernel verifier proves every index in bounds), and the code lives in `code`.
-    Ok(unsafe { CompiledEngine::new(kernels, real, "cranelift", code) })
+    // (`define_kernels` translated them only after the kernel verifier proved every index in
+    // bounds), and the code lives in `code`.
+    Ok(unsafe { CompiledEngine::new(kernels, real, crate::Backend::Cranelift.name(), code) })
 }

@@ -6,7 +6,8 @@ use cranelift_module::Linkage;
 use cranelift_object::{ObjectBuilder, ObjectModule};
 use hsc_runtime::Real;
 
-use super::{BackendError, define_kernels, fail};
+use super::{define_kernels, fail, unsupported};
+use crate::backend::Error;
 use crate::kernel::Module;
 
 /// Which CPUs an object file runs on.
@@ -21,13 +22,13 @@ pub enum ObjectTarget {
 
 /// Compiles every kernel of `module` into the bytes of an object file for this machine's
 /// architecture and operating system.
-pub fn object(module: &Module, real: Real, target: ObjectTarget) -> Result<Vec<u8>, BackendError> {
+pub fn object(module: &Module, real: Real, target: ObjectTarget) -> Result<Vec<u8>, Error> {
     let mut flags = settings::builder();
     flags.set("opt_level", "speed").map_err(fail("opt_level"))?;
     // Rust executables on Linux are position independent.
     flags.set("is_pic", "true").map_err(fail("is_pic"))?;
-    let mut isa = cranelift_native::builder_with_options(target == ObjectTarget::Native)
-        .map_err(|e| BackendError(format!("this host is not supported: {e}")))?;
+    let mut isa =
+        cranelift_native::builder_with_options(target == ObjectTarget::Native).map_err(unsupported)?;
     if target == ObjectTarget::Portable && isa.triple().architecture.to_string() == "x86_64" {
         for feature in ["has_sse3", "has_ssse3", "has_sse41", "has_sse42"] {
             isa.enable(feature).map_err(fail(feature))?;

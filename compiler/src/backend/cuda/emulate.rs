@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::emit::{KernelInfo, Source};
 use super::engine::{Device, threads_for};
+use crate::backend::Error;
 
 /// The emulation build of a module's CUDA C, loaded.
 pub struct Emulator {
@@ -25,17 +26,18 @@ type Entry = unsafe extern "C" fn(args: *mut *mut c_void, grid: u32, threads: u3
 impl Emulator {
     /// Compiles `source` with `$CXX` (or `c++`) and loads it; blocks run at most
     /// `max_threads` threads (few keep tests fast while still sharing every loop).
-    pub fn new(source: &Source, max_threads: u32) -> Result<Emulator, String> {
+    /// [`Error::Unavailable`] where there is no C++ compiler to run.
+    pub fn new(source: &Source, max_threads: u32) -> Result<Emulator, Error> {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "hsc-emulate-{}-{}",
             std::process::id(),
             COUNT.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(Error::internal(&dir.display().to_string()))?;
         let (cu, so): (PathBuf, PathBuf) = (dir.join("model.cu"), dir.join("model.so"));
         let result = (|| {
-            std::fs::write(&cu, &source.text).map_err(|e| format!("{}: {e}", cu.display()))?;
+            std::fs::write(&cu, &source.text).map_err(Error::internal(&cu.display().to_string()))?;
             let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
             let output = Command::new(&cxx)
                 .args([
@@ -52,15 +54,15 @@ impl Emulator {
                 .arg("-o")
                 .arg(&so)
                 .output()
-                .map_err(|e| format!("could not run {cxx}: {e}"))?;
+                .map_err(|e| Error::Unavailable { why: format!("could not run {cxx}: {e}") })?;
             if !output.status.success() {
-                return Err(format!(
+                return Err(Error::Internal(format!(
                     "{cxx} failed on the generated CUDA C:\n{}",
                     String::from_utf8_lossy(&output.stderr)
-                ));
+                )));
             }
             // SAFETY: the library is ours; its initialisers only set up the statics above.
-            unsafe { libloading::Library::new(&so) }.map_err(|e| e.to_string())
+            unsafe { libloading::Library::new(&so) }.map_err(Error::internal("loading the emulation"))
         })();
         let _ = std::fs::remove_dir_all(&dir);
         Ok(Emulator { library: result?, threads: max_threads.max(1) })

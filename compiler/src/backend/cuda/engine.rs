@@ -98,8 +98,12 @@ impl<D: Device> Engine for CudaEngine<D> {
         self.run_batch(pass, std::slice::from_mut(frame))
     }
 
-    fn precision(&self) -> &'static str {
-        self.source.precision.name()
+    fn precision(&self) -> hsc_runtime::Real {
+        self.source.precision
+    }
+
+    fn name(&self) -> String {
+        format!("{} ({})", crate::Backend::Cuda.name(), self.device.describe())
     }
 
     fn batched(&self) -> bool {

@@ -10,6 +10,7 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchCon
 use super::emit::{KernelInfo, Source};
 use super::engine::{Device, threads_for};
 use super::nvrtc;
+use crate::backend::Error;
 
 /// What a GPU can do at most, from its attributes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,16 +73,21 @@ pub fn driver_present() -> bool {
 }
 
 impl Gpu {
-    /// Opens GPU `ordinal` and loads `source` on it; a sentence on why not where there is no
+    /// Opens GPU `ordinal` and loads `source` on it; [`Error::Unavailable`] where there is no
     /// driver, no device or no NVRTC.
-    pub fn new(source: &Source, ordinal: usize) -> Result<Gpu, String> {
+    pub fn new(source: &Source, ordinal: usize) -> Result<Gpu, Error> {
+        let unavailable = |why: String| Error::Unavailable { why };
         if !driver_present() {
-            return Err("no CUDA driver on this machine (libcuda.so could not be opened)".into());
+            return Err(unavailable(
+                "no CUDA driver on this machine (libcuda.so could not be opened)".into(),
+            ));
         }
-        nvrtc::load().map_err(|e| e.to_string())?;
-        let ctx = CudaContext::new(ordinal).map_err(|e| format!("no CUDA device {ordinal}: {e}"))?;
+        nvrtc::load()?;
+        let ctx =
+            CudaContext::new(ordinal).map_err(|e| unavailable(format!("no CUDA device {ordinal}: {e}")))?;
         let name = ctx.name().unwrap_or_else(|_| "an unnamed GPU".into());
-        let (major, minor) = ctx.compute_capability().map_err(|e| e.to_string())?;
+        let (major, minor) =
+            ctx.compute_capability().map_err(|e| unavailable(format!("GPU {ordinal}: {e}")))?;
         let arch = format!("sm_{major}{minor}");
         let attribute = |a| ctx.attribute(a).unwrap_or(0);
         use cudarc::driver::sys::CUdevice_attribute as A;
@@ -92,18 +98,15 @@ impl Gpu {
             attribute(A::CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH),
             (major, minor),
         );
-        let compiled = nvrtc::compile(&source.text, "model.cu", &arch, nvrtc::Output::Cubin)
-            .map_err(|e| e.to_string())?;
+        let compiled = nvrtc::compile(&source.text, "model.cu", &arch, nvrtc::Output::Cubin)?;
         let module = ctx
             .load_module(cudarc::nvrtc::Ptx::from_binary(compiled.bytes))
-            .map_err(|e| format!("the driver could not load the kernels: {e}"))?;
+            .map_err(Error::internal("the driver could not load the kernels"))?;
         let functions = source
             .kernels
             .iter()
-            .map(|k| {
-                Ok((k.name.clone(), module.load_function(&k.name).map_err(|e| format!("{}: {e}", k.name))?))
-            })
-            .collect::<Result<_, String>>()?;
+            .map(|k| Ok((k.name.clone(), module.load_function(&k.name).map_err(Error::internal(&k.name))?)))
+            .collect::<Result<_, Error>>()?;
         Ok(Gpu { name, arch, limits, stream: ctx.default_stream(), functions, log: compiled.log })
     }
 }

@@ -18,10 +18,11 @@ use hsc_runtime::Model;
 pub use emit::{KernelInfo, MAX_THREADS, Param, Source, emit};
 pub use engine::{CudaEngine, Device};
 
+use crate::backend::Error;
 use crate::kernel::{Module, Precision};
 
-/// A runtime model whose kernels run on GPU 0; a sentence on why not where there is none.
-pub fn gpu(module: &Module, precision: Precision) -> Result<Model, String> {
+/// A runtime model whose kernels run on GPU 0; [`Error::Unavailable`] where there is none.
+pub fn gpu(module: &Module, precision: Precision) -> Result<Model, Error> {
     Ok(gpu_engine(module, precision)?.0)
 }
 
@@ -29,8 +30,8 @@ pub fn gpu(module: &Module, precision: Precision) -> Result<Model, String> {
 pub fn gpu_engine(
     module: &Module,
     precision: Precision,
-) -> Result<(Model, Arc<CudaEngine<gpu::Gpu>>), String> {
-    let source = emit(module, precision);
+) -> Result<(Model, Arc<CudaEngine<gpu::Gpu>>), Error> {
+    let source = emit(module, precision)?;
     let device = gpu::Gpu::new(&source, 0)?;
     let engine = Arc::new(CudaEngine::new(module, source, device));
     Ok((Model::new(module.spec.clone(), engine.clone()), engine))
@@ -38,8 +39,8 @@ pub fn gpu_engine(
 
 /// A runtime model whose CUDA kernels run on the host's threads (at most `threads` per
 /// block): the generated code, tested without a GPU.
-pub fn emulated(module: &Module, precision: Precision, threads: u32) -> Result<Model, String> {
-    let source = emit(module, precision);
+pub fn emulated(module: &Module, precision: Precision, threads: u32) -> Result<Model, Error> {
+    let source = emit(module, precision)?;
     let device = emulate::Emulator::new(&source, threads)?;
     Ok(Model::new(module.spec.clone(), Arc::new(CudaEngine::new(module, source, device))))
 }

@@ -48,6 +48,26 @@ pub enum NvrtcError {
     Call(String),
 }
 
+impl NvrtcError {
+    /// Whether NVRTC refused the architecture asked for, rather than the code (an NVRTC older
+    /// than the GPU, or a made-up `--arch`).
+    pub fn arch_unknown(&self) -> bool {
+        matches!(self, NvrtcError::Compile { log, .. } if log.contains("gpu-architecture"))
+    }
+}
+
+impl From<NvrtcError> for crate::backend::Error {
+    /// No NVRTC, or one that does not know the GPU, is unavailable; NVRTC refusing the
+    /// generated code is a bug of hsc.
+    fn from(e: NvrtcError) -> crate::backend::Error {
+        match e {
+            NvrtcError::Missing(why) => crate::backend::Error::Unavailable { why },
+            e if e.arch_unknown() => crate::backend::Error::Unavailable { why: e.to_string() },
+            e => crate::backend::Error::Internal(e.to_string()),
+        }
+    }
+}
+
 /// Makes NVRTC loadable, or says why it is not (once per process).
 pub fn load() -> Result<(), NvrtcError> {
     static LOADED: OnceLock<Result<(), NvrtcError>> = OnceLock::new();

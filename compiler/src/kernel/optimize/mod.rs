@@ -30,21 +30,34 @@ use std::collections::HashSet;
 
 use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
-/// Runs every pass, in order, on `kernel`.
+/// Runs every pass, in order, on `kernel`; in tests and debug builds the verifier checks the
+/// kernel after each one.
 pub fn optimize(kernel: &mut Kernel) {
+    let check = super::verify::debug_check;
     constants_first(&mut kernel.body);
+    check(kernel, "constants_first");
     licm::licm(&mut kernel.body);
+    check(kernel, "licm");
     expand::expand(kernel);
+    check(kernel, "expand");
     transpose::transpose(kernel);
+    check(kernel, "transpose");
     interchange::interchange(kernel);
+    check(kernel, "interchange");
     fuse::fuse(&mut kernel.body);
+    check(kernel, "fuse");
     for _ in 0..2 {
         // The second round uses the twins the first found.
         cse::cse(&mut kernel.body);
+        check(kernel, "cse");
         licm::licm(&mut kernel.body);
+        check(kernel, "licm");
         cse::cse(&mut kernel.body);
+        check(kernel, "cse");
         dce::dce(kernel);
+        check(kernel, "dce");
         constants_first(&mut kernel.body);
+        check(kernel, "constants_first");
     }
 }
 
