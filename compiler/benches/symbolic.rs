@@ -29,8 +29,8 @@ fn main() {
             let overrides = [hsc::Override { name: "P".into(), value: p.into() }];
             median_time(200, || {
                 let front = hsc::front_end(&source, &overrides);
-                let program = front.program.expect("a valid example");
-                std::hint::black_box(hsc::equations(&program).expect("derivatives"));
+                let (program, facts) = (front.program.expect("a valid example"), front.facts.expect("facts"));
+                std::hint::black_box(hsc::equations(&program, &facts).expect("derivatives"));
             })
         };
         let (small, large) = (time("4"), time("4096"));

@@ -22,7 +22,8 @@ fn main() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nonlin_hru.ham");
     let bytes = std::fs::read(path).expect("examples/nonlin_hru.ham");
     let fe = hsc::front_end(&bytes, &[]);
-    let compiled = hsc::compile(fe.program.expect("a valid model")).expect("compiles");
+    let facts = fe.facts.expect("a valid model");
+    let compiled = hsc::compile(fe.program.expect("a valid model"), &facts).expect("compiles");
     let f32 = compiled.interpreted(Precision::F32);
     let f64 = compiled.interpreted(Precision::F64);
     let eps_list = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 1e-4];

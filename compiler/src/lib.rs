@@ -40,10 +40,10 @@ use hsc_grammar::{Diagnostic, Span, has_errors};
 
 pub use sema::Override;
 
-/// Derives the equations of a valid program; a stop of the symbolic stage (a budget, an
-/// index form it cannot express) is an internal-error diagnostic.
-pub fn equations(program: &ir::Program) -> Result<symbolic::Equations, Diagnostic> {
-    symbolic::differentiate(program).map_err(|why| match why {
+/// Derives the equations of a valid program, its energy split as `facts` says; a stop of the
+/// symbolic stage (a budget, an index form it cannot express) is a diagnostic.
+pub fn equations(program: &ir::Program, facts: &analysis::Facts) -> Result<symbolic::Equations, Diagnostic> {
+    symbolic::differentiate(program, facts).map_err(|why| match why {
         symbolic::StopReason::DepthLimit(_) => Diagnostic::error(format!("the model is too deep to differentiate: {why}"))
             .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
             .with_help("long chains of lets that each use the one before nest deeply; sums and products of many terms do not"),
@@ -52,9 +52,7 @@ pub fn equations(program: &ir::Program) -> Result<symbolic::Equations, Diagnosti
                 .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
                 .with_help("write repeated terms once, with `sum` over an index, or name them with `let`")
         }
-        symbolic::StopReason::UnsupportedIndex | symbolic::StopReason::NotSeparable => {
-            Diagnostic::internal(format!("the symbolic stage stopped: {why}"))
-        }
+        symbolic::StopReason::UnsupportedIndex => Diagnostic::internal(format!("the symbolic stage stopped: {why}")),
     })
 }
 pub use summary::summary;
@@ -187,19 +185,17 @@ pub fn load(path: &std::path::Path, overrides: &[Override]) -> Result<Compiled, 
     let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{name}`: {e}\n"))?;
     let front = front_end(&bytes, overrides);
     let render = |ds: &[Diagnostic]| hsc_grammar::render(ds, &name, &front.source, false);
-    let Some(program) = front.program.clone().filter(|_| !has_errors(&front.diagnostics)) else {
+    let (Some(program), Some(facts)) = (&front.program, &front.facts) else {
         return Err(render(&front.diagnostics));
     };
-    compile(program).map_err(|d| render(&[d]))
+    compile(program.clone(), facts).map_err(|d| render(&[d]))
 }
 
-/// Derives the equations of a valid program and builds its kernels.
-pub fn compile(program: ir::Program) -> Result<Compiled, Diagnostic> {
-    let equations = equations(&program)?;
-    let module = kernel::build(&program, &equations).map_err(|kernel::KernelError(why)| {
-        Diagnostic::error(format!("the model is too large to compile: {why}"))
-            .with_primary(program.exprs.span(program.hamiltonian), "in this energy")
-    })?;
+/// Derives the equations of a valid program, whose energy the analysis split as `facts`
+/// says, and builds its kernels.
+pub fn compile(program: ir::Program, facts: &analysis::Facts) -> Result<Compiled, Diagnostic> {
+    let equations = equations(&program, facts)?;
+    let module = kernel::build(&program, &equations);
     if let Err(errors) = kernel::verify_module(&module) {
         let what = format!("the kernels do not verify ({} violations)", errors.len());
         return Err(errors.iter().fold(Diagnostic::internal(what), |d, e| d.with_note(e.to_string())));

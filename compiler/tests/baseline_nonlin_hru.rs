@@ -19,7 +19,7 @@ fn model(overrides: &[(&str, &str)]) -> Model {
         overrides.iter().map(|(n, v)| hsc::Override { name: (*n).into(), value: (*v).into() }).collect();
     let fe = hsc::front_end(&std::fs::read(path).expect("examples/nonlin_hru.ham"), &overrides);
     let program = fe.program.unwrap_or_else(|| panic!("{:?}", fe.diagnostics));
-    hsc::compile(program).expect("compiles").interpreted(Precision::F64)
+    hsc::compile(program, &fe.facts.expect("facts")).expect("compiles").interpreted(Precision::F64)
 }
 
 /// `max |a - b| / max |b|`.

@@ -110,8 +110,8 @@ fn check(case: &Case) -> Result<bool, TestCaseError> {
     // The later stages run on every valid program too (as `hsc gradcheck` does): the
     // symbolic stage and the kernel passes, whose kernels are verified, must return kernels
     // or a diagnostic, never panic.
-    if let Some(program) = &front.program
-        && let Err(d) = hsc::compile(program.clone())
+    if let (Some(program), Some(facts)) = (&front.program, &front.facts)
+        && let Err(d) = hsc::compile(program.clone(), facts)
     {
         prop_assert!(
             !d.message.contains("internal compiler error"),

@@ -17,9 +17,10 @@ use common::{example_files, fixed_runner, random_model};
 fn modules(src: &str) -> Result<(Module, Module), String> {
     let fe = hsc::front_end(src.as_bytes(), &[]);
     let program = fe.program.ok_or_else(|| format!("does not check: {:?}", fe.diagnostics))?;
-    let eq = hsc::equations(&program).map_err(|d| format!("does not differentiate: {d:?}"))?;
-    let lowered = hsc::kernel::lower(&program, &eq).map_err(|e| format!("does not lower: {e:?}"))?;
-    let optimized = hsc::kernel::build(&program, &eq).map_err(|e| format!("does not build: {e:?}"))?;
+    let facts = fe.facts.ok_or("no facts")?;
+    let eq = hsc::equations(&program, &facts).map_err(|d| format!("does not differentiate: {d:?}"))?;
+    let lowered = hsc::kernel::lower(&program, &eq);
+    let optimized = hsc::kernel::build(&program, &eq);
     for k in &optimized.kernels {
         verify(k).map_err(|e| format!("{e:?}"))?;
     }

@@ -31,7 +31,8 @@ fn check(seed: u64) -> Result<Passed, String> {
     let (src, steps) = random_model(seed);
     let fe = hsc::front_end(src.as_bytes(), &[]);
     let program = fe.program.ok_or_else(|| format!("{src}\ndoes not check: {:?}", fe.diagnostics))?;
-    let compiled = hsc::compile(program).map_err(|d| format!("{src}\ndoes not compile: {d:?}"))?;
+    let facts = fe.facts.ok_or("no facts")?;
+    let compiled = hsc::compile(program, &facts).map_err(|d| format!("{src}\ndoes not compile: {d:?}"))?;
     for k in &compiled.module.kernels {
         verify(k).map_err(|e| format!("{src}\n{e:?}"))?;
     }

@@ -14,7 +14,7 @@ fn chain(method: &str, dt: f64) -> hsc::Compiled {
          integrator {method}(dt = {dt})\n"
     );
     let fe = hsc::front_end(src.as_bytes(), &[]);
-    hsc::compile(fe.program.expect("a valid model")).expect("compiles")
+    hsc::compile(fe.program.expect("a valid model"), &fe.facts.expect("facts")).expect("compiles")
 }
 
 fn drift(method: &str, dt: f64, span: f64) -> f64 {

@@ -12,7 +12,7 @@ fn model() -> Model {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/rhel_reference.ham");
     let fe = hsc::front_end(&std::fs::read(path).expect("examples/rhel_reference.ham"), &[]);
     let program = fe.program.unwrap_or_else(|| panic!("{:?}", fe.diagnostics));
-    hsc::compile(program).expect("compiles").interpreted(Precision::F64)
+    hsc::compile(program, &fe.facts.expect("facts")).expect("compiles").interpreted(Precision::F64)
 }
 
 /// Standard-normal inputs and targets and an initial state, drawn as `hsc gradcheck` draws them.

@@ -24,15 +24,16 @@ fn every_example_at_every_stage() {
                 ast::Printer::new(&front.ast, &front.source).to_string()
             );
             insta::assert_snapshot!(format!("{name}@ir"), program.to_string());
-            let equations = hsc::equations(program).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
             let facts = front.facts.as_ref().expect("facts of a valid model");
+            let equations =
+                hsc::equations(program, facts).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
             insta::assert_snapshot!(format!("{name}@equations"), equations.to_string());
             insta::assert_snapshot!(
                 format!("{name}@check"),
                 format!("{rendered}{}", hsc::summary(program, facts, &equations))
             );
             let compiled =
-                hsc::compile(program.clone()).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
+                hsc::compile(program.clone(), facts).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
             hsc::kernel::verify_module(&compiled.module).unwrap_or_else(|e| panic!("{file_name}: {e:?}"));
             insta::assert_snapshot!(format!("{name}@kernels"), compiled.module.to_string());
             let cuda = hsc::backend::cuda::emit(&compiled.module, hsc::kernel::Precision::F32)

@@ -26,9 +26,12 @@ use crate::ir::{BinaryOp, Expr, ExprId, Program, Role, TensorId, UnaryOp};
 /// What the analysis found about a valid model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
-    /// The additive terms of `H` that read momenta: together they are `K`.
+    /// The parts of `H` that read momenta and nothing else of the state or the inputs: the
+    /// largest such subexpressions along `H`'s additive split (`sum(i, p[i]^2 / (2 m))`, not
+    /// each leaf of it). `H` with every other part read as 0 is `K`.
     pub kinetic_terms: Vec<ExprId>,
-    /// The other additive terms: together they are `V`.
+    /// The parts that read no momentum (positions, inputs, or only params and numbers): `H`
+    /// with every other part read as 0 is `V`.
     pub potential_terms: Vec<ExprId>,
     /// The params `K` reads, in declaration order.
     pub kinetic_params: Vec<TensorId>,
@@ -79,13 +82,12 @@ pub fn analyze(program: &Program) -> Result<Facts, Vec<Diagnostic>> {
                     .with_help("write the kinetic energy with even functions of p, such as p[i]^2, cosh, logcosh or sqrt(1 + p[i]^2)"),
                 ),
             }
-            facts.kinetic_terms.push(term);
             kinetic_params.union(&d.params);
         } else {
-            facts.potential_terms.push(term);
             potential_params.union(&d.params);
         }
     }
+    (facts.kinetic_terms, facts.potential_terms) = parts(program, &deps);
     facts.kinetic_params = kinetic_params.iter().collect();
     facts.potential_params = potential_params.iter().collect();
     if errors.is_empty() { Ok(facts) } else { Err(errors) }
@@ -286,6 +288,34 @@ fn split_terms(program: &Program, deps: &SecondaryMap<ExprId, Deps>, e: ExprId) 
         }
     }
     out
+}
+
+/// The kinetic and the potential parts of a separable `H`: the split of [`split_terms`],
+/// stopped at the first subexpression that reads momenta only, or no momentum.
+fn parts(program: &Program, deps: &SecondaryMap<ExprId, Deps>) -> (Vec<ExprId>, Vec<ExprId>) {
+    let (mut kinetic, mut potential) = (Vec::new(), Vec::new());
+    let mut stack = vec![program.hamiltonian];
+    while let Some(e) = stack.pop() {
+        let d = &deps[e];
+        if !d.momentum {
+            potential.push(e);
+            continue;
+        }
+        if !d.position && !d.input {
+            kinetic.push(e);
+            continue;
+        }
+        match program.exprs.get(e) {
+            Expr::Binary(BinaryOp::Add | BinaryOp::Sub, a, b) => stack.extend([*b, *a]),
+            Expr::Unary(UnaryOp::Neg, a) | Expr::Sum { body: a, .. } => stack.push(*a),
+            Expr::LetRef { target, .. } => stack.push(program.lets[*target].body),
+            Expr::Binary(BinaryOp::Mul, a, b) if !deps[*a].state_or_input() => stack.push(*b),
+            Expr::Binary(BinaryOp::Mul | BinaryOp::Div, a, b) if !deps[*b].state_or_input() => stack.push(*a),
+            // A term coupling momenta with positions or inputs: refused by `analyze`.
+            _ => {}
+        }
+    }
+    (kinetic, potential)
 }
 
 /// The names of the momenta a term reads (`momenta`), or of its positions and inputs.

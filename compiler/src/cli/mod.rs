@@ -326,14 +326,14 @@ pub(crate) fn write_npy(path: &Path, shape: &[usize], data: &[f64]) -> Result<()
 
 /// The program of a valid front end, compiled to kernels.
 fn compiled(front: &FrontEnd, dt: Option<f64>) -> Result<Option<hsc::Compiled>, Diagnostic> {
-    let Some(mut program) = front.program.clone() else { return Ok(None) };
+    let (Some(mut program), Some(facts)) = (front.program.clone(), &front.facts) else { return Ok(None) };
     if let Some(h) = dt {
         if !h.is_finite() || h == 0.0 {
             return Err(Diagnostic::error(format!("--dt must be a finite, non-zero number, not {h}")));
         }
         program.integrator.dt = hsc::ir::Dt::Fixed(h);
     }
-    hsc::compile(program).map(Some)
+    hsc::compile(program, facts).map(Some)
 }
 
 #[derive(clap::Args, Debug)]
@@ -414,16 +414,16 @@ pub fn main() -> ExitCode {
             let (Some(program), Some(facts)) = (&front.program, &front.facts) else {
                 return Ok(String::new().into());
             };
-            let equations = hsc::equations(program)?;
+            let equations = hsc::equations(program, facts)?;
             Ok(hsc::summary(program, facts, &equations).into())
         }),
         Command::Emit { model, stage, precision, dims } => run(&model, &dims.define, color, |front| {
             let text = match stage {
                 Stage::Ast => hsc_grammar::ast::Printer::new(&front.ast, &front.source).to_string(),
                 Stage::Ir => front.program.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-                Stage::Equations => match &front.program {
-                    Some(program) => hsc::equations(program)?.to_string(),
-                    None => String::new(),
+                Stage::Equations => match (&front.program, &front.facts) {
+                    (Some(program), Some(facts)) => hsc::equations(program, facts)?.to_string(),
+                    _ => String::new(),
                 },
                 Stage::Kernels => compiled(front, None)?.map(|c| c.module.to_string()).unwrap_or_default(),
                 Stage::Cuda => compiled(front, None)?

@@ -258,8 +258,13 @@ impl Builder {
                 self.fold(s, BinOp::Add, &vals)
             }
             Term::Mul(xs) => {
-                let (guards, factors): (Vec<Node>, Vec<Node>) =
+                let (guards, mut factors): (Vec<Node>, Vec<Node>) =
                     xs.iter().partition(|&&x| matches!(dag.get(x), Term::Guard(_) | Term::Delta(..)));
+                // Outermost factors first, and of those placed alike, those with fewer index
+                // variables: the partial product of the factors an inner loop does not change
+                // (an interchanged sum's loop included) is then one value that loop-invariant
+                // motion lifts out.
+                factors.sort_by_cached_key(|&x| (self.placement(dag, x, bind), dag.free(x).len()));
                 let vals: Vec<Value> = factors.iter().map(|&x| self.value(dag, x, bind)).collect();
                 let product = if vals.is_empty() {
                     self.emit_at(s, Op::Const(1.0))

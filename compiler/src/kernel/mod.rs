@@ -29,19 +29,19 @@ use hsc_runtime::{ModelSpec, Pass, Slot};
 
 pub use interp::{Interpreter, Precision};
 pub(crate) use optimize::memory;
-pub use passes::{KernelError, lower};
+pub use passes::lower;
 pub use verify::{VerifyError, verify, verify_module};
 
 use crate::ir::Func;
 
 /// Builds every kernel of a valid model: lowered, then optimized.
-pub fn build(program: &crate::ir::Program, eq: &crate::symbolic::Equations) -> Result<Module, KernelError> {
-    let mut module = lower(program, eq)?;
+pub fn build(program: &crate::ir::Program, eq: &crate::symbolic::Equations) -> Module {
+    let mut module = lower(program, eq);
     for k in &mut module.kernels {
         verify::debug_check(k, "lowering");
         optimize::optimize(k);
     }
-    Ok(module)
+    module
 }
 
 /// Handle of a buffer of a kernel.

@@ -180,9 +180,6 @@ pub enum StopReason {
     WorkLimit(usize),
     /// An index substitution left the forms the DAG represents.
     UnsupportedIndex,
-    /// `H` could not be split term by term into `K(p)` and `V(q, u)` (the analysis should
-    /// have refused it first).
-    NotSeparable,
     /// An expression (with its lets inlined) nests deeper than this.
     DepthLimit(u32),
 }
@@ -193,7 +190,6 @@ impl fmt::Display for StopReason {
             StopReason::NodeLimit(n) => write!(f, "the derivatives grew past {n} nodes"),
             StopReason::WorkLimit(n) => write!(f, "the derivatives took more than {n} steps to build"),
             StopReason::UnsupportedIndex => f.write_str("an index of a derivative has no supported form"),
-            StopReason::NotSeparable => f.write_str("H does not split term by term into K(p) and V(q, u)"),
             StopReason::DepthLimit(n) => {
                 write!(f, "an expression, with its lets inlined, nests more than {n} levels deep")
             }
@@ -239,11 +235,6 @@ impl Dag {
             work_limit: 250_000,
             unsupported: false,
         }
-    }
-
-    /// Starts a new work budget (for a later stage that builds more derivatives).
-    pub fn renew_budget(&mut self) {
-        self.work = 0;
     }
 
     /// `Ok` while the DAG is within its budget and every construction was expressible.

@@ -17,16 +17,20 @@ pub(super) struct Imported {
 /// symbolic stage stay within a thread's stack.
 pub const MAX_DEPTH: u32 = 2000;
 
-/// Imports the whole arena of `program` into `dag`.
-pub(super) fn import(dag: &mut Dag, program: &Program) -> Result<Imported, StopReason> {
-    let vars: HashMap<IndexId, Var> = program
-        .indices
-        .iter()
-        .map(|(id, v)| {
-            let var = dag.var(&v.name, v.lo, v.hi, v.dim.clone());
-            (id, var)
-        })
-        .collect();
+/// One DAG variable per IR index variable, with the same range.
+pub(super) fn index_vars(dag: &mut Dag, program: &Program) -> HashMap<IndexId, Var> {
+    program.indices.iter().map(|(id, v)| (id, dag.var(&v.name, v.lo, v.hi, v.dim.clone()))).collect()
+}
+
+/// Imports the whole arena of `program` into `dag`, its index variables as `vars`, reading
+/// every expression `zero` names as the number 0 (how the symbolic stage takes the potential
+/// terms out of `H` to get `K`).
+pub(super) fn import(
+    dag: &mut Dag,
+    program: &Program,
+    vars: &HashMap<IndexId, Var>,
+    zero: &dyn Fn(ExprId) -> bool,
+) -> Result<Imported, StopReason> {
     let ix = |i: &Index| match i.var {
         Some(v) => Ix { var: Some(vars[&v]), inner: i.offset, wrap: i.wrap, outer: 0 },
         None => Ix::constant(i.offset),
@@ -35,6 +39,7 @@ pub(super) fn import(dag: &mut Dag, program: &Program) -> Result<Imported, StopR
     for (id, e) in program.exprs.iter() {
         let get = |x: &ExprId| nodes[*x].expect("operands come first");
         let n = match e {
+            _ if zero(id) => dag.num(0.0),
             Expr::Const(c) => dag.num(*c),
             Expr::Load { tensor, index } => dag.load(Leaf::Tensor(*tensor), index.iter().map(ix).collect()),
             Expr::LetRef { target, index } => {

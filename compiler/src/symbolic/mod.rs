@@ -1,8 +1,10 @@
 //! The symbolic stage: Hamilton's equations and every derivative the later passes need,
 //! derived with index notation on a hash-consed DAG.
 //!
-//! [`differentiate`] imports `H` (and the loss) from the typed IR into a [`Dag`], splits `H`
-//! into `K(p, params)` and `V(q, inputs, params)`, and derives:
+//! [`differentiate`] imports `H` (and the loss) from the typed IR into a [`Dag`], takes
+//! `K(p, params)` and `V(q, inputs, params)` from the split the analysis proved
+//! ([`crate::analysis::Facts`]), and derives the [`Table`] the kernels read, the one source
+//! of every derivative (the lowering derives nothing):
 //!
 //! | quantity | used by |
 //! |---|---|
@@ -11,7 +13,11 @@
 //! | `dV/du` for every input | gradients to the layer below |
 //! | `d²V/dq² · δq`, `d²K/dp² · δp` | the tangent echo and the BPTT adjoint |
 //! | `d²V/dθ dq · δq`, `d²K/dθ dp · δp`, `d²V/du dq · δq` | their parameter and input parts |
-//! | `dl/dq`, `dl/dp`, `dl/dθ`, `d²l/dx² · δx` | the nudges of an in-model loss |
+//! | `dV/dq · δq`, `dK/dp · δp` | a trainable step's own gradient |
+//! | `dl/dq`, `dl/dp`, `dl/dθ`, `dl/du` | the nudges and the loss's direct gradients |
+//!
+//! The loss is the model's own, or `sum(dL/dq · q)` over per-step cotangents when it has
+//! none, so that the kernels treat both alike.
 //!
 //! A derivative is a DAG node with free index variables (`dV/dq[k]` has `k` free); its size
 //! does not depend on the dims. Hessian-vector products are directional derivatives of the
@@ -34,7 +40,8 @@ pub use dag::{Cond, Dag, Ix, Leaf, Node, StopReason, Term, Var, VarInfo};
 pub use diff::{directional, gradient};
 pub use print::Printer;
 
-use crate::ir::{Program, Role, TensorId};
+use crate::analysis::Facts;
+use crate::ir::{ExprId, Program, Role, TensorId};
 
 /// What is differentiated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +71,6 @@ pub enum Along {
     Positions,
     /// `δp` for every momentum.
     Momenta,
-    /// Both.
-    State,
 }
 
 /// One derivative: `d(of)/d(wrt)[out]`, or its derivative along a direction.
@@ -83,6 +88,45 @@ pub struct Derivative {
     pub node: Node,
 }
 
+/// A gradient and its Hessian-vector product: `dG/dx[out]`, and its derivative along the
+/// state `G` reads (`δq` for `V`, `δp` for `K`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WithHvp {
+    /// The gradient.
+    pub grad: Derivative,
+    /// Its derivative along the state's direction, over the same free variables.
+    pub hvp: Derivative,
+}
+
+/// Every derivative the kernels read, by what it is for; `None` where it is identically
+/// zero. This is the one source of derivatives: the lowering reads it and derives nothing.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// `dV/dq` and `d²V/dq² · δq` per state pair: the kick and its tangent.
+    pub kick: Vec<Option<WithHvp>>,
+    /// `dK/dp` and `d²K/dp² · δp` per state pair: the drift and its tangent.
+    pub drift: Vec<Option<WithHvp>>,
+    /// `dV/dθ` and `d²V/dθdq · δq` per param.
+    pub v_param: Vec<Option<WithHvp>>,
+    /// `dK/dθ` and `d²K/dθdp · δp` per param.
+    pub k_param: Vec<Option<WithHvp>>,
+    /// `dV/du` and `d²V/dudq · δq` per input.
+    pub v_input: Vec<Option<WithHvp>>,
+    /// `dV/dq · δq` and `dK/dp · δp`: a trainable step's own gradient, in the tangent echo
+    /// and BPTT.
+    pub v_along: Node,
+    /// See `v_along`.
+    pub k_along: Node,
+    /// `dl/dq` per state pair: the nudge of the momenta.
+    pub loss_q: Vec<Option<Derivative>>,
+    /// `dl/dp` per state pair: the nudge of the positions.
+    pub loss_p: Vec<Option<Derivative>>,
+    /// `dl/dθ` per param: the loss's direct gradient.
+    pub loss_param: Vec<Option<Derivative>>,
+    /// `dl/du` per input: the loss's direct gradient.
+    pub loss_input: Vec<Option<Derivative>>,
+}
+
 /// Hamilton's equations and the derivatives of a model.
 #[derive(Clone, Debug)]
 pub struct Equations {
@@ -90,44 +134,114 @@ pub struct Equations {
     pub dag: Dag,
     /// `H`.
     pub hamiltonian: Node,
-    /// `K(p, params)`.
+    /// `K(p, params)`: `H` without the terms the analysis found to be potential.
     pub kinetic: Node,
-    /// `V(q, inputs, params)`.
+    /// `V(q, inputs, params)`: `H` without the kinetic terms.
     pub potential: Node,
-    /// The loss, if the model has one.
-    pub loss: Option<Node>,
-    /// Every derivative, in a fixed order (state pairs, params, inputs, second derivatives,
-    /// loss); derivatives that are identically 0 are left out.
-    pub derivatives: Vec<Derivative>,
+    /// The per-step loss the kernels differentiate: the model's own `loss`, or, for a model
+    /// without one, `sum(dL/dq · q)` over the per-step cotangents of the positions.
+    pub loss: Node,
+    /// Whether `loss` is the model's own.
+    pub has_loss: bool,
+    /// Every derivative.
+    pub table: Table,
     names: HashMap<TensorId, String>,
     pairs: Vec<(TensorId, TensorId)>,
 }
 
 /// Imports `H` of `program` into `dag` (lets inlined) and returns its node.
 pub fn import(dag: &mut Dag, program: &Program) -> Result<Node, StopReason> {
-    let imported = import::import(dag, program)?;
+    let vars = import::index_vars(dag, program);
+    let imported = import::import(dag, program, &vars, &|_| false)?;
     Ok(imported.nodes[program.hamiltonian].expect("the whole arena is imported"))
 }
 
-/// Derives Hamilton's equations and every derivative of a valid, separable model.
-pub fn differentiate(program: &Program) -> Result<Equations, StopReason> {
+/// Derives Hamilton's equations and every derivative the kernels read, for a valid model
+/// whose energy the analysis split into kinetic and potential terms (`facts`).
+pub fn differentiate(program: &Program, facts: &Facts) -> Result<Equations, StopReason> {
     let mut dag = Dag::default();
-    let imported = import::import(&mut dag, program)?;
+    let vars = import::index_vars(&mut dag, program);
+    let imported = import::import(&mut dag, program, &vars, &|_| false)?;
     let node = |e| imported.nodes[e].expect("the whole arena is imported");
     let hamiltonian = node(program.hamiltonian);
-    let loss = program.loss.map(node);
-    let (kinetic, potential) = split(&mut dag, program, hamiltonian).ok_or(StopReason::NotSeparable)?;
+    let own_loss = program.loss.map(node);
+    // K is H with every potential part read as 0, V with every kinetic part: the split the
+    // analysis proved, on the same DAG (shared subexpressions stay shared).
+    let mut part: HashMap<ExprId, Of> = HashMap::new();
+    part.extend(facts.kinetic_terms.iter().map(|&e| (e, Of::Kinetic)));
+    part.extend(facts.potential_terms.iter().map(|&e| (e, Of::Potential)));
+    let only = |dag: &mut Dag, kept: Of| -> Result<Node, StopReason> {
+        let dropped = |e: ExprId| part.get(&e).is_some_and(|&p| p != kept);
+        let zeroed = import::import(dag, program, &vars, &dropped)?;
+        Ok(zeroed.nodes[program.hamiltonian].expect("the whole arena is imported"))
+    };
+    let kinetic = only(&mut dag, Of::Kinetic)?;
+    let potential = only(&mut dag, Of::Potential)?;
+    let positions: Vec<TensorId> = program.pairs.iter().map(|p| p.position).collect();
+    let momenta: Vec<TensorId> = program.pairs.iter().map(|p| p.momentum).collect();
+    let loss = match own_loss {
+        Some(l) => l,
+        None => cotangent_loss(&mut dag, program, &positions),
+    };
+    let of = |pred: fn(&Role) -> bool| -> Vec<TensorId> {
+        program.tensors.iter().filter(|(_, t)| pred(&t.role)).map(|(id, _)| id).collect()
+    };
+    let params = of(|r| matches!(r, Role::Param(_)));
+    let inputs = of(|r| *r == Role::Input);
 
-    let mut eq = Equations {
+    let mut d = Deriver { program, dag: &mut dag, out_vars: HashMap::new(), letters: letters(program) };
+    let (k, v, l) = (kinetic, potential, loss);
+    let table = Table {
+        kick: positions.iter().map(|&q| d.with_hvp(Of::Potential, v, q, &positions)).collect(),
+        drift: momenta.iter().map(|&p| d.with_hvp(Of::Kinetic, k, p, &momenta)).collect(),
+        v_param: params.iter().map(|&t| d.with_hvp(Of::Potential, v, t, &positions)).collect(),
+        k_param: params.iter().map(|&t| d.with_hvp(Of::Kinetic, k, t, &momenta)).collect(),
+        v_input: inputs.iter().map(|&t| d.with_hvp(Of::Potential, v, t, &positions)).collect(),
+        v_along: d.along(v, &positions),
+        k_along: d.along(k, &momenta),
+        loss_q: positions.iter().map(|&q| d.first(Of::Loss, l, q)).collect(),
+        loss_p: momenta.iter().map(|&p| d.first(Of::Loss, l, p)).collect(),
+        loss_param: params.iter().map(|&t| d.first(Of::Loss, l, t)).collect(),
+        loss_input: inputs.iter().map(|&t| d.first(Of::Loss, l, t)).collect(),
+    };
+    dag.check_budget()?;
+    Ok(Equations {
         dag,
         hamiltonian,
         kinetic,
         potential,
         loss,
-        derivatives: Vec::new(),
+        has_loss: own_loss.is_some(),
+        table,
         names: program.tensors.iter().map(|(id, t)| (id, t.name.clone())).collect(),
         pairs: program.pairs.iter().map(|p| (p.position, p.momentum)).collect(),
-    };
+    })
+}
+
+/// `sum over each position array of dL/dq[i] · q[i]`: the loss whose gradient is the per-step
+/// cotangents, for a model without a loss of its own.
+fn cotangent_loss(dag: &mut Dag, program: &Program, positions: &[TensorId]) -> Node {
+    let mut terms = Vec::new();
+    for &q in positions {
+        let vars: Vec<Var> = program.tensors[q]
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(a, axis)| {
+                dag.var(["i", "j", "k", "l"].get(a).unwrap_or(&"r"), 0, axis.size as i64, axis.dim.clone())
+            })
+            .collect();
+        let index: Vec<Ix> = vars.iter().map(|&v| Ix::var(v)).collect();
+        let g = dag.load(Leaf::Cotangent(q), index.clone());
+        let x = dag.load(Leaf::Tensor(q), index);
+        let prod = dag.mul2(g, x);
+        terms.push(if vars.is_empty() { prod } else { dag.sum(vars, prod) });
+    }
+    dag.add(terms)
+}
+
+/// The names free for output variables: a few letters no tensor, dim or const is called.
+fn letters(program: &Program) -> Vec<&'static str> {
     let taken: Vec<&str> = program
         .tensors
         .values()
@@ -135,179 +249,66 @@ pub fn differentiate(program: &Program) -> Result<Equations, StopReason> {
         .chain(program.dims.iter().map(|d| d.name.as_str()))
         .chain(program.consts.iter().map(|c| c.name.as_str()))
         .collect();
-    let letters: Vec<&str> = ["k", "l", "m", "n", "a", "b", "c", "d", "r", "s"]
-        .into_iter()
-        .filter(|l| !taken.contains(l))
-        .collect();
-    let tensors: Vec<TensorId> = program.tensors.keys().collect();
-    let role = |t: TensorId| program.tensors[t].role.clone();
-    let positions: Vec<TensorId> = program.pairs.iter().map(|p| p.position).collect();
-    let momenta: Vec<TensorId> = program.pairs.iter().map(|p| p.momentum).collect();
+    ["k", "l", "m", "n", "a", "b", "c", "d", "r", "s"].into_iter().filter(|l| !taken.contains(l)).collect()
+}
 
-    // First derivatives.
-    // One output variable per (axis position, axis), shared by every derivative, so that
-    // dV/dq[k] and dV/dW[k] are functions of the same k and share their subexpressions.
-    let mut out_vars: HashMap<(usize, u64, Option<String>), Var> = HashMap::new();
-    let mut first = |eq: &mut Equations, of: Of, wrt: TensorId| -> Option<Derivative> {
-        let root = match of {
-            Of::Kinetic => eq.kinetic,
-            Of::Potential => eq.potential,
-            Of::Loss => eq.loss?,
-        };
+/// Builds derivatives with output variables shared between them: one per (axis position,
+/// axis), so that `dV/dq[k]` and `dV/dW[k]` are functions of the same `k` and share their
+/// subexpressions.
+struct Deriver<'a> {
+    program: &'a Program,
+    dag: &'a mut Dag,
+    out_vars: HashMap<(usize, u64, Option<String>), Var>,
+    letters: Vec<&'static str>,
+}
+
+impl Deriver<'_> {
+    /// `d(root)/d(wrt)[out]`; `None` when it is identically 0.
+    fn first(&mut self, of: Of, root: Node, wrt: TensorId) -> Option<Derivative> {
         let mut out = Vec::new();
-        for (a, axis) in program.tensors[wrt].shape.iter().enumerate() {
+        for (a, axis) in self.program.tensors[wrt].shape.iter().enumerate() {
             let key = (a, axis.size, axis.dim.clone());
-            let fresh = out_vars.len();
-            let v = *out_vars.entry(key).or_insert_with(|| {
-                let dim = Some(axis.label());
-                eq.dag.var(letters[fresh % letters.len()], 0, axis.size as i64, dim)
-            });
+            let name = self.letters[self.out_vars.len() % self.letters.len()];
+            let dag = &mut *self.dag;
+            let v = *self
+                .out_vars
+                .entry(key)
+                .or_insert_with(|| dag.var(name, 0, axis.size as i64, Some(axis.label())));
             out.push(v);
         }
-        let node = gradient(&mut eq.dag, root, Leaf::Tensor(wrt), &out);
-        (eq.dag.constant(node) != Some(0.0)).then_some(Derivative { of, wrt, along: None, out, node })
-    };
-    let mut firsts = Vec::new();
-    for pair in &program.pairs {
-        firsts.extend(first(&mut eq, Of::Kinetic, pair.momentum));
-        firsts.extend(first(&mut eq, Of::Potential, pair.position));
+        let node = gradient(self.dag, root, Leaf::Tensor(wrt), &out);
+        (self.dag.constant(node) != Some(0.0)).then_some(Derivative { of, wrt, along: None, out, node })
     }
-    for &t in &tensors {
-        if matches!(role(t), Role::Param(_)) {
-            firsts.extend(first(&mut eq, Of::Potential, t));
-            firsts.extend(first(&mut eq, Of::Kinetic, t));
-        }
-    }
-    for &t in &tensors {
-        if role(t) == Role::Input {
-            firsts.extend(first(&mut eq, Of::Potential, t));
-        }
-    }
-    let mut losses = Vec::new();
-    if eq.loss.is_some() {
-        for &t in &tensors {
-            if matches!(role(t), Role::Position(_) | Role::Momentum(_) | Role::Param(_)) {
-                losses.extend(first(&mut eq, Of::Loss, t));
-            }
-        }
-    }
-    // Second derivatives: each first derivative along the state it is a derivative of.
-    let mut seconds = Vec::new();
-    for d in firsts.iter().chain(&losses) {
-        let along = match d.of {
-            Of::Kinetic => Along::Momenta,
-            Of::Potential => Along::Positions,
-            Of::Loss => Along::State,
-        };
-        if d.of == Of::Loss && !matches!(role(d.wrt), Role::Position(_) | Role::Momentum(_)) {
-            continue;
-        }
-        let directions: Vec<TensorId> = match along {
-            Along::Positions => positions.clone(),
-            Along::Momenta => momenta.clone(),
-            Along::State => positions.iter().chain(&momenta).copied().collect(),
-        };
-        let parts: Vec<Node> = directions
-            .iter()
-            .map(|&s| directional(&mut eq.dag, d.node, Leaf::Tensor(s), Leaf::Direction(s)))
-            .collect();
-        let node = eq.dag.add(parts);
-        if eq.dag.constant(node) != Some(0.0) {
-            seconds.push(Derivative { along: Some(along), node, ..d.clone() });
-        }
-    }
-    eq.derivatives = firsts.into_iter().chain(losses).chain(seconds).collect();
-    eq.dag.check_budget()?;
-    Ok(eq)
-}
 
-/// Splits a separable `H` into `(K, V)`; `None` if it is not separable term by term.
-fn split(dag: &mut Dag, program: &Program, h: Node) -> Option<(Node, Node)> {
-    let mut reads: HashMap<Node, (bool, bool)> = HashMap::new();
-    split_node(dag, program, h, &mut reads)
-}
+    /// The derivative of `e` along the directions of the state arrays `of`.
+    fn along(&mut self, e: Node, of: &[TensorId]) -> Node {
+        let parts: Vec<Node> =
+            of.iter().map(|&s| directional(self.dag, e, Leaf::Tensor(s), Leaf::Direction(s))).collect();
+        self.dag.add(parts)
+    }
 
-fn split_node(
-    dag: &mut Dag,
-    program: &Program,
-    n: Node,
-    reads: &mut HashMap<Node, (bool, bool)>,
-) -> Option<(Node, Node)> {
-    let (p, q) = state_read(dag, program, n, reads);
-    let zero = dag.num(0.0);
-    if !p {
-        return Some((zero, n));
-    }
-    if !q {
-        return Some((n, zero));
-    }
-    match dag.get(n).clone() {
-        Term::Add(xs) => {
-            let (mut ks, mut vs) = (Vec::new(), Vec::new());
-            for x in xs {
-                let (k, v) = split_node(dag, program, x, reads)?;
-                ks.push(k);
-                vs.push(v);
-            }
-            Some((dag.add(ks), dag.add(vs)))
-        }
-        Term::Mul(xs) => {
-            let (stateful, others): (Vec<Node>, Vec<Node>) = xs.into_iter().partition(|&x| {
-                let (p, q) = state_read(dag, program, x, reads);
-                p || q
-            });
-            let [one] = stateful[..] else { return None };
-            let (k, v) = split_node(dag, program, one, reads)?;
-            let mut kf = others.clone();
-            kf.push(k);
-            let mut vf = others;
-            vf.push(v);
-            Some((dag.mul(kf), dag.mul(vf)))
-        }
-        Term::Sum { over, body } => {
-            let (k, v) = split_node(dag, program, body, reads)?;
-            Some((dag.sum(over.clone(), k), dag.sum(over, v)))
-        }
-        _ => None,
+    /// A gradient and its derivative along `directions` (the positions for `V`, the momenta
+    /// for `K`).
+    fn with_hvp(&mut self, of: Of, root: Node, wrt: TensorId, directions: &[TensorId]) -> Option<WithHvp> {
+        let grad = self.first(of, root, wrt)?;
+        let node = self.along(grad.node, directions);
+        let along = if of == Of::Kinetic { Along::Momenta } else { Along::Positions };
+        let hvp = Derivative { along: Some(along), node, ..grad.clone() };
+        Some(WithHvp { grad, hvp })
     }
 }
 
-/// Whether a node reads momenta, and whether it reads positions or inputs.
-fn state_read(
-    dag: &Dag,
-    program: &Program,
-    n: Node,
-    reads: &mut HashMap<Node, (bool, bool)>,
-) -> (bool, bool) {
-    if let Some(&r) = reads.get(&n) {
-        return r;
+impl Table {
+    /// Every derivative, in the order `--stage equations` prints them: first derivatives
+    /// (state pairs, params, inputs), the loss's, then the Hessian-vector products.
+    pub fn derivatives(&self) -> Vec<&Derivative> {
+        let pairs = self.drift.iter().zip(&self.kick).flat_map(|(k, v)| [k, v]);
+        let params = self.v_param.iter().zip(&self.k_param).flat_map(|(v, k)| [v, k]);
+        let energy: Vec<&WithHvp> = pairs.chain(params).chain(&self.v_input).flatten().collect();
+        let loss =
+            [&self.loss_q, &self.loss_p, &self.loss_param, &self.loss_input].into_iter().flatten().flatten();
+        energy.iter().map(|w| &w.grad).chain(loss).chain(energy.iter().map(|w| &w.hvp)).collect()
     }
-    let r = match dag.get(n) {
-        Term::Load { leaf: Leaf::Tensor(t), .. } => match program.tensors[*t].role {
-            Role::Momentum(_) => (true, false),
-            Role::Position(_) | Role::Input => (false, true),
-            _ => (false, false),
-        },
-        Term::Add(xs) | Term::Mul(xs) => {
-            let xs = xs.clone();
-            xs.iter().fold((false, false), |acc, &x| {
-                let r = state_read(dag, program, x, reads);
-                (acc.0 || r.0, acc.1 || r.1)
-            })
-        }
-        Term::Pow(a, b) => {
-            let (a, b) = (*a, *b);
-            let (ra, rb) = (state_read(dag, program, a, reads), state_read(dag, program, b, reads));
-            (ra.0 || rb.0, ra.1 || rb.1)
-        }
-        Term::Call(_, a) | Term::Sum { body: a, .. } => {
-            let a = *a;
-            state_read(dag, program, a, reads)
-        }
-        _ => (false, false),
-    };
-    reads.insert(n, r);
-    r
 }
 
 impl Equations {
@@ -331,7 +332,6 @@ impl Equations {
                 let by = match along {
                     Along::Positions => "dq · δq",
                     Along::Momenta => "dp · δp",
-                    Along::State => "dx · δx",
                 };
                 format!("d²{of}/d{wrt}{at} {by}")
             }
@@ -384,7 +384,7 @@ impl Equations {
     /// Hamilton's equations, one line per state array: `dq[k]/dt = dH/dp[k] = ...`.
     pub fn hamilton(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        for d in self.derivatives.iter().filter(|d| d.along.is_none() && d.of != Of::Loss) {
+        for d in self.table.derivatives().into_iter().filter(|d| d.along.is_none() && d.of != Of::Loss) {
             let at = self.at(&d.out);
             let Some(partner) = self.partner(d) else { continue };
             let body = self.show(d.node);
@@ -420,14 +420,17 @@ impl fmt::Display for Equations {
         writeln!(f, "energy")?;
         writeln!(f, "  K = {}", self.show(self.kinetic))?;
         writeln!(f, "  V = {}", self.show(self.potential))?;
-        if let Some(l) = self.loss {
-            writeln!(f, "  l = {}", self.show(l))?;
-        }
+        let whose = if self.has_loss { "" } else { " (the cotangents' loss)" };
+        writeln!(f, "  l = {}{whose}", self.show(self.loss))?;
         writeln!(f, "derivatives")?;
-        for d in &self.derivatives {
+        let derivatives = self.table.derivatives();
+        for d in &derivatives {
             writeln!(f, "  {} = {}", self.label(d), self.show(d.node))?;
         }
-        let roots: Vec<Node> = self.derivatives.iter().map(|d| d.node).collect();
+        writeln!(f, "  dV · δq = {}", self.show(self.table.v_along))?;
+        writeln!(f, "  dK · δp = {}", self.show(self.table.k_along))?;
+        let mut roots: Vec<Node> = derivatives.iter().map(|d| d.node).collect();
+        roots.extend([self.table.v_along, self.table.k_along]);
         let shared = self.shared(&roots);
         writeln!(
             f,

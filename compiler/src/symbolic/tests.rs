@@ -10,7 +10,7 @@ use crate::front_end;
 fn equations(source: &str) -> Equations {
     let front = front_end(source.as_bytes(), &[]);
     let program = front.program.unwrap_or_else(|| panic!("model refused: {:#?}", front.diagnostics));
-    differentiate(&program).expect("derivatives within budget")
+    differentiate(&program, &front.facts.expect("facts")).expect("derivatives within budget")
 }
 
 /// `dV/d{wrt}` printed, for a one-pair model (positions `q[P]`, P = 8) whose potential is `v`.
@@ -22,8 +22,9 @@ fn grad_of(v: &str, wrt: &str) -> String {
     );
     let eq = equations(&src);
     let d = eq
-        .derivatives
-        .iter()
+        .table
+        .derivatives()
+        .into_iter()
         .find(|d| d.of == Of::Potential && d.along.is_none() && eq.names[&d.wrt] == wrt)
         .unwrap_or_else(|| panic!("no dV/d{wrt} for {v}"));
     eq.show(d.node)
@@ -96,7 +97,7 @@ fn derivative_size_does_not_depend_on_the_dims() {
     // (P = 4 would share the node `4` with the exponent of the quartic term.)
     let (small, large) = (equations(&src(64)), equations(&src(4096)));
     assert_eq!(small.dag.len(), large.dag.len());
-    assert_eq!(small.derivatives.len(), large.derivatives.len());
+    assert_eq!(small.table.derivatives().len(), large.table.derivatives().len());
 }
 
 #[test]
@@ -104,7 +105,7 @@ fn hessian_vector_products_need_no_deltas() {
     let src = std::fs::read_to_string(format!("{}/../examples/ring_lattice.ham", env!("CARGO_MANIFEST_DIR")))
         .unwrap();
     let eq = equations(&src);
-    for d in eq.derivatives.iter().filter(|d| d.along.is_some()) {
+    for d in eq.table.derivatives().into_iter().filter(|d| d.along.is_some()) {
         assert!(!eq.show(d.node).contains("=="), "{} keeps a delta: {}", eq.label(d), eq.show(d.node));
     }
 }
@@ -116,15 +117,15 @@ fn every_example_differentiates_and_shares_subexpressions() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "ham") {
             let eq = equations(&std::fs::read_to_string(&path).unwrap());
-            assert!(eq.derivatives.iter().any(|d| d.of == Of::Kinetic), "{}", path.display());
-            assert!(eq.derivatives.iter().any(|d| d.of == Of::Potential), "{}", path.display());
+            assert!(eq.table.derivatives().into_iter().any(|d| d.of == Of::Kinetic), "{}", path.display());
+            assert!(eq.table.derivatives().into_iter().any(|d| d.of == Of::Potential), "{}", path.display());
         }
     }
     // NonlinHRU: dV/dq, dV/dW, dV/db, dV/dB all read one tanh node.
     let src = std::fs::read_to_string(format!("{}/../examples/nonlin_hru.ham", env!("CARGO_MANIFEST_DIR")))
         .unwrap();
     let eq = equations(&src);
-    let roots: Vec<_> = eq.derivatives.iter().map(|d| d.node).collect();
+    let roots: Vec<_> = eq.table.derivatives().into_iter().map(|d| d.node).collect();
     let shared = eq.shared(&roots);
     assert!(shared.iter().any(|&(n, k)| k >= 4 && eq.show(n).starts_with("tanh(")), "{shared:?}");
 }
@@ -137,5 +138,6 @@ fn a_runaway_model_stops_at_the_work_budget() {
     let src = format!("model Deep\ndim P = 4\nstate q[P] momentum p\nH = p[0]^2 + q[0]^2\nloss = {loss}\n");
     let front = front_end(src.as_bytes(), &[]);
     let program = front.program.expect("a valid model");
-    assert!(matches!(differentiate(&program), Err(super::StopReason::WorkLimit(_))));
+    let facts = front.facts.expect("facts");
+    assert!(matches!(differentiate(&program, &facts), Err(super::StopReason::WorkLimit(_))));
 }

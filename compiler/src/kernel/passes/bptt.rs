@@ -3,12 +3,13 @@
 
 use hsc_runtime::{Side, Slot};
 
-use super::{Ctx, Derivs, PieceKind, State};
+use super::{Ctx, PieceKind, State};
 use crate::kernel::lower::{Builder, Life, Row};
 use crate::kernel::{Op, Value};
+use crate::symbolic::Table;
 
 impl Ctx<'_> {
-    pub(super) fn bptt(&self, b: &mut Builder, d: &Derivs) {
+    pub(super) fn bptt(&self, b: &mut Builder, d: &Table) {
         let data = self.data(b);
         let traj = self.state(b, |n| format!("{n}_traj"), |s| Some(Slot::Trajectory(s)), Some(1));
         let lambda = self.state(b, |n| format!("λ{n}"), |s| Some(Slot::InitialGrad(s)), None);

@@ -3,14 +3,15 @@
 
 use hsc_runtime::Slot;
 
-use super::{Ctx, Derivs, Grad, PieceKind, State};
+use super::{Ctx, PieceKind, State};
 use crate::kernel::lower::{Binding, Builder, Life, Row, Split};
 use crate::kernel::{BinOp, Buf, Op, Value};
+use crate::symbolic::{Derivative, Table};
 
 /// How the echo accumulates one gradient over the pieces of one kind.
 struct Plan<'d> {
     kind: PieceKind,
-    grad: &'d Grad,
+    grad: &'d Derivative,
     /// Its accumulator, and whether that has a time axis (an input's).
     acc: Buf,
     timed: bool,
@@ -30,7 +31,7 @@ struct Factor {
 }
 
 impl Ctx<'_> {
-    pub(super) fn echo(&self, b: &mut Builder, d: &Derivs) {
+    pub(super) fn echo(&self, b: &mut Builder, d: &Table) {
         let data = self.data(b);
         let fwd = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
         let copies: Vec<State> = (0..2)
@@ -80,8 +81,9 @@ impl Ctx<'_> {
                         self.accumulate_factor(b, &f.split, pair, f.buf, tau);
                     }
                     if let Some(i) = self.step_param() {
-                        let energy = if kind == PieceKind::Kick { self.potential } else { self.kinetic };
-                        if let Some(diff) = b.difference(&self.dag, energy, pair) {
+                        let energy =
+                            if kind == PieceKind::Kick { self.eq.potential } else { self.eq.kinetic };
+                        if let Some(diff) = b.difference(&self.eq.dag, energy, pair) {
                             let v = b.binary(BinOp::Mul, c, diff);
                             Self::add_scalar(b, acc_p[i], Vec::new(), v);
                         }
@@ -110,7 +112,7 @@ impl Ctx<'_> {
     fn plan<'d>(
         &self,
         b: &mut Builder,
-        d: &'d Derivs,
+        d: &'d Table,
         pair: [&Binding; 2],
         acc_p: &[Buf],
         acc_u: &[Buf],
@@ -121,16 +123,17 @@ impl Ctx<'_> {
         let inputs = d.v_input.iter().zip(acc_u).map(|(g, &a)| (PieceKind::Kick, g, a, true));
         let drift = d.k_param.iter().zip(acc_p).map(|(g, &a)| (PieceKind::Drift, g, a, false));
         for (kind, g, acc, timed) in kick.chain(inputs).chain(drift) {
-            let Some((grad, _)) = g else { continue };
-            let later = b.split(&self.dag, grad.node, pair).and_then(|split| {
-                let vars = self.dag.free(split.factor);
-                if vars.len() >= grad.vars.len() + split.over.len() {
+            let Some(w) = g else { continue };
+            let grad = &w.grad;
+            let later = b.split(&self.eq.dag, grad.node, pair).and_then(|split| {
+                let vars = self.eq.dag.free(split.factor);
+                if vars.len() >= grad.out.len() + split.over.len() {
                     return None; // as many loops either way: nothing to share
                 }
                 let buf = match factors.iter().find(|f| f.kind == kind && f.split.factor == split.factor) {
                     Some(f) => f.buf,
                     None => {
-                        let shape: Vec<u64> = vars.iter().map(|&v| self.dag.vars[v].hi as u64).collect();
+                        let shape: Vec<u64> = vars.iter().map(|&v| self.eq.dag.vars[v].hi as u64).collect();
                         let buf = b.buffer(format!("factor{}", factors.len()), None, None, &shape);
                         factors.push(Factor { kind, split: split.clone(), buf });
                         buf

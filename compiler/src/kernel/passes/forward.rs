@@ -3,13 +3,14 @@
 
 use hsc_runtime::{Pass, Slot};
 
-use super::{Ctx, Derivs, State};
+use super::{Ctx, State};
 use crate::kernel::Index;
 use crate::kernel::lower::{Binding, Builder, Life, Row};
 use crate::kernel::{Buf, Value};
+use crate::symbolic::Table;
 
 impl Ctx<'_> {
-    pub(super) fn forward(&self, b: &mut Builder, pass: Pass, d: &Derivs) {
+    pub(super) fn forward(&self, b: &mut Builder, pass: Pass, d: &Table) {
         let data = self.data(b);
         let state = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
         let loss = b.buffer("loss", Some(Slot::Loss), None, &[]);
@@ -25,7 +26,7 @@ impl Ctx<'_> {
                 let mut bind = self.binding(&data, Row::Fixed(0));
                 self.bind_state(&mut bind, &state, false, false, Life::Phase, None);
                 self.copy_state_to_row(b, &state, traj, Row::Fixed(0));
-                let h = b.value(&self.dag, self.hamiltonian, &bind);
+                let h = b.value(&self.eq.dag, self.eq.hamiltonian, &bind);
                 b.store(*energy, vec![Index::constant(0)], h, false);
             });
         }
@@ -36,14 +37,14 @@ impl Ctx<'_> {
                 b.phase(|b| self.piece(b, d, kind, tau, &state, &bind));
             }
             b.phase(|b| {
-                let l = b.value(&self.dag, self.loss, &bind);
+                let l = b.value(&self.eq.dag, self.eq.loss, &bind);
                 Self::add_scalar(b, loss, Vec::new(), l);
                 if let Some((params, inputs)) = &grads {
                     self.loss_direct(b, d, &bind, params, inputs);
                 }
                 if let Some((traj, energy)) = &record {
                     self.copy_state_to_row(b, &state, traj, Row::Step(1));
-                    let h = b.value(&self.dag, self.hamiltonian, &bind);
+                    let h = b.value(&self.eq.dag, self.eq.hamiltonian, &bind);
                     let row = b.row(Row::Step(1));
                     b.store(*energy, vec![row], h, false);
                 }
@@ -55,7 +56,7 @@ impl Ctx<'_> {
     pub(super) fn loss_direct(
         &self,
         b: &mut Builder,
-        d: &Derivs,
+        d: &Table,
         bind: &Binding,
         params: &[Buf],
         inputs: &[Buf],

@@ -26,26 +26,19 @@ mod echo;
 mod forward;
 mod tangent;
 
-use std::collections::HashMap;
-
 use hsc_runtime::{ArraySpec, ModelSpec, PairSpec, Pass, Side, Slot, Step};
 
 use super::lower::{Binding, Builder, LeafBind, Life, Row, Split};
 use super::{BinOp, Buf, Index, Kernel, Module, Op, Value};
 use crate::ir::{Dt, Init, Method, Program, Role, TensorId};
-use crate::symbolic::{Dag, Equations, Leaf, Node, StopReason, Var, directional, gradient};
+use crate::symbolic::{Derivative, Equations, Leaf, Table};
 
-/// Why kernels could not be built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KernelError(pub StopReason);
-
-/// Lowers every kernel of a valid model (before [`super::optimize`]).
-pub fn lower(program: &Program, eq: &Equations) -> Result<Module, KernelError> {
-    let mut cx = Ctx::new(program, eq);
-    let d = cx.derivs();
-    cx.dag.check_budget().map_err(KernelError)?;
-    let kernels = Pass::ALL.iter().map(|&pass| cx.kernel(pass, &d)).collect();
-    Ok(Module { spec: cx.spec.clone(), kernels })
+/// Lowers every kernel of a valid model (before [`super::optimize`]), reading every
+/// derivative from the symbolic stage's table: nothing here derives.
+pub fn lower(program: &Program, eq: &Equations) -> Module {
+    let cx = Ctx::new(program, eq);
+    let kernels = Pass::ALL.iter().map(|&pass| cx.kernel(pass, &eq.table)).collect();
+    Module { spec: cx.spec.clone(), kernels }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,51 +47,17 @@ enum PieceKind {
     Drift,
 }
 
-/// A derivative with one free variable per axis of what it is taken with respect to.
-#[derive(Clone, Debug)]
-struct Grad {
-    node: Node,
-    vars: Vec<Var>,
-}
-
-/// Every derivative the kernels use; `None` where it is identically zero.
-struct Derivs {
-    /// `dV/dq_a` and its derivative along `δq` (the Hessian-vector product), per pair.
-    kick: Vec<Option<(Grad, Grad)>>,
-    /// `dK/dp_a` and its derivative along `δp`, per pair.
-    drift: Vec<Option<(Grad, Grad)>>,
-    /// `dV/dθ` and `d²V/dθdq · δq`, per param.
-    v_param: Vec<Option<(Grad, Grad)>>,
-    /// `dK/dθ` and `d²K/dθdp · δp`, per param.
-    k_param: Vec<Option<(Grad, Grad)>>,
-    /// `dV/du` and `d²V/dudq · δq`, per input.
-    v_input: Vec<Option<(Grad, Grad)>>,
-    /// `dV/dq · δq` and `dK/dp · δp` (for a trainable step).
-    v_along: Node,
-    k_along: Node,
-    /// The loss's `dl/dq_a`, `dl/dp_a` per pair, `dl/dθ` per param, `dl/du` per input.
-    loss_q: Vec<Option<Grad>>,
-    loss_p: Vec<Option<Grad>>,
-    loss_param: Vec<Option<Grad>>,
-    loss_input: Vec<Option<Grad>>,
-}
-
 struct Ctx<'a> {
     program: &'a Program,
+    /// The energy, the loss and their DAG.
+    eq: &'a Equations,
     spec: ModelSpec,
-    dag: Dag,
-    hamiltonian: Node,
-    kinetic: Node,
-    potential: Node,
-    /// The in-model loss, or `sum(dL/dq · q)` over the cotangents.
-    loss: Node,
     params: Vec<TensorId>,
     inputs: Vec<TensorId>,
     targets: Vec<TensorId>,
     positions: Vec<TensorId>,
     momenta: Vec<TensorId>,
     pieces: Vec<(PieceKind, f64)>,
-    out_vars: HashMap<(usize, u64), Var>,
 }
 
 /// The buffers of the model's own arrays in one kernel.
@@ -123,7 +82,7 @@ impl State {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(program: &'a Program, eq: &Equations) -> Ctx<'a> {
+    fn new(program: &'a Program, eq: &'a Equations) -> Ctx<'a> {
         let of = |pred: fn(&Role) -> bool| -> Vec<TensorId> {
             program.tensors.iter().filter(|(_, t)| pred(&t.role)).map(|(id, _)| id).collect()
         };
@@ -154,7 +113,7 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|p| PairSpec { position: array(p.position), momentum: array(p.momentum) })
                 .collect(),
-            has_loss: eq.loss.is_some(),
+            has_loss: eq.has_loss,
             integrator: match program.integrator.method {
                 Method::Leapfrog => "leapfrog".into(),
                 Method::Yoshida4 => "yoshida4".into(),
@@ -177,104 +136,7 @@ impl<'a> Ctx<'a> {
                 ]
             }
         };
-        let mut dag = eq.dag.clone();
-        dag.renew_budget();
-        let loss = match eq.loss {
-            Some(l) => l,
-            None => {
-                // sum over each position array of dL/dq[idx] * q[idx].
-                let mut terms = Vec::new();
-                for &q in &positions {
-                    let t = &program.tensors[q];
-                    let vars: Vec<Var> = t
-                        .shape
-                        .iter()
-                        .enumerate()
-                        .map(|(a, axis)| {
-                            dag.var(
-                                ["i", "j", "k", "l"].get(a).unwrap_or(&"r"),
-                                0,
-                                axis.size as i64,
-                                axis.dim.clone(),
-                            )
-                        })
-                        .collect();
-                    let index: Vec<_> = vars.iter().map(|&v| crate::symbolic::Ix::var(v)).collect();
-                    let g = dag.load(Leaf::Cotangent(q), index.clone());
-                    let x = dag.load(Leaf::Tensor(q), index);
-                    let prod = dag.mul2(g, x);
-                    terms.push(if vars.is_empty() { prod } else { dag.sum(vars, prod) });
-                }
-                dag.add(terms)
-            }
-        };
-        Ctx {
-            program,
-            spec,
-            dag,
-            hamiltonian: eq.hamiltonian,
-            kinetic: eq.kinetic,
-            potential: eq.potential,
-            loss,
-            params,
-            inputs,
-            targets,
-            positions,
-            momenta,
-            pieces,
-            out_vars: HashMap::new(),
-        }
-    }
-
-    /// `d e / d wrt[...]` with shared output variables; `None` when it is zero.
-    fn grad(&mut self, e: Node, wrt: TensorId) -> Option<Grad> {
-        let mut vars = Vec::new();
-        for (a, axis) in self.program.tensors[wrt].shape.iter().enumerate() {
-            let key = (a, axis.size);
-            let fresh = self.out_vars.len();
-            let names = ["k", "l", "m", "n", "a", "b"];
-            let dag = &mut self.dag;
-            let v = *self.out_vars.entry(key).or_insert_with(|| {
-                dag.var(names[fresh % names.len()], 0, axis.size as i64, axis.dim.clone())
-            });
-            vars.push(v);
-        }
-        let node = gradient(&mut self.dag, e, Leaf::Tensor(wrt), &vars);
-        (self.dag.constant(node) != Some(0.0)).then_some(Grad { node, vars })
-    }
-
-    /// The derivative of `e` along the directions of `of`.
-    fn along(&mut self, e: Node, of: &[TensorId]) -> Node {
-        let parts: Vec<Node> =
-            of.iter().map(|&s| directional(&mut self.dag, e, Leaf::Tensor(s), Leaf::Direction(s))).collect();
-        self.dag.add(parts)
-    }
-
-    /// A gradient and its derivative along `of`.
-    fn grad2(&mut self, e: Node, wrt: TensorId, of: &[TensorId]) -> Option<(Grad, Grad)> {
-        let g = self.grad(e, wrt)?;
-        let node = self.along(g.node, of);
-        let vars = g.vars.clone();
-        Some((g, Grad { node, vars }))
-    }
-
-    fn derivs(&mut self) -> Derivs {
-        let (k, v, l) = (self.kinetic, self.potential, self.loss);
-        let (qs, ps) = (self.positions.clone(), self.momenta.clone());
-        let (params, inputs) = (self.params.clone(), self.inputs.clone());
-        Derivs {
-            kick: qs.iter().map(|&q| self.grad2(v, q, &qs)).collect(),
-            drift: ps.iter().map(|&p| self.grad2(k, p, &ps)).collect(),
-            v_param: params.iter().map(|&t| self.grad2(v, t, &qs)).collect(),
-            k_param: params.iter().map(|&t| self.grad2(k, t, &ps)).collect(),
-            v_input: inputs.iter().map(|&t| self.grad2(v, t, &qs)).collect(),
-            v_along: self.along(v, &qs),
-            k_along: self.along(k, &ps),
-            loss_q: qs.iter().map(|&q| self.grad(l, q)).collect(),
-            loss_p: ps.iter().map(|&p| self.grad(l, p)).collect(),
-            loss_param: params.iter().map(|&t| self.grad(l, t)).collect(),
-            loss_input: inputs.iter().map(|&t| self.grad(l, t)).collect(),
-        }
+        Ctx { program, eq, spec, params, inputs, targets, positions, momenta, pieces }
     }
 
     fn shape(&self, t: TensorId) -> Vec<u64> {
@@ -389,7 +251,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn kernel(&mut self, pass: Pass, d: &Derivs) -> Kernel {
+    fn kernel(&self, pass: Pass, d: &Table) -> Kernel {
         let mut b = Builder::new(pass);
         match pass {
             Pass::Forward | Pass::ForwardGrad | Pass::ForwardRecord => self.forward(&mut b, pass, d),
@@ -406,15 +268,15 @@ impl<'a> Ctx<'a> {
     fn accumulate(
         &self,
         b: &mut Builder,
-        g: &Grad,
+        g: &Derivative,
         bind: &Binding,
         buf: Buf,
         timed: bool,
         scale: Option<Value>,
         sign: f64,
     ) {
-        let dag = &self.dag;
-        b.for_vars(dag, &g.vars, |b, idx| {
+        let dag = &self.eq.dag;
+        b.for_vars(dag, &g.out, |b, idx| {
             let v = b.value(dag, g.node, bind);
             let v = match scale {
                 Some(s) => b.binary(BinOp::Mul, s, v),
@@ -432,14 +294,14 @@ impl<'a> Ctx<'a> {
     fn accumulate_difference(
         &self,
         b: &mut Builder,
-        g: &Grad,
+        g: &Derivative,
         binds: [&Binding; 2],
         buf: Buf,
         timed: bool,
         scale: Value,
     ) {
-        let dag = &self.dag;
-        b.for_vars(dag, &g.vars, |b, idx| {
+        let dag = &self.eq.dag;
+        b.for_vars(dag, &g.out, |b, idx| {
             let Some(diff) = b.difference(dag, g.node, binds) else { return };
             let v = b.binary(BinOp::Mul, scale, diff);
             Self::add_at(b, buf, timed, idx, v);
@@ -457,7 +319,7 @@ impl<'a> Ctx<'a> {
         factor: Buf,
         scale: Value,
     ) {
-        let dag = &self.dag;
+        let dag = &self.eq.dag;
         let vars = dag.free(split.factor).to_vec();
         b.for_vars(dag, &vars, |b, idx| {
             let Some(diff) = b.difference(dag, split.factor, binds) else { return };
@@ -473,15 +335,15 @@ impl<'a> Ctx<'a> {
     fn accumulate_deferred(
         &self,
         b: &mut Builder,
-        g: &Grad,
+        g: &Derivative,
         split: &Split,
         factor: Buf,
         bind: &Binding,
         buf: Buf,
         timed: bool,
     ) {
-        let dag = &self.dag;
-        b.for_vars(dag, &g.vars, |b, idx| {
+        let dag = &self.eq.dag;
+        b.for_vars(dag, &g.out, |b, idx| {
             let v = b.deferred(dag, g.node, split, factor, bind);
             Self::add_at(b, buf, timed, idx, v);
         });
@@ -489,7 +351,7 @@ impl<'a> Ctx<'a> {
 
     /// `factor[..] = 0`, for the next step.
     fn clear_factor(&self, b: &mut Builder, split: &Split, factor: Buf) {
-        let dag = &self.dag;
+        let dag = &self.eq.dag;
         let vars = dag.free(split.factor).to_vec();
         b.for_vars(dag, &vars, |b, idx| {
             let zero = b.emit_root(Op::Const(0.0));
@@ -498,9 +360,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// `x[idx] += sign · scale · value(g)` in place, where `x` is a state buffer.
-    fn update(&self, b: &mut Builder, g: &Grad, bind: &Binding, x: Buf, scale: Value, sign: f64) {
-        let dag = &self.dag;
-        b.for_vars(dag, &g.vars, |b, idx| {
+    fn update(&self, b: &mut Builder, g: &Derivative, bind: &Binding, x: Buf, scale: Value, sign: f64) {
+        let dag = &self.eq.dag;
+        b.for_vars(dag, &g.out, |b, idx| {
             let v = b.value(dag, g.node, bind);
             let step = b.binary(BinOp::Mul, scale, v);
             let old = b.load(x, idx.to_vec());
@@ -523,17 +385,17 @@ impl<'a> Ctx<'a> {
     }
 
     /// Applies one piece to `state` (bound in `bind`).
-    fn piece(&self, b: &mut Builder, d: &Derivs, kind: PieceKind, tau: Value, state: &State, bind: &Binding) {
+    fn piece(&self, b: &mut Builder, d: &Table, kind: PieceKind, tau: Value, state: &State, bind: &Binding) {
         for a in 0..self.positions.len() {
             match kind {
                 PieceKind::Kick => {
-                    if let Some((g, _)) = &d.kick[a] {
-                        self.update(b, g, bind, state.p[a], tau, -1.0);
+                    if let Some(w) = &d.kick[a] {
+                        self.update(b, &w.grad, bind, state.p[a], tau, -1.0);
                     }
                 }
                 PieceKind::Drift => {
-                    if let Some((g, _)) = &d.drift[a] {
-                        self.update(b, g, bind, state.q[a], tau, 1.0);
+                    if let Some(w) = &d.drift[a] {
+                        self.update(b, &w.grad, bind, state.q[a], tau, 1.0);
                     }
                 }
             }
@@ -549,7 +411,7 @@ impl<'a> Ctx<'a> {
     fn piece_jvp(
         &self,
         b: &mut Builder,
-        d: &Derivs,
+        d: &Table,
         kind: PieceKind,
         (tau, c): (Value, Value),
         bind: &Binding,
@@ -562,17 +424,17 @@ impl<'a> Ctx<'a> {
             PieceKind::Drift => (&d.k_param, &[][..], d.k_along),
         };
         for (g, &buf) in params.iter().zip(acc_p) {
-            if let Some((_, h)) = g {
-                self.accumulate(b, h, bind, buf, false, Some(tau), sign);
+            if let Some(w) = g {
+                self.accumulate(b, &w.hvp, bind, buf, false, Some(tau), sign);
             }
         }
         for (g, &buf) in inputs.iter().zip(acc_u) {
-            if let Some((_, h)) = g {
-                self.accumulate(b, h, bind, buf, true, Some(tau), sign);
+            if let Some(w) = g {
+                self.accumulate(b, &w.hvp, bind, buf, true, Some(tau), sign);
             }
         }
         if let Some(i) = self.step_param() {
-            let v = b.value(&self.dag, energy_along, bind);
+            let v = b.value(&self.eq.dag, energy_along, bind);
             let v = b.binary(BinOp::Mul, c, v);
             let v = if sign < 0.0 { b.emit(Op::Neg(v)) } else { v };
             Self::add_scalar(b, acc_p[i], Vec::new(), v);
@@ -580,13 +442,13 @@ impl<'a> Ctx<'a> {
         for a in 0..self.positions.len() {
             match kind {
                 PieceKind::Kick => {
-                    if let Some((_, h)) = &d.kick[a] {
-                        self.update(b, h, bind, out.p[a], tau, -1.0);
+                    if let Some(w) = &d.kick[a] {
+                        self.update(b, &w.hvp, bind, out.p[a], tau, -1.0);
                     }
                 }
                 PieceKind::Drift => {
-                    if let Some((_, h)) = &d.drift[a] {
-                        self.update(b, h, bind, out.q[a], tau, 1.0);
+                    if let Some(w) = &d.drift[a] {
+                        self.update(b, &w.hvp, bind, out.q[a], tau, 1.0);
                     }
                 }
             }
@@ -629,12 +491,12 @@ impl<'a> Ctx<'a> {
 
     /// Computes `dl/dq`, `dl/dp` at `bind` into `nudge.p`, `nudge.q` (so that adding `nudge`
     /// applies `S ∇l`).
-    fn loss_gradient(&self, b: &mut Builder, d: &Derivs, bind: &Binding, nudge: &State) {
-        let dag = &self.dag;
+    fn loss_gradient(&self, b: &mut Builder, d: &Table, bind: &Binding, nudge: &State) {
+        let dag = &self.eq.dag;
         for a in 0..self.positions.len() {
             for (g, dst) in [(&d.loss_q[a], nudge.p[a]), (&d.loss_p[a], nudge.q[a])] {
                 if let Some(g) = g {
-                    b.for_vars(dag, &g.vars, |b, idx| {
+                    b.for_vars(dag, &g.out, |b, idx| {
                         let v = b.value(dag, g.node, bind);
                         b.store(dst, idx.to_vec(), v, false);
                     });
@@ -644,7 +506,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// `x += scale · nudge` for every state array the loss pushes.
-    fn apply_nudge(&self, b: &mut Builder, d: &Derivs, x: &State, nudge: &State, scale: Option<Value>) {
+    fn apply_nudge(&self, b: &mut Builder, d: &Table, x: &State, nudge: &State, scale: Option<Value>) {
         for a in 0..self.positions.len() {
             for (g, src, dst) in [(&d.loss_q[a], nudge.p[a], x.p[a]), (&d.loss_p[a], nudge.q[a], x.q[a])] {
                 if g.is_none() {

@@ -3,12 +3,13 @@
 
 use hsc_runtime::Slot;
 
-use super::{Ctx, Derivs};
+use super::Ctx;
 use crate::kernel::lower::{Builder, Life, Row};
 use crate::kernel::{Op, Value};
+use crate::symbolic::Table;
 
 impl Ctx<'_> {
-    pub(super) fn tangent(&self, b: &mut Builder, d: &Derivs) {
+    pub(super) fn tangent(&self, b: &mut Builder, d: &Table) {
         let data = self.data(b);
         let fwd = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
         let xhat = self.state(b, |n| format!("{n}_echo"), |_| None, None);
