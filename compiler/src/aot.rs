@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::Compiled;
 use crate::backend::Error;
-use crate::backend::cranelift::{self, ObjectTarget, abi, symbol};
+use crate::backend::cranelift::{self, ObjectTarget, symbol};
 
 /// The three files of a compiled model.
 pub struct Artifacts {
@@ -38,7 +38,10 @@ pub fn describe(compiled: &Compiled, real: Real) -> String {
         .kernels
         .iter()
         .map(|k| {
-            let buffers: Vec<_> = abi(k)
+            let buffers: Vec<_> = compiled
+                .module
+                .info(k.pass)
+                .abi
                 .buffers
                 .iter()
                 .map(|b| {
@@ -214,7 +217,7 @@ pub fn rust(compiled: &Compiled, real: Real) -> String {
     line(&mut s, "    pub fn new() -> Model {");
     line(&mut s, "        let kernels: Vec<(rt::KernelAbi, rt::KernelFn)> = vec![");
     for k in &compiled.module.kernels {
-        let a = abi(k);
+        let a = &compiled.module.info(k.pass).abi;
         let buffers: Vec<String> = a
             .buffers
             .iter()

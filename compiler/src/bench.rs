@@ -109,18 +109,18 @@ fn roofline(
         "tangent" => &[Pass::ForwardGrad, Pass::Tangent],
         _ => &[Pass::ForwardRecord, Pass::Bptt],
     };
-    let mut cost = crate::backend::cuda::cost::Cost::default();
+    let mut cost = crate::kernel::info::cost::Cost::default();
     for &k in kernels {
-        let c = crate::backend::cuda::cost::per_step(compiled.module.kernel(k), precision.size());
+        let c = compiled.module.info(k).step;
         cost.flops += c.flops;
         cost.calls += c.calls;
-        cost.bytes += c.bytes;
+        cost.numbers += c.numbers;
     }
     let rate = |x: f64| x * work / seconds;
     Roofline {
         flops: rate(cost.flops),
         calls: rate(cost.calls),
-        bandwidth: rate(cost.bytes),
+        bandwidth: rate(cost.numbers * precision.size() as f64),
         peak_flops: limits.map(|l| if precision == Precision::F32 { l.f32_flops } else { l.f64_flops }),
         peak_bandwidth: limits.map(|l| l.bandwidth),
     }

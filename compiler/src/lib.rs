@@ -64,8 +64,8 @@ pub struct Compiled {
     pub program: ir::Program,
     /// Its derivatives.
     pub equations: symbolic::Equations,
-    /// Its kernels.
-    pub module: std::sync::Arc<kernel::Module>,
+    /// Its kernels, verified, with their facts.
+    pub module: kernel::Verified,
 }
 
 /// What runs the kernels.
@@ -133,7 +133,7 @@ impl std::str::FromStr for Backend {
 impl Compiled {
     /// A runtime model that runs the kernels on the reference interpreter.
     pub fn interpreted(&self, precision: kernel::Precision) -> hsc_runtime::Model {
-        let engine = kernel::Interpreter::new(self.module.clone(), precision);
+        let engine = kernel::Interpreter::new(self.module.shared(), precision);
         hsc_runtime::Model::new(self.module.spec.clone(), std::sync::Arc::new(engine))
     }
 
@@ -195,12 +195,11 @@ pub fn load(path: &std::path::Path, overrides: &[Override]) -> Result<Compiled, 
 /// says, and builds its kernels.
 pub fn compile(program: ir::Program, facts: &analysis::Facts) -> Result<Compiled, Diagnostic> {
     let equations = equations(&program, facts)?;
-    let module = kernel::build(&program, &equations);
-    if let Err(errors) = kernel::verify_module(&module) {
+    let module = kernel::Verified::new(kernel::build(&program, &equations)).map_err(|errors| {
         let what = format!("the kernels do not verify ({} violations)", errors.len());
-        return Err(errors.iter().fold(Diagnostic::internal(what), |d, e| d.with_note(e.to_string())));
-    }
-    Ok(Compiled { program, equations, module: std::sync::Arc::new(module) })
+        errors.iter().fold(Diagnostic::internal(what), |d, e| d.with_note(e.to_string()))
+    })?;
+    Ok(Compiled { program, equations, module })
 }
 
 /// The result of the front end on one file.

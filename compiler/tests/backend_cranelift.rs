@@ -22,7 +22,7 @@ mod common;
 use std::sync::Arc;
 
 use hsc::Compiled;
-use hsc::backend::cranelift::{ObjectTarget, abi, object, symbol};
+use hsc::backend::cranelift::{ObjectTarget, object, symbol};
 use hsc::kernel::Precision;
 use hsc_runtime::{CompiledEngine, KernelFn, Model};
 
@@ -49,11 +49,11 @@ fn aot(compiled: &Compiled, p: Precision, dir: &std::path::Path) -> Result<Model
     // SAFETY: the library holds only hsc's kernels, which have no initialisers.
     let library = unsafe { libloading::Library::new(&lib) }.map_err(|e| e.to_string())?;
     let mut kernels = Vec::new();
-    for k in &module.kernels {
+    for (k, info) in module.kernels() {
         let sym = symbol(&module.spec.name, k);
         // SAFETY: every kernel symbol has the `KernelFn` signature.
         let f: KernelFn = unsafe { *library.get::<KernelFn>(sym.as_bytes()).map_err(|e| e.to_string())? };
-        kernels.push((abi(k), f));
+        kernels.push((info.abi.clone(), f));
     }
     // SAFETY: the kernels are hsc's, verified in bounds; the library lives in the engine.
     let engine = unsafe { CompiledEngine::new(kernels, p, "cranelift-aot", Arc::new(library)) };

@@ -34,10 +34,8 @@ fn every_example_at_every_stage() {
             );
             let compiled =
                 hsc::compile(program.clone(), facts).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
-            hsc::kernel::verify_module(&compiled.module).unwrap_or_else(|e| panic!("{file_name}: {e:?}"));
             insta::assert_snapshot!(format!("{name}@kernels"), compiled.module.to_string());
-            let cuda = hsc::backend::cuda::emit(&compiled.module, hsc::kernel::Precision::F32)
-                .unwrap_or_else(|e| panic!("{file_name}: {e}"));
+            let cuda = hsc::backend::cuda::emit(&compiled.module, hsc::kernel::Precision::F32);
             insta::assert_snapshot!(format!("{name}@cuda"), cuda.text);
         }
     });

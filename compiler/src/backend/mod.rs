@@ -1,16 +1,15 @@
 //! Backends: code generation from the kernel IR.
 //!
-//! Every backend's entry points pass [`verified`] first, so native code is made only from
-//! kernels the verifier accepts, in every build, and report failure as one [`Error`], which
-//! tells a machine that lacks what the backend needs ([`Error::Unavailable`]: tests skip on
-//! it, and only on it) from a bug of hsc.
+//! Every backend takes a [`Verified`](crate::kernel::Verified) module, which only the
+//! verifier makes (in every build), with the facts of each kernel: native code is made only
+//! from kernels the verifier accepted, and no backend decides dependence itself. Failure is
+//! one [`Error`], which tells a machine that lacks what the backend needs
+//! ([`Error::Unavailable`]: tests skip on it, and only on it) from a bug of hsc.
 
 pub mod cranelift;
 pub mod cuda;
 
 use hsc_grammar::Diagnostic;
-
-use crate::kernel::{Module, VerifyError, verify_module};
 
 /// Why a backend made no code or no engine.
 #[derive(Debug, thiserror::Error)]
@@ -22,23 +21,9 @@ pub enum Error {
         /// What is missing, in a sentence.
         why: String,
     },
-    /// The kernels break an invariant of the kernel IR, so no native code was made from them
-    /// (a bug of hsc, caught before it could write out of bounds).
-    #[error("the kernels do not verify: {}", list(.0))]
-    Unverified(Vec<VerifyError>),
     /// Code generation, the generated code's compiler or the device failed: a bug of hsc.
     #[error("{0}")]
     Internal(String),
-}
-
-/// The first violations, one per line, and how many more there are.
-fn list(errors: &[VerifyError]) -> String {
-    const SHOWN: usize = 10;
-    let mut lines: Vec<String> = errors.iter().take(SHOWN).map(|e| e.to_string()).collect();
-    if errors.len() > SHOWN {
-        lines.push(format!("... and {} more", errors.len() - SHOWN));
-    }
-    lines.join("; ")
 }
 
 impl Error {
@@ -64,15 +49,9 @@ impl Error {
     }
 }
 
-/// The guard every backend passes before it makes code: every kernel of `module` verifies.
-pub fn verified(module: &Module) -> Result<(), Error> {
-    verify_module(module).map_err(Error::Unverified)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Error, cranelift, cuda};
-    use crate::kernel::{Module, Precision, Stmt};
+    use crate::kernel::{Module, Stmt, Verified};
 
     /// Widens every loop by one iteration, so that each reads or writes past its buffer.
     fn widen(stmts: &mut [Stmt]) {
@@ -88,34 +67,21 @@ mod tests {
         }
     }
 
-    /// The guard holds in every build (it is not a debug assertion): a kernel corrupted after
-    /// it was verified reaches no backend, and the error lists every violation, of every
-    /// kernel, not the first.
+    /// Backends take only a `Verified` module, and the verifier that makes one runs in every
+    /// build (it is not a debug assertion): a kernel corrupted after it was built is refused,
+    /// with every violation of every kernel, not the first.
     #[test]
-    fn kernels_that_do_not_verify_reach_no_backend() {
+    fn kernels_that_do_not_verify_make_no_verified_module() {
         let compiled = crate::load(std::path::Path::new("../examples/nonlin_hru.ham"), &[]).unwrap();
-        let mut module: Module = (*compiled.module).clone();
-        assert!(super::verified(&module).is_ok());
+        let mut module: Module = (*compiled.module.shared()).clone();
+        assert!(Verified::new(module.clone()).is_ok());
         for k in &mut module.kernels {
             widen(&mut k.body);
         }
-        let tried: [(&str, Result<(), Error>); 4] = [
-            ("jit", cranelift::jit(&module, Precision::F32).map(drop)),
-            (
-                "object",
-                cranelift::object(&module, Precision::F64, cranelift::ObjectTarget::Portable).map(drop),
-            ),
-            ("asm", cranelift::disassemble(&module, Precision::F32).map(drop)),
-            ("cuda", cuda::emit(&module, Precision::F32).map(drop)),
-        ];
-        for (what, result) in tried {
-            let Err(Error::Unverified(errors)) = result else {
-                panic!("{what}: the corrupted kernels were not refused")
-            };
-            let kernels: std::collections::BTreeSet<&str> = errors.iter().map(|e| e.kernel).collect();
-            assert_eq!(kernels.len(), module.kernels.len(), "{what}: {errors:?}");
-            assert!(errors.len() > module.kernels.len(), "{what}: only {} violations", errors.len());
-            assert!(errors.iter().any(|e| e.message.contains("is accessed at")), "{what}: {errors:?}");
-        }
+        let errors = Verified::new(module.clone()).expect_err("the widened kernels were accepted");
+        let kernels: std::collections::BTreeSet<&str> = errors.iter().map(|e| e.kernel).collect();
+        assert_eq!(kernels.len(), module.kernels.len(), "{errors:?}");
+        assert!(errors.len() > module.kernels.len(), "only {} violations", errors.len());
+        assert!(errors.iter().any(|e| e.message.contains("is accessed at")), "{errors:?}");
     }
 }

@@ -381,7 +381,7 @@ fn compile_cuda(
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
         Ok(format!("  wrote {} ({} bytes)\n", path.display(), bytes.len()))
     };
-    let source = emit(&c.module, precision).map_err(|e| e.diagnostic(hsc::Backend::Cuda))?;
+    let source = emit(&c.module, precision);
     let mut text = write("cu", source.text.as_bytes())?;
     if let Err(e) = nvrtc::load() {
         text += &format!("  no .ptx: {e}\n");
@@ -427,10 +427,7 @@ pub fn main() -> ExitCode {
                 },
                 Stage::Kernels => compiled(front, None)?.map(|c| c.module.to_string()).unwrap_or_default(),
                 Stage::Cuda => compiled(front, None)?
-                    .map(|c| hsc::backend::cuda::emit(&c.module, precision))
-                    .transpose()
-                    .map_err(|e| e.diagnostic(hsc::Backend::Cuda))?
-                    .map(|s| s.text)
+                    .map(|c| hsc::backend::cuda::emit(&c.module, precision).text)
                     .unwrap_or_default(),
                 Stage::Asm => match compiled(front, None)? {
                     Some(c) => hsc::backend::cranelift::disassemble(&c.module, precision)

@@ -17,18 +17,19 @@
 //! in every build, before native code is made ([`verify_module`]).
 
 mod display;
+pub mod info;
 mod interp;
-pub mod lanes;
 mod lower;
 mod optimize;
 mod passes;
 mod verify;
+pub mod walk;
 
 use cranelift_entity::{PrimaryMap, entity_impl};
 use hsc_runtime::{ModelSpec, Pass, Slot};
 
+pub use info::{Info, Verified};
 pub use interp::{Interpreter, Precision};
-pub(crate) use optimize::memory;
 pub use passes::lower;
 pub use verify::{VerifyError, verify, verify_module};
 

@@ -8,14 +8,15 @@
 //! Invariants:
 //! - SSA: every value is defined once, before every use, in the same block or one enclosing it;
 //!   a reduction's summand is defined in its body or before it.
-//! - Every loop variable an index uses is bound by an enclosing loop.
+//! - Every loop variable an index uses is bound by an enclosing loop, and each is bound by one
+//!   loop only (the kernel facts are kept per loop variable).
 //! - Every load and store has one index per axis (the time axis first) and stays inside its
 //!   buffer for every value of its loop variables; a time index is `t + c` with `c` within the
 //!   rows the buffer has beyond `T`.
 //! - Kernels never write the model's params, inputs, targets or cotangents.
 //! - Only the echo reads `ε`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use hsc_runtime::{Pass, Slot};
@@ -39,8 +40,13 @@ impl fmt::Display for VerifyError {
 
 /// Checks every invariant of a kernel; every violation found, in program order.
 pub fn verify(k: &Kernel) -> Result<(), Vec<VerifyError>> {
-    let mut v =
-        Verifier { k, defined: vec![false; k.values as usize], ranges: HashMap::new(), errors: Vec::new() };
+    let mut v = Verifier {
+        k,
+        defined: vec![false; k.values as usize],
+        ranges: HashMap::new(),
+        bound: HashSet::new(),
+        errors: Vec::new(),
+    };
     let mut scope = Vec::new();
     v.block(&k.body, &mut scope);
     if v.errors.is_empty() {
@@ -71,6 +77,8 @@ struct Verifier<'a> {
     defined: Vec<bool>,
     /// The range of each bound loop variable; `None` for the time loop.
     ranges: HashMap<LoopVar, Option<(i64, i64)>>,
+    /// Every loop variable bound so far.
+    bound: HashSet<LoopVar>,
     /// What is wrong, in program order.
     errors: Vec<String>,
 }
@@ -148,6 +156,8 @@ impl Verifier<'_> {
         let outer = self.ranges.insert(var, range);
         if outer.is_some() {
             self.errors.push(format!("loop variable {var} is bound twice"));
+        } else if !self.bound.insert(var) {
+            self.errors.push(format!("loop variable {var} is bound by two loops"));
         }
         outer
     }

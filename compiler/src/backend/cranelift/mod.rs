@@ -1,7 +1,7 @@
 //! The Cranelift backend: kernel IR to machine code, just in time ([`jit`]) or ahead of time
 //! into an object file ([`object`]). Both go through [`define_kernels`], generic over
-//! `cranelift_module::Module`, so the code they contain is the same, and which makes code only
-//! from kernels that verify ([`super::verified`]).
+//! `cranelift_module::Module`, so the code they contain is the same. Both take a
+//! [`Verified`] module: code is made only from kernels the verifier accepted.
 //!
 //! - `translate.rs`: one kernel to one function.
 //! - [`math`]: the language's functions as IR (no libm, so a kernel imports nothing).
@@ -18,12 +18,12 @@ use cranelift_codegen::{Context, isa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module as _};
-use hsc_runtime::{AbiBuffer, CompiledEngine, KernelAbi, KernelFn, Real};
+use hsc_runtime::{CompiledEngine, KernelFn, Real};
 
 pub use object::{ObjectTarget, object};
 
 use super::Error;
-use crate::kernel::{Kernel, Module};
+use crate::kernel::{Kernel, Verified};
 
 fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
     Error::internal(what)
@@ -34,18 +34,6 @@ fn unsupported(e: impl std::fmt::Display) -> Error {
     Error::Unavailable { why: format!("Cranelift does not support this host: {e}") }
 }
 
-/// The buffer layout of a kernel, as the runtime sees it.
-pub fn abi(kernel: &Kernel) -> KernelAbi {
-    KernelAbi {
-        pass: kernel.pass,
-        buffers: kernel
-            .buffers
-            .values()
-            .map(|b| AbiBuffer { slot: b.slot, row_len: b.row_len(), time: b.time })
-            .collect(),
-    }
-}
-
 /// The symbol of a kernel: `hsc_<model>_<pass>`, lower case.
 pub fn symbol(model: &str, kernel: &Kernel) -> String {
     format!("hsc_{}_{}", model.to_lowercase(), kernel.pass.name())
@@ -54,7 +42,7 @@ pub fn symbol(model: &str, kernel: &Kernel) -> String {
 /// Declares and defines every kernel of `module` in `m`; returns their ids in kernel order.
 pub fn define_kernels<M: cranelift_module::Module>(
     m: &mut M,
-    module: &Module,
+    module: &Verified,
     real: Real,
     linkage: Linkage,
 ) -> Result<Vec<FuncId>, Error> {
@@ -66,7 +54,7 @@ pub fn define_kernels<M: cranelift_module::Module>(
 /// Cranelift's listing of the machine code of every kernel, compiled for this machine as the
 /// JIT compiles it (`hsc emit --stage asm`): one section per kernel, headed by its symbol and
 /// size.
-pub fn disassemble(module: &Module, real: Real) -> Result<String, Error> {
+pub fn disassemble(module: &Verified, real: Real) -> Result<String, Error> {
     let mut m =
         JITModule::new(JITBuilder::with_isa(native_isa()?, cranelift_module::default_libcall_names()));
     let mut text = String::new();
@@ -80,26 +68,25 @@ pub fn disassemble(module: &Module, real: Real) -> Result<String, Error> {
 }
 
 /// Declares and defines every kernel, handing `each` its id, symbol and context (compiled,
-/// with Cranelift's listing when `listing` asks for one) before the next kernel; refuses a
-/// module whose kernels do not verify before it translates any.
+/// with Cranelift's listing when `listing` asks for one) before the next kernel.
 fn define_each<M: cranelift_module::Module>(
     m: &mut M,
-    module: &Module,
+    module: &Verified,
     real: Real,
     linkage: Linkage,
     listing: bool,
     mut each: impl FnMut(FuncId, &str, &Context),
 ) -> Result<(), Error> {
-    super::verified(module)?;
     let sig = translate::signature(m.target_config().pointer_type(), m.target_config().default_call_conv);
     let mut ctx = Context::new();
     let mut fctx = FunctionBuilderContext::new();
-    for kernel in &module.kernels {
+    for (kernel, info) in module.kernels() {
         let name = symbol(&module.spec.name, kernel);
         let id = m.declare_function(&name, linkage, &sig).map_err(fail(&name))?;
         ctx.func.signature = sig.clone();
         ctx.set_disasm(listing);
-        translate::translate(FunctionBuilder::new(&mut ctx.func, &mut fctx), kernel, real, m.target_config());
+        let builder = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        translate::translate(builder, kernel, info, real, m.target_config());
         if cfg!(debug_assertions) {
             cranelift_codegen::verify_function(&ctx.func, m.isa())
                 .map_err(|e| Error::Internal(format!("{name} does not verify in Cranelift: {e}")))?;
@@ -145,25 +132,24 @@ impl Drop for Code {
 }
 
 /// Compiles every kernel of `module` to native code in memory: an engine for the runtime.
-pub fn jit(module: &Module, real: Real) -> Result<CompiledEngine, Error> {
+pub fn jit(module: &Verified, real: Real) -> Result<CompiledEngine, Error> {
     let mut m =
         JITModule::new(JITBuilder::with_isa(native_isa()?, cranelift_module::default_libcall_names()));
     let ids = define_kernels(&mut m, module, real, Linkage::Local)?;
     m.finalize_definitions().map_err(fail("linking"))?;
     let kernels = module
-        .kernels
-        .iter()
+        .kernels()
         .zip(ids)
-        .map(|(k, id)| {
+        .map(|((_, info), id)| {
             let code = m.get_finalized_function(id);
             // SAFETY: `define_kernels` gave it the `KernelFn` signature.
             let f = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
-            (abi(k), f)
+            (info.abi.clone(), f)
         })
         .collect();
     let code = Arc::new(Code(std::mem::ManuallyDrop::new(m)));
     // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
-    // (`define_kernels` translated them only after the kernel verifier proved every index in
-    // bounds), and the code lives in `code`.
+    // (the module is `Verified`: the kernel verifier proved every index in bounds), and the
+    // code lives in `code`.
     Ok(unsafe { CompiledEngine::new(kernels, real, crate::Backend::Cranelift.name(), code) })
 }

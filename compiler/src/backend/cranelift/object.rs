@@ -8,7 +8,7 @@ use hsc_runtime::Real;
 
 use super::{define_kernels, fail, unsupported};
 use crate::backend::Error;
-use crate::kernel::Module;
+use crate::kernel::Verified;
 
 /// Which CPUs an object file runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum ObjectTarget {
 
 /// Compiles every kernel of `module` into the bytes of an object file for this machine's
 /// architecture and operating system.
-pub fn object(module: &Module, real: Real, target: ObjectTarget) -> Result<Vec<u8>, Error> {
+pub fn object(module: &Verified, real: Real, target: ObjectTarget) -> Result<Vec<u8>, Error> {
     let mut flags = settings::builder();
     flags.set("opt_level", "speed").map_err(fail("opt_level"))?;
     // Rust executables on Linux are position independent.

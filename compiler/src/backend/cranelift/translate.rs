@@ -20,8 +20,8 @@ use hsc_runtime::Real;
 
 use super::{math, math_f32};
 use crate::ir::Func;
-use crate::kernel::{BinOp, Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
-use crate::kernel::{lanes, memory};
+use crate::kernel::info::lanes::UNROLL;
+use crate::kernel::{BinOp, Buf, Cond, Index, Info, Kernel, LoopVar, Op, Stmt, Value};
 
 /// The signature of every kernel, for a target whose pointers are `ptr`.
 pub fn signature(ptr: ir::Type, call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
@@ -35,9 +35,15 @@ pub fn signature(ptr: ir::Type, call_conv: cranelift_codegen::isa::CallConv) -> 
     sig
 }
 
-/// Fills `b` (a builder over a function with [`signature`]) with the body of `kernel`, for a
-/// target with the frontend config `target`.
-pub fn translate(mut b: FunctionBuilder<'_>, kernel: &Kernel, real: Real, target: TargetFrontendConfig) {
+/// Fills `b` (a builder over a function with [`signature`]) with the body of `kernel`, whose
+/// facts are `info`, for a target with the frontend config `target`.
+pub fn translate(
+    mut b: FunctionBuilder<'_>,
+    kernel: &Kernel,
+    info: &Info,
+    real: Real,
+    target: TargetFrontendConfig,
+) {
     let ptr = target.pointer_type();
     let fty = match real {
         Real::F32 => types::F32,
@@ -59,12 +65,12 @@ pub fn translate(mut b: FunctionBuilder<'_>, kernel: &Kernel, real: Real, target
     let mut t = Translator {
         b,
         k: kernel,
+        info,
         real,
         fty,
         values: vec![None; kernel.values as usize],
         vars: vec![None; kernel.vars.len()],
         fixed: vec![None; kernel.vars.len()],
-        frozen: frozen(kernel),
         bases,
         steps: params[1],
         eps,
@@ -83,31 +89,11 @@ fn straight(stmts: &[Stmt]) -> bool {
     stmts.iter().all(|s| matches!(s, Stmt::Let(..) | Stmt::Store { .. }))
 }
 
-/// Per buffer, whether no statement writes it after one has read it: the model's own arrays,
-/// which the kernel never writes, and scratch filled once before the statements that use it
-/// (a transposed param, per-element values that never change). Loads of these are pure to
-/// Cranelift, so it computes each where it is used (it would otherwise load everything a long
-/// sum reads before adding any of it, which runs out of registers) and may share them.
-fn frozen(kernel: &Kernel) -> Vec<bool> {
-    let mut frozen = vec![true; kernel.buffers.len()];
-    let mut read = vec![false; kernel.buffers.len()];
-    for s in &kernel.body {
-        let m = memory(std::slice::from_ref(s));
-        for b in &m.writes {
-            if read[b.as_u32() as usize] || m.reads.contains(b) {
-                frozen[b.as_u32() as usize] = false;
-            }
-        }
-        for b in m.reads {
-            read[b.as_u32() as usize] = true;
-        }
-    }
-    frozen
-}
-
 struct Translator<'a, 'b> {
     b: FunctionBuilder<'b>,
     k: &'a Kernel,
+    /// Its facts: which loops run lane-wise, which buffers never change once read.
+    info: &'a Info,
     real: Real,
     /// `f32` or `f64`.
     fty: ir::Type,
@@ -115,8 +101,6 @@ struct Translator<'a, 'b> {
     vars: Vec<Option<Variable>>,
     /// The value of the variable of each unrolled loop or sum, while its body is translated.
     fixed: Vec<Option<i64>>,
-    /// Per buffer, whether it never changes once it is read ([`frozen`]).
-    frozen: Vec<bool>,
     bases: Vec<ir::Value>,
     steps: ir::Value,
     eps: [ir::Value; 2],
@@ -137,8 +121,8 @@ impl Translator<'_, '_> {
                     let width = self.width();
                     // A short loop with a small straight-line body is unrolled: constant
                     // indices, no counter.
-                    let unroll = hi - lo <= lanes::UNROLL && straight(body) && body.len() <= UNROLL_BODY;
-                    if self.lanes.is_none() && hi - lo >= width && lanes::vectorizable(*var, body) {
+                    let unroll = hi - lo <= UNROLL && straight(body) && body.len() <= UNROLL_BODY;
+                    if self.lanes.is_none() && hi - lo >= width && self.info.lanes.contains(var) {
                         let end = lo + (hi - lo) / width * width;
                         self.lanes = Some(*var);
                         if unroll {
@@ -186,7 +170,7 @@ impl Translator<'_, '_> {
                     self.b.def_var(acc, start);
                     let mut lo = *lo;
                     let width = self.width();
-                    if self.lanes.is_none() && hi - lo >= width && lanes::vectorizable(*var, body) {
+                    if self.lanes.is_none() && hi - lo >= width && self.info.lanes.contains(var) {
                         // Partial sums per lane, then the lanes in order: the sum's order
                         // changes (by rounding only), the work is a vector's per element.
                         let end = lo + (hi - lo) / width * width;
@@ -223,7 +207,7 @@ impl Translator<'_, '_> {
                         let next = t.b.ins().fadd(total, x);
                         t.b.def_var(acc, next);
                     };
-                    if lane_wise && hi - lo <= lanes::UNROLL {
+                    if lane_wise && hi - lo <= UNROLL {
                         // Unrolled: constant indices (folded into the addresses), no counter.
                         self.unrolled(*var, lo..*hi, term);
                     } else if lo < *hi {
@@ -310,7 +294,11 @@ impl Translator<'_, '_> {
             Op::Load { buf, index } => {
                 let (at, offset) = self.address(*buf, index);
                 let (ty, mut flags) = self.access(index);
-                if self.frozen[buf.as_u32() as usize] {
+                // Loads of a buffer that never changes once read (the model's own arrays,
+                // scratch filled before use) are pure: Cranelift computes each where it is used
+                // (it would otherwise load all a long sum reads before adding any of it, which
+                // runs out of registers) and may share them.
+                if self.info.frozen[buf.as_u32() as usize] {
                     flags = flags.with_notrap().with_readonly().with_can_move();
                 }
                 self.b.ins().load(ty, flags, at, offset)

@@ -47,7 +47,7 @@ pub struct CudaEngine<D> {
 
 impl<D: Device> CudaEngine<D> {
     /// An engine for `source` (emitted from `module`) on `device`.
-    pub fn new(module: &crate::kernel::Module, source: Source, device: D) -> CudaEngine<D> {
+    pub fn new(module: &crate::kernel::Verified, source: Source, device: D) -> CudaEngine<D> {
         let slots = module.kernels.iter().map(|k| (k.pass, k.slots())).collect();
         CudaEngine { source, slots, device, kernel_time: Default::default() }
     }
@@ -125,9 +125,9 @@ impl<D: Device> Engine for CudaEngine<D> {
         let size = self.source.precision.size();
         let mut arrays = Vec::with_capacity(kernel.params.len());
         for param in &kernel.params {
-            let len = param.len(steps);
+            let len = param.buffer.len(steps);
             let mut bytes = Vec::new();
-            match param.slot {
+            match param.buffer.slot {
                 None => bytes.resize(len * frames.len() * size, 0),
                 Some(slot) => {
                     let shared = if param.per_sequence() { frames.len() } else { 1 };
@@ -152,11 +152,11 @@ impl<D: Device> Engine for CudaEngine<D> {
             self.device.launch(kernel, grid, &mut arrays, steps as i64, eps).map_err(|e| self.error(e))?;
         *self.kernel_time.lock().unwrap_or_else(|e| e.into_inner()) += took;
         for (param, bytes) in kernel.params.iter().zip(&arrays) {
-            let Some(slot) = param.slot else { continue };
-            if !param.written || !param.per_sequence() || param.row_len == 0 {
+            let Some(slot) = param.buffer.slot else { continue };
+            if !param.written || !param.per_sequence() || param.buffer.row_len == 0 {
                 continue;
             }
-            let len = param.len(steps) * size;
+            let len = param.buffer.len(steps) * size;
             for (frame, chunk) in frames.iter_mut().zip(bytes.chunks_exact(len)) {
                 if let Some(data) = frame.buffers.get_mut(&slot) {
                     self.unpack(chunk, data);

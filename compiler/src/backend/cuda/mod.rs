@@ -3,7 +3,6 @@
 //! by the emulation build ([`emulate`]) that tests the same source where there is no GPU.
 //! [`engine`] is the runtime engine over either.
 
-pub mod cost;
 pub mod emit;
 pub mod emulate;
 pub mod engine;
@@ -19,19 +18,19 @@ pub use emit::{KernelInfo, MAX_THREADS, Param, Source, emit};
 pub use engine::{CudaEngine, Device};
 
 use crate::backend::Error;
-use crate::kernel::{Module, Precision};
+use crate::kernel::{Precision, Verified};
 
 /// A runtime model whose kernels run on GPU 0; [`Error::Unavailable`] where there is none.
-pub fn gpu(module: &Module, precision: Precision) -> Result<Model, Error> {
+pub fn gpu(module: &Verified, precision: Precision) -> Result<Model, Error> {
     Ok(gpu_engine(module, precision)?.0)
 }
 
 /// [`gpu`], with its engine (which counts the time spent in kernels).
 pub fn gpu_engine(
-    module: &Module,
+    module: &Verified,
     precision: Precision,
 ) -> Result<(Model, Arc<CudaEngine<gpu::Gpu>>), Error> {
-    let source = emit(module, precision)?;
+    let source = emit(module, precision);
     let device = gpu::Gpu::new(&source, 0)?;
     let engine = Arc::new(CudaEngine::new(module, source, device));
     Ok((Model::new(module.spec.clone(), engine.clone()), engine))
@@ -39,8 +38,8 @@ pub fn gpu_engine(
 
 /// A runtime model whose CUDA kernels run on the host's threads (at most `threads` per
 /// block): the generated code, tested without a GPU.
-pub fn emulated(module: &Module, precision: Precision, threads: u32) -> Result<Model, Error> {
-    let source = emit(module, precision)?;
+pub fn emulated(module: &Verified, precision: Precision, threads: u32) -> Result<Model, Error> {
+    let source = emit(module, precision);
     let device = emulate::Emulator::new(&source, threads)?;
     Ok(Model::new(module.spec.clone(), Arc::new(CudaEngine::new(module, source, device))))
 }

@@ -18,7 +18,8 @@
 use std::collections::HashSet;
 
 use super::{body_mut, defines, indices_mut, memory, reads, walk};
-use crate::kernel::{Buf, Index, LoopVar, Op, Stmt, lanes};
+use crate::kernel::info::lanes;
+use crate::kernel::{Buf, Index, LoopVar, Op, Stmt};
 
 /// Fuses the loops of `body` and of every block nested in it.
 pub fn fuse(body: &mut Vec<Stmt>) {

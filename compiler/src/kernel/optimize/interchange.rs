@@ -19,7 +19,8 @@
 use std::collections::HashSet;
 
 use super::{defined, indices_mut, memory, reads};
-use crate::kernel::{Buffer, Index, Kernel, LoopVar, Op, Stmt, Value, lanes};
+use crate::kernel::info::lanes;
+use crate::kernel::{Buffer, Index, Kernel, LoopVar, Op, Stmt, Value};
 
 /// Interchanges the sums of every loop of `kernel` where that lets them run lane-wise.
 pub fn interchange(kernel: &mut Kernel) {

@@ -28,6 +28,8 @@ mod transpose;
 
 use std::collections::HashSet;
 
+pub(crate) use super::walk::memory;
+use super::walk::{body, body_mut, walk};
 use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
 /// Runs every pass, in order, on `kernel`; in tests and debug builds the verifier checks the
@@ -125,55 +127,6 @@ fn costly(op: &Op) -> bool {
 fn fresh_var(kernel: &mut Kernel, like: LoopVar) -> LoopVar {
     let name = kernel.vars[like].clone();
     kernel.vars.push(name)
-}
-
-/// The buffers statements read and write (nested statements included; a `+=` store does both).
-#[derive(Default)]
-pub(crate) struct Memory {
-    pub reads: HashSet<Buf>,
-    pub writes: HashSet<Buf>,
-}
-
-pub(crate) fn memory(stmts: &[Stmt]) -> Memory {
-    let mut m = Memory::default();
-    walk(stmts, &mut |s| match s {
-        Stmt::Let(_, Op::Load { buf, .. }) => {
-            m.reads.insert(*buf);
-        }
-        Stmt::Store { buf, add, .. } => {
-            m.writes.insert(*buf);
-            if *add {
-                m.reads.insert(*buf);
-            }
-        }
-        _ => {}
-    });
-    m
-}
-
-/// Calls `f` on every statement, nested ones included, parents first.
-fn walk<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {
-    for s in stmts {
-        f(s);
-        if let Some(body) = body(s) {
-            walk(body, f);
-        }
-    }
-}
-
-/// The body of a loop, the time loop or a sum.
-fn body(s: &Stmt) -> Option<&Vec<Stmt>> {
-    match s {
-        Stmt::Loop { body, .. } | Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => Some(body),
-        Stmt::Let(..) | Stmt::Store { .. } => None,
-    }
-}
-
-fn body_mut(s: &mut Stmt) -> Option<&mut Vec<Stmt>> {
-    match s {
-        Stmt::Loop { body, .. } | Stmt::Steps { body, .. } | Stmt::Reduce { body, .. } => Some(body),
-        Stmt::Let(..) | Stmt::Store { .. } => None,
-    }
 }
 
 /// The value a statement defines for the statements after it.

@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 
 use super::{fresh_value, memory};
-use crate::kernel::{Buf, Buffer, Index, Kernel, LoopVar, Op, Stmt, lanes};
+use crate::kernel::info::lanes;
+use crate::kernel::{Buf, Buffer, Index, Kernel, LoopVar, Op, Stmt};
 
 /// Reads a transposed copy wherever that lets a loop of `kernel` run lane-wise.
 pub fn transpose(kernel: &mut Kernel) {
@@ -119,7 +120,8 @@ fn fill(kernel: &mut Kernel, source: Buf, copy: Buf) -> Stmt {
 mod tests {
     use hsc_runtime::Pass;
 
-    use crate::kernel::{Stmt, lanes};
+    use crate::kernel::Stmt;
+    use crate::kernel::info::lanes;
 
     #[test]
     fn the_drive_of_nonlin_hru_reads_b_transposed_and_runs_lane_wise() {

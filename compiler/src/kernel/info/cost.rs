@@ -1,9 +1,10 @@
 //! The work of one step of a kernel, counted from the kernel IR, for the roofline figures of
-//! `hsc bench`: floating-point operations, calls of the language's functions, and the bytes
-//! a step must move to or from device memory at the least (its rows of the arrays with a time
-//! axis; everything else stays in shared memory or in cache from one step to the next).
+//! `hsc bench`: floating-point operations, calls of the language's functions, and the numbers
+//! a step must move to or from memory at the least (its rows of the arrays with a time axis;
+//! everything else stays in shared memory or in cache from one step to the next).
 
-use crate::kernel::{Kernel, Op, Stmt};
+use crate::kernel::walk::memory;
+use crate::kernel::{Buf, Kernel, Op, Stmt};
 
 /// The work of one step of one sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -13,22 +14,25 @@ pub struct Cost {
     pub flops: f64,
     /// Calls of `exp`, `tanh`, `logcosh`, ... (each tens of operations on a GPU).
     pub calls: f64,
-    /// Bytes of the step's rows of the time-axis arrays, read or written.
-    pub bytes: f64,
+    /// Numbers in the step's rows of the time-axis arrays, read or written (times the size of
+    /// a number: bytes).
+    pub numbers: f64,
 }
 
-/// The work of one step of `kernel` (its time loop's body), with `size` bytes per number.
-pub fn per_step(kernel: &Kernel, size: usize) -> Cost {
+/// The work of one step of `kernel` (its time loop's body).
+pub fn per_step(kernel: &Kernel) -> Cost {
     let mut cost = Cost::default();
     if let Some(body) = steps_body(&kernel.body) {
         count(body, 1.0, &mut cost);
+        let m = memory(body);
+        let touched = |b: Buf| m.reads.contains(&b) || m.writes.contains(&b);
         let rows: usize = kernel
             .buffers
             .iter()
-            .filter(|(b, buf)| buf.time.is_some() && touches(body, *b))
+            .filter(|&(b, buf)| buf.time.is_some() && touched(b))
             .map(|(_, buf)| buf.row_len())
             .sum();
-        cost.bytes = (rows * size) as f64;
+        cost.numbers = rows as f64;
     }
     cost
 }
@@ -68,13 +72,6 @@ fn powi_ops(n: i32) -> u32 {
     (m.ilog2() + m.count_ones() - 1 + u32::from(n < 0)).max(1)
 }
 
-fn touches(body: &[Stmt], b: crate::kernel::Buf) -> bool {
-    body.iter().any(|s| {
-        let (reads, writes) = super::schedule::access(s);
-        reads.contains(&b) || writes.contains(&b)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::{per_step, powi_ops};
@@ -95,9 +92,9 @@ mod tests {
     fn nonlin_hru_forward_step() {
         let c = crate::load(std::path::Path::new("../examples/nonlin_hru.ham"), &[]).unwrap();
         let (p, n) = (64.0, 16.0);
-        let cost = per_step(c.module.kernel(Pass::Forward), 4);
+        let cost = per_step(c.module.kernel(Pass::Forward));
         assert_eq!(cost.flops, p * 2.0 * n + 2.0 * p * 8.0 + p * 2.0 + p * 2.0 + 1.0);
         assert_eq!(cost.calls, 2.0 * p);
-        assert_eq!(cost.bytes, (n + p) * 4.0);
+        assert_eq!(cost.numbers, n + p);
     }
 }

@@ -1,16 +1,17 @@
-//! Which loops a backend may run over vectors of lanes (the Cranelift translator: 4 × f32 or
-//! 2 × f64, with a scalar tail; the optimizer fuses two loops only where that does not change):
-//! a loop whose consecutive iterations read and write consecutive elements and never see each
-//! other's results. Lane `j` then does exactly what iteration `k + j` would, so the
+//! The CPU's question about a loop: may it run over vectors of lanes (the Cranelift
+//! translator: 4 × f32 or 2 × f64, with a scalar tail; the optimizer fuses two loops only
+//! where that does not change)? A loop whose consecutive iterations read and write
+//! consecutive elements and never see each other's results ([`super::independent`], the one
+//! independence test). Lane `j` then does exactly what iteration `k + j` would, so the
 //! results are the same bits as the scalar loop's (the math functions' vector forms give the
 //! scalar forms' bits; `tests/math_ulp.rs` checks it). A sum inside such a loop runs in each
 //! lane as the scalar loop runs it. A sum in a scalar loop whose summand passes the same test
 //! runs lane-wise over its own index, with one partial sum per lane added up at the end: the
 //! same terms, added in another order.
 
-use std::collections::HashMap;
-
-use super::{Buf, Cond, Index, LoopVar, Op, Stmt};
+use super::independent;
+use crate::kernel::walk::accesses;
+use crate::kernel::{Cond, Index, LoopVar, Op, Stmt};
 
 /// A sum of at most this many terms inside a lane-wise loop is unrolled by the Cranelift
 /// translator (constant indices, no loop counter).
@@ -30,50 +31,23 @@ pub const UNROLL: i64 = 16;
 /// (Powers in f32 are computed lane by lane in f64 where f32 arithmetic would not give the
 /// scalar path's bits, so they do not stop a loop.)
 pub fn vectorizable(var: LoopVar, body: &[Stmt]) -> bool {
-    let mut written: HashMap<Buf, &[Index]> = HashMap::new();
-    let mut read: Vec<(Buf, &[Index])> = Vec::new();
-    scan(var, body, false, &mut written, &mut read)
-        && read.iter().all(|(buf, index)| written.get(buf).is_none_or(|w| w == index))
+    shaped(var, body, false) && independent(var, i64::MAX, &accesses(body))
 }
 
-/// Checks the statements of a lane-wise loop over `var` (`in_sum`: of a summand in it),
-/// collecting the accesses of the loop's buffers.
-fn scan<'a>(
-    var: LoopVar,
-    body: &'a [Stmt],
-    in_sum: bool,
-    written: &mut HashMap<Buf, &'a [Index]>,
-    read: &mut Vec<(Buf, &'a [Index])>,
-) -> bool {
-    for s in body {
-        match s {
-            Stmt::Let(_, op) => match op {
-                Op::Load { buf, index } => {
-                    if !contiguous(index, var) {
-                        return false;
-                    }
-                    read.push((*buf, index));
-                }
-                Op::Select { conds, .. } if conds.iter().any(|c| uses(c, var)) => return false,
-                _ => {}
-            },
-            Stmt::Store { buf, index, .. } => {
-                if in_sum || !index.iter().any(|i| i.var == Some(var)) || !contiguous(index, var) {
-                    return false;
-                }
-                if written.insert(*buf, index).is_some_and(|before| before != index.as_slice()) {
-                    return false;
-                }
-            }
-            Stmt::Reduce { body, lo, hi, .. } if !in_sum && hi - lo <= UNROLL => {
-                if !scan(var, body, true, written, read) {
-                    return false;
-                }
-            }
-            Stmt::Loop { .. } | Stmt::Steps { .. } | Stmt::Reduce { .. } => return false,
+/// Whether the statements of a loop over `var` (`in_sum`: of a summand in it) have the shape
+/// a lane-wise loop needs: straight-line code and short sums, contiguous accesses, stores
+/// indexed by `var` and outside sums, guards that do not depend on `var`.
+fn shaped(var: LoopVar, body: &[Stmt], in_sum: bool) -> bool {
+    body.iter().all(|s| match s {
+        Stmt::Let(_, Op::Load { index, .. }) => contiguous(index, var),
+        Stmt::Let(_, Op::Select { conds, .. }) => !conds.iter().any(|c| uses(c, var)),
+        Stmt::Let(..) => true,
+        Stmt::Store { index, .. } => {
+            !in_sum && index.iter().any(|i| i.var == Some(var)) && contiguous(index, var)
         }
-    }
-    true
+        Stmt::Reduce { body, lo, hi, .. } if !in_sum && hi - lo <= UNROLL => shaped(var, body, true),
+        Stmt::Loop { .. } | Stmt::Steps { .. } | Stmt::Reduce { .. } => false,
+    })
 }
 
 /// `var` appears only as `var + c` on the last axis.
