@@ -14,13 +14,17 @@
 //! The passes that build kernels live in `passes/` ([`lower`]); `optimize/` then removes the
 //! work the lowering repeats, without changing any value ([`build`] does both); the
 //! reference interpreter is in `interp.rs`; [`verify`] checks the invariants after every pass (in tests and debug builds) and,
-//! in every build, before native code is made ([`verify_module`]).
+//! in every build, before native code is made ([`verify_module`]). A kernel prints
+//! (`display.rs`) to a text that [`parse_kernel`] reads back to the same kernel, so that
+//! kernels can be written by hand: the optimiser's file tests (`tests/kernels/`) are such
+//! texts.
 
 mod display;
 mod interp;
 pub mod lanes;
 mod lower;
 mod optimize;
+mod parse;
 mod passes;
 mod verify;
 
@@ -29,6 +33,7 @@ use hsc_runtime::{ModelSpec, Pass, Slot};
 
 pub use interp::{Interpreter, Precision};
 pub(crate) use optimize::memory;
+pub use parse::{ParseError, parse_kernel, parse_kernels};
 pub use passes::{KernelError, lower};
 pub use verify::{VerifyError, verify, verify_module};
 
@@ -76,7 +81,7 @@ impl Module {
 }
 
 /// One kernel: it runs one pass over one sequence.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
     /// Which pass.
     pub pass: Pass,
