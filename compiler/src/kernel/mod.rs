@@ -23,7 +23,7 @@ mod display;
 mod interp;
 pub mod lanes;
 mod lower;
-mod optimize;
+pub mod optimize;
 mod parse;
 mod passes;
 mod verify;
@@ -31,7 +31,7 @@ mod verify;
 use cranelift_entity::{PrimaryMap, entity_impl};
 use hsc_runtime::{ModelSpec, Pass, Slot};
 
-pub use interp::{Interpreter, Precision};
+pub use interp::{Interpreter, Precision, run_kernel};
 pub(crate) use optimize::memory;
 pub use parse::{ParseError, parse_kernel, parse_kernels};
 pub use passes::{KernelError, lower};
@@ -39,12 +39,14 @@ pub use verify::{VerifyError, verify, verify_module};
 
 use crate::ir::Func;
 
-/// Builds every kernel of a valid model: lowered, then optimized.
+/// Builds every kernel of a valid model: lowered, then optimized (how the optimiser's rounds
+/// ended for each kernel is in [`Module::optimized`]).
 pub fn build(program: &crate::ir::Program, eq: &crate::symbolic::Equations) -> Result<Module, KernelError> {
     let mut module = lower(program, eq)?;
     for k in &mut module.kernels {
         verify::debug_check(k, "lowering");
-        optimize::optimize(k);
+        let outcome = optimize::optimize(k);
+        module.optimized.push(outcome);
     }
     Ok(module)
 }
@@ -71,6 +73,10 @@ pub struct Module {
     pub spec: ModelSpec,
     /// One kernel per pass, in [`Pass::ALL`] order.
     pub kernels: Vec<Kernel>,
+    /// How the optimiser's rounds ended, kernel by kernel: the rounds it took to reach a
+    /// kernel that no round changes, or why it stopped first (the kernel is then kept as it
+    /// stands). Empty for a module as lowered.
+    pub optimized: Vec<Result<usize, optimize::StopReason>>,
 }
 
 impl Module {

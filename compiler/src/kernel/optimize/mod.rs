@@ -27,38 +27,127 @@ mod licm;
 mod transpose;
 
 use std::collections::HashSet;
+use std::fmt;
 
 use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
-/// Runs every pass, in order, on `kernel`; in tests and debug builds the verifier checks the
-/// kernel after each one.
-pub fn optimize(kernel: &mut Kernel) {
-    let check = super::verify::debug_check;
-    constants_first(&mut kernel.body);
-    check(kernel, "constants_first");
-    licm::licm(&mut kernel.body);
-    check(kernel, "licm");
-    expand::expand(kernel);
-    check(kernel, "expand");
-    transpose::transpose(kernel);
-    check(kernel, "transpose");
-    interchange::interchange(kernel);
-    check(kernel, "interchange");
-    fuse::fuse(&mut kernel.body);
-    check(kernel, "fuse");
-    for _ in 0..2 {
-        // The second round uses the twins the first found.
-        cse::cse(&mut kernel.body);
-        check(kernel, "cse");
-        licm::licm(&mut kernel.body);
-        check(kernel, "licm");
-        cse::cse(&mut kernel.body);
-        check(kernel, "cse");
-        dce::dce(kernel);
-        check(kernel, "dce");
-        constants_first(&mut kernel.body);
-        check(kernel, "constants_first");
+/// A pass of the optimiser, by name (the file tests run them one at a time:
+/// `tests/kernels/<name>/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pass {
+    /// [`constants_first`].
+    ConstantsFirst,
+    /// [`licm`].
+    Licm,
+    /// [`expand`].
+    Expand,
+    /// [`transpose`].
+    Transpose,
+    /// [`interchange`].
+    Interchange,
+    /// [`fuse`].
+    Fuse,
+    /// [`cse`].
+    Cse,
+    /// [`dce`].
+    Dce,
+}
+
+impl Pass {
+    /// Every pass.
+    pub const ALL: [Pass; 8] = [
+        Pass::ConstantsFirst,
+        Pass::Licm,
+        Pass::Expand,
+        Pass::Transpose,
+        Pass::Interchange,
+        Pass::Fuse,
+        Pass::Cse,
+        Pass::Dce,
+    ];
+
+    /// Its name: the name of its file, and of its folder of file tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::ConstantsFirst => "constants_first",
+            Pass::Licm => "licm",
+            Pass::Expand => "expand",
+            Pass::Transpose => "transpose",
+            Pass::Interchange => "interchange",
+            Pass::Fuse => "fuse",
+            Pass::Cse => "cse",
+            Pass::Dce => "dce",
+        }
     }
+
+    /// The pass of that name.
+    pub fn from_name(name: &str) -> Option<Pass> {
+        Pass::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Runs the pass on `kernel`; in tests and debug builds the verifier then checks it.
+    pub fn run(self, kernel: &mut Kernel) {
+        match self {
+            Pass::ConstantsFirst => constants_first(&mut kernel.body),
+            Pass::Licm => licm::licm(&mut kernel.body),
+            Pass::Expand => expand::expand(kernel),
+            Pass::Transpose => transpose::transpose(kernel),
+            Pass::Interchange => interchange::interchange(kernel),
+            Pass::Fuse => fuse::fuse(&mut kernel.body),
+            Pass::Cse => cse::cse(&mut kernel.body),
+            Pass::Dce => dce::dce(kernel),
+        }
+        super::verify::debug_check(kernel, self.name());
+    }
+}
+
+/// The passes that run once, in order.
+const FIRST: [Pass; 6] =
+    [Pass::ConstantsFirst, Pass::Licm, Pass::Expand, Pass::Transpose, Pass::Interchange, Pass::Fuse];
+
+/// A round of clean-up, run until the kernel no longer changes: each round uses what the one
+/// before found (twins [`dce`] merged, values [`licm`] moved out are shared by [`cse`]).
+const ROUND: [Pass; 5] = [Pass::Cse, Pass::Licm, Pass::Cse, Pass::Dce, Pass::ConstantsFirst];
+
+/// The most rounds [`optimize`] runs.
+pub const MAX_ROUNDS: usize = 16;
+
+/// Why [`optimize`] stopped before the kernel stopped changing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The kernel still changed in the last of this many rounds. It is kept as it stands:
+    /// every round keeps every value, so it is correct, only perhaps not as lean as it could
+    /// be (a pass that undoes another's work would do this: a compiler bug).
+    RoundLimit(usize),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::RoundLimit(n) => {
+                write!(f, "the kernel still changed after {n} rounds of optimisation")
+            }
+        }
+    }
+}
+
+/// Runs the passes of [`FIRST`] once, then rounds of [`ROUND`] until a round changes nothing;
+/// returns how many rounds ran (that last one included), or why it stopped first. In tests
+/// and debug builds the verifier checks the kernel after each pass.
+pub fn optimize(kernel: &mut Kernel) -> Result<usize, StopReason> {
+    for pass in FIRST {
+        pass.run(kernel);
+    }
+    for round in 1..=MAX_ROUNDS {
+        let before = kernel.clone();
+        for pass in ROUND {
+            pass.run(kernel);
+        }
+        if *kernel == before {
+            return Ok(round);
+        }
+    }
+    Err(StopReason::RoundLimit(MAX_ROUNDS))
 }
 
 /// Moves every constant (and `ε`) to the start of the kernel, so that none stands between two

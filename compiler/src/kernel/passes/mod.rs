@@ -45,7 +45,7 @@ pub fn lower(program: &Program, eq: &Equations) -> Result<Module, KernelError> {
     let d = cx.derivs();
     cx.dag.check_budget().map_err(KernelError)?;
     let kernels = Pass::ALL.iter().map(|&pass| cx.kernel(pass, &d)).collect();
-    Ok(Module { spec: cx.spec.clone(), kernels })
+    Ok(Module { spec: cx.spec.clone(), kernels, optimized: Vec::new() })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
