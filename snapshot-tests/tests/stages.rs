@@ -1,5 +1,5 @@
 //! Every example at every stage: `snapshots/{example}@{stage}.snap` (ast, ir, equations,
-//! check, kernels, and the CUDA C in f32).
+//! check, the kernels as lowered and as optimised, and the CUDA C in f32).
 
 use hsc_grammar::{ast, has_errors, render};
 use hsc_snapshot_tests::{ham_files, root, settings};
@@ -31,6 +31,9 @@ fn every_example_at_every_stage() {
                 format!("{name}@check"),
                 format!("{rendered}{}", hsc::summary(program, facts, &equations))
             );
+            let lowered =
+                hsc::kernel::lower(program, &equations).unwrap_or_else(|e| panic!("{file_name}: {}", e.0));
+            insta::assert_snapshot!(format!("{name}@lowered"), lowered.to_string());
             let compiled =
                 hsc::compile(program.clone()).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
             hsc::kernel::verify_module(&compiled.module).unwrap_or_else(|e| panic!("{file_name}: {e:?}"));
