@@ -1,22 +1,42 @@
-//! Clean-up passes over a lowered kernel: the lowering computes each derivative where it is
-//! used, so a kernel that accumulates several gradients at one point of the step holds many
-//! loops over the same range that compute the same forces (the echo's `tanh` of each element
-//! five times per kick). Every pass here keeps the arithmetic of every value the same (no
+//! The optimiser: [`super::build`] is [`super::lower`] then [`optimize`] on every kernel. The
+//! lowering computes each derivative where it is used, so a kernel that accumulates several
+//! gradients at one point of the step holds many loops over the same range that compute the
+//! same forces (the echo held one loop per gradient: the `tanh` of each element five times
+//! per kick). Every pass here keeps the arithmetic of every value the same (no
 //! reassociation), so the interpreter and every backend give the same results as before, bit
-//! for bit, only with less work:
+//! for bit, only with less work. Each pass is one file with one entry point, and one entry
+//! of [`Pass`]:
 //!
-//! 1. [`licm`] (see 4) and [`expand`]: what a nested loop needs from an outer computation
-//!    that depends on one index only is computed by a loop of its own, into scratch;
-//!    [`interchange`]: a sum inside a loop that reads consecutive elements along the loop, not
-//!    along the sum, becomes an accumulation inside a loop over the sum's index, unless
-//!    [`transpose`] finds that reading a param matrix transposed lets the loop run lane-wise
-//!    as it is;
-//! 2. [`fuse`]: neighbouring loops over one range become one loop, where no iteration reads
-//!    what another wrote and a loop that runs lane-wise still does;
-//! 3. [`cse`]: one value per expression in scope (loads and whole sums included), loads of
-//!    what was just stored replaced by the stored value;
-//! 4. [`licm`]: what does not change within a loop is computed before it;
-//! 5. [`dce`]: what nothing reads is dropped, stores to scratch nothing loads included.
+//! - `constants_first` (in this file): every constant and nudge moves to the start of the kernel, so that
+//!   none stands between two loops that could join;
+//! - `licm.rs`: what does not change within a loop (or a sum, or the time loop) is computed
+//!   before it;
+//! - `expand.rs`: what a nest or the time loop recomputes per index goes to a loop of its own,
+//!   into scratch: `W[k]^-2` once per kernel, `s·W^-1·tanh` once per element, not per input;
+//! - `transpose.rs`: a sum in a loop that reads a param matrix across the loop,
+//!   `sum(j, B[k, j] u[j])` (the drive), reads a copy transposed once per kernel, where that
+//!   lets the loop run lane-wise as it is;
+//! - `interchange.rs`: otherwise, a sum inside a loop that reads consecutive elements along
+//!   the loop, not along the sum, `sum(i, x[i] B[i, m])`, becomes an accumulation in a nest
+//!   whose inner loop runs over the loop's index, lane-wise;
+//! - `fuse.rs`: neighbouring loops over one range become one loop, where each iteration
+//!   touches only its own elements, a loop that ran lane-wise still does, and they share
+//!   costly work;
+//! - `cse.rs`: value numbering, one value per expression in scope (loads and whole sums
+//!   included), loads of what was just stored replaced by the stored value;
+//! - `dce.rs`: what nothing reads is dropped, stores to scratch nothing loads included, and
+//!   scratch that twins another is read from the other.
+//!
+//! Which loops run lane-wise is [`super::lanes`]'s to say (transpose, interchange and fuse
+//! ask it, as does the Cranelift translator).
+//!
+//! [`optimize`] runs [`FIRST`] once, then rounds of [`ROUND`] until one changes nothing (the
+//! examples take one to three), at most [`MAX_ROUNDS`], after which it stops with a
+//! [`StopReason`] and leaves the kernel as it stands (correct, every pass keeping every
+//! value). `tests/optimize.rs` runs the interpreter on every example and random models as
+//! lowered and as optimised and compares bits; `tests/kir.rs` runs each pass alone on the
+//! small kernels of `tests/kernels/<pass>/*.kir` (the cases say what each pass does and what
+//! stops it) and compares its output with the one expected.
 
 mod cse;
 mod dce;
@@ -35,21 +55,21 @@ use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 /// `tests/kernels/<name>/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pass {
-    /// [`constants_first`].
+    /// `constants_first` (in `mod.rs`).
     ConstantsFirst,
-    /// [`licm`].
+    /// `licm.rs`.
     Licm,
-    /// [`expand`].
+    /// `expand.rs`.
     Expand,
-    /// [`transpose`].
+    /// `transpose.rs`.
     Transpose,
-    /// [`interchange`].
+    /// `interchange.rs`.
     Interchange,
-    /// [`fuse`].
+    /// `fuse.rs`.
     Fuse,
-    /// [`cse`].
+    /// `cse.rs`.
     Cse,
-    /// [`dce`].
+    /// `dce.rs`.
     Dce,
 }
 
@@ -102,12 +122,12 @@ impl Pass {
 }
 
 /// The passes that run once, in order.
-const FIRST: [Pass; 6] =
+pub const FIRST: [Pass; 6] =
     [Pass::ConstantsFirst, Pass::Licm, Pass::Expand, Pass::Transpose, Pass::Interchange, Pass::Fuse];
 
 /// A round of clean-up, run until the kernel no longer changes: each round uses what the one
-/// before found (twins [`dce`] merged, values [`licm`] moved out are shared by [`cse`]).
-const ROUND: [Pass; 5] = [Pass::Cse, Pass::Licm, Pass::Cse, Pass::Dce, Pass::ConstantsFirst];
+/// before found (twins `dce` merged, values `licm` moved out are shared by `cse`).
+pub const ROUND: [Pass; 5] = [Pass::Cse, Pass::Licm, Pass::Cse, Pass::Dce, Pass::ConstantsFirst];
 
 /// The most rounds [`optimize`] runs.
 pub const MAX_ROUNDS: usize = 16;
