@@ -2,7 +2,8 @@
 //! Cranelift's filetests).
 //!
 //! - Every kernel of every example, as lowered and as optimised, prints to a text that parses
-//!   back to the same kernel, and prints again to the same text.
+//!   back to the same kernel, and prints again to the same text; mutated texts parse or fail,
+//!   never panic.
 //! - `tests/kernels/<pass>/*.kir`: each file is one case of one pass. Its first line names the
 //!   pass (`; pass: licm`); then come comments (`;`) saying what the case shows, the input
 //!   kernel, a line `; expect:`, and the kernel the pass makes of it, printed. The runner
@@ -56,6 +57,36 @@ fn every_example_kernel_prints_and_parses_back_to_itself() {
             assert!(back == *kernels, "{name} {stage}: the module parses to other kernels");
         }
     }
+}
+
+#[test]
+fn mutated_kernel_texts_parse_or_fail_without_a_panic() {
+    let src = std::fs::read_to_string(root().join("examples/nonlin_hru.ham")).unwrap();
+    let (lowered, _) = example_kernels(&src);
+    let text = lowered.iter().find(|k| k.pass == hsc_runtime::Pass::Echo).unwrap().to_string();
+    let pieces = [
+        "", "0", "9", "-", "v", "v9999", "k1", "{", "}", "[", "]", "(", ")", ",", "=", "+=", " ", "\n", "T",
+        "é",
+    ];
+    let mut rng = common::Rng(0x6b69_7266);
+    let (mut parsed, tries) = (0, 3000);
+    for _ in 0..tries {
+        let mut t = text.clone();
+        for _ in 0..1 + rng.below(3) {
+            let at = t.floor_char_boundary(rng.below(t.len() + 1));
+            let end = t.floor_char_boundary((at + rng.below(12)).min(t.len()));
+            t.replace_range(at..end, rng.pick(&pieces));
+        }
+        if let Ok(k) = parse_kernel(&t) {
+            parsed += 1;
+            let again = k.to_string();
+            assert!(
+                parse_kernel(&again).as_ref() == Ok(&k),
+                "prints to a text that reads back otherwise:\n{t}"
+            );
+        }
+    }
+    println!("{parsed} of {tries} mutated texts parsed; the rest were errors");
 }
 
 /// The line between a case's input and its expected output.
