@@ -91,6 +91,21 @@ fn random_models_give_the_same_bits() {
         .unwrap();
 }
 
+#[test]
+fn every_example_kernel_reaches_a_fixpoint() {
+    for f in example_files() {
+        let src = std::fs::read_to_string(&f).unwrap();
+        let (_, optimized) = modules(&src).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let rounds: Vec<usize> = optimized
+            .optimized
+            .iter()
+            .map(|r| r.unwrap_or_else(|stop| panic!("{}: {stop}", f.display())))
+            .collect();
+        println!("{:<28} rounds per kernel {rounds:?}", f.file_name().unwrap().to_string_lossy());
+        assert_eq!(rounds.len(), optimized.kernels.len());
+    }
+}
+
 /// The functions the echo of NonlinHRU calls per step, by name.
 fn calls_per_step(module: &Module) -> std::collections::BTreeMap<String, u64> {
     fn count(stmts: &[Stmt], trips: u64, in_steps: bool, out: &mut std::collections::BTreeMap<String, u64>) {

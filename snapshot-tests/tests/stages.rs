@@ -1,5 +1,5 @@
 //! Every example at every stage: `snapshots/{example}@{stage}.snap` (ast, ir, equations,
-//! check, kernels, and the CUDA C in f32).
+//! check, the kernels as lowered and as optimised, and the CUDA C in f32).
 
 use hsc_grammar::{ast, has_errors, render};
 use hsc_snapshot_tests::{ham_files, root, settings};
@@ -32,6 +32,8 @@ fn every_example_at_every_stage() {
                 format!("{name}@check"),
                 format!("{rendered}{}", hsc::summary(program, facts, &equations))
             );
+            let lowered = hsc::kernel::lower(program, &equations);
+            insta::assert_snapshot!(format!("{name}@lowered"), lowered.to_string());
             let compiled =
                 hsc::compile(program.clone(), facts).unwrap_or_else(|d| panic!("{file_name}: {}", d.message));
             insta::assert_snapshot!(format!("{name}@kernels"), compiled.module.to_string());

@@ -120,9 +120,17 @@ impl Func {
         }
     }
 
+    /// The functions the language has no name for: derivatives of others.
+    pub const INTERNAL: [Func; 2] = [Func::Sign, Func::Step];
+
     /// The function of that name (internal functions have none).
     pub fn from_name(name: &str) -> Option<Func> {
         Func::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The function of that name, internal functions included (the kernel IR's text form).
+    pub fn from_any_name(name: &str) -> Option<Func> {
+        Func::ALL.into_iter().chain(Func::INTERNAL).find(|f| f.name() == name)
     }
 
     /// Its derivative, as a formula in its argument `X`.
@@ -266,6 +274,9 @@ mod tests {
             assert_eq!(Func::from_name(f.name()), Some(f));
         }
         assert_eq!(Func::from_name("tanhh"), None);
+        for f in Func::INTERNAL {
+            assert_eq!((Func::from_name(f.name()), Func::from_any_name(f.name())), (None, Some(f)));
+        }
     }
 
     #[test]

@@ -1,4 +1,27 @@
-//! The text form of the kernel IR (`hsc emit --stage kernels`).
+//! The text form of the kernel IR (`hsc emit --stage kernels`), which [`super::parse`] reads
+//! back: a header with the kernel's pass and what it holds, the id spaces (`values v0..vN`:
+//! the ids handed out so far, some of them perhaps no longer defined; `vars`: every loop
+//! variable, in id order, used or not), one line per buffer, then the statements, two spaces
+//! deeper per block. It holds everything a [`Kernel`] holds, so that `parse(print(k)) == k`:
+//!
+//! ```text
+//! kernel forward (2 values, 1 loops)
+//!   values v0..v2
+//!   vars k0
+//!   buffer b0 W[4]: param 0
+//!   buffer b1 q[4]: state q0
+//!   for k0 in 0..4 {
+//!     v0 = load W[k0]
+//!     v1 = tanh(v0)
+//!     q[k0] = v1
+//!   }
+//! ```
+//!
+//! A loop variable prints as its name and its id (`k0`), with a `_` between them where the
+//! name ends in a digit or a `_` (`x1_3`), so that the id is always the trailing digits. An
+//! index prints as `clamp(((var + inner) mod wrap) + outer, n)`, leaving out what is zero or
+//! absent; an offset added before a wrap that is absent stays in parentheses (`(k0 + 1)`,
+//! unlike `k0 + 1`, where it is added after).
 
 use std::fmt::{self, Write};
 
@@ -18,7 +41,7 @@ impl fmt::Display for Module {
 
 /// The values a block defines and the loops it runs (sums and the time loop included),
 /// nested blocks included.
-fn count(stmts: &[Stmt]) -> (usize, usize) {
+pub(super) fn count(stmts: &[Stmt]) -> (usize, usize) {
     let (mut values, mut loops) = (0, 0);
     for s in stmts {
         let (v, l) = match s {
@@ -43,6 +66,9 @@ impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (values, loops) = count(&self.body);
         writeln!(f, "kernel {} ({values} values, {loops} loops)", self.pass.name())?;
+        writeln!(f, "  values v0..v{}", self.values)?;
+        let vars: Vec<String> = self.vars.keys().map(|v| var(self, v)).collect();
+        writeln!(f, "  vars{}", vars.iter().map(|v| format!(" {v}")).collect::<String>())?;
         for (id, b) in &self.buffers {
             let mut shape: Vec<String> = b
                 .time
@@ -63,26 +89,42 @@ impl fmt::Display for Kernel {
 }
 
 fn var(k: &Kernel, v: LoopVar) -> String {
-    format!("{}{}", k.vars[v], v.as_u32())
+    var_text(&k.vars[v], v.as_u32())
+}
+
+/// A loop variable's printed form: its name, then its id (after a `_` where the name would
+/// run into it).
+pub(super) fn var_text(name: &str, id: u32) -> String {
+    let sep =
+        if name.is_empty() || name.ends_with(|c: char| c.is_ascii_digit() || c == '_') { "_" } else { "" };
+    format!("{name}{sep}{id}")
+}
+
+/// ` + n` or ` - n`.
+fn offset(n: i64) -> String {
+    format!(" {} {}", if n < 0 { '-' } else { '+' }, n.unsigned_abs())
 }
 
 fn index(k: &Kernel, i: &Index) -> String {
-    let mut s = match i.var {
-        Some(v) => var(k, v),
-        None => String::new(),
-    };
-    if i.inner != 0 {
-        let _ = write!(s, " {} {}", if i.inner < 0 { '-' } else { '+' }, i.inner.abs());
-    }
-    if let Some(m) = i.wrap {
-        s = format!("({s}) mod {m}");
-    }
-    if i.outer != 0 || i.var.is_none() {
-        if i.var.is_none() {
-            s = i.outer.to_string();
-        } else {
-            let _ = write!(s, " {} {}", if i.outer < 0 { '-' } else { '+' }, i.outer.abs());
+    let mut s = match (i.var, i.inner, i.wrap) {
+        (None, 0, None) => i.outer.to_string(),
+        (Some(v), 0, None) => var(k, v),
+        (v, inner, wrap) => {
+            let mut s = match v {
+                Some(v) => var(k, v),
+                None => inner.to_string(),
+            };
+            if v.is_some() && inner != 0 {
+                s.push_str(&offset(inner));
+            }
+            match wrap {
+                Some(m) => format!("({s}) mod {m}"),
+                None => format!("({s})"),
+            }
         }
+    };
+    if i.outer != 0 && (i.var.is_some() || i.inner != 0 || i.wrap.is_some()) {
+        s.push_str(&offset(i.outer));
     }
     if let Some(n) = i.clamp {
         s = format!("clamp({s}, {n})");

@@ -61,17 +61,9 @@ impl Engine for Interpreter {
             };
             buffers.push(data);
         }
-        let mut run = Run {
-            k: kernel,
-            p: self.precision,
-            steps: steps as i64,
-            eps: frame.eps.map(|e| round(self.precision, e)),
-            values: vec![0.0; kernel.values as usize],
-            vars: vec![0; kernel.vars.len()],
-            buffers,
-        };
-        let result = run.block(&kernel.body);
-        for (b, data) in kernel.buffers.values().zip(run.buffers) {
+        let eps = frame.eps.map(|e| round(self.precision, e));
+        let result = run_kernel(kernel, self.precision, steps, eps, &mut buffers);
+        for (b, data) in kernel.buffers.values().zip(buffers) {
             if let Some(slot) = b.slot.filter(|s| !s.is_given()) {
                 frame.buffers.insert(slot, data);
             }
@@ -88,6 +80,42 @@ impl Engine for Interpreter {
     }
 }
 
+/// Runs one kernel over `steps` steps on its buffers, in buffer order, scratch included
+/// (each holding `row_len` numbers per row, `steps` plus its extra rows for one with a time
+/// axis), with the echo's nudges `eps`. The numbers given should already be rounded to the
+/// precision. (What [`Interpreter`] runs; the optimiser's file tests run it on one kernel.)
+pub fn run_kernel(
+    kernel: &Kernel,
+    precision: Precision,
+    steps: usize,
+    eps: [f64; 2],
+    buffers: &mut [Vec<f64>],
+) -> Result<(), RunError> {
+    if buffers.len() != kernel.buffers.len() {
+        return Err(engine(format!(
+            "{} buffers for the {} of the kernel",
+            buffers.len(),
+            kernel.buffers.len()
+        )));
+    }
+    for (b, data) in kernel.buffers.values().zip(buffers.iter()) {
+        let len = b.row_len() * b.time.map_or(1, |extra| steps + extra);
+        if data.len() != len {
+            return Err(engine(format!("{} has {} numbers, expected {len}", b.name, data.len())));
+        }
+    }
+    let mut run = Run {
+        k: kernel,
+        p: precision,
+        steps: steps as i64,
+        eps,
+        values: vec![0.0; kernel.values as usize],
+        vars: vec![0; kernel.vars.len()],
+        buffers,
+    };
+    run.block(&kernel.body)
+}
+
 fn engine(message: String) -> RunError {
     RunError::Engine { engine: "interpreter".into(), message }
 }
@@ -99,7 +127,7 @@ struct Run<'a> {
     eps: [f64; 2],
     values: Vec<f64>,
     vars: Vec<i64>,
-    buffers: Vec<Vec<f64>>,
+    buffers: &'a mut [Vec<f64>],
 }
 
 impl Run<'_> {

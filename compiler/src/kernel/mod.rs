@@ -14,13 +14,17 @@
 //! The passes that build kernels live in `passes/` ([`lower`]); `optimize/` then removes the
 //! work the lowering repeats, without changing any value ([`build`] does both); the
 //! reference interpreter is in `interp.rs`; [`verify`] checks the invariants after every pass (in tests and debug builds) and,
-//! in every build, before native code is made ([`verify_module`]).
+//! in every build, before native code is made ([`verify_module`]). A kernel prints
+//! (`display.rs`) to a text that [`parse_kernel`] reads back to the same kernel, so that
+//! kernels can be written by hand: the optimiser's file tests (`tests/kernels/`) are such
+//! texts.
 
 mod display;
 pub mod info;
 mod interp;
 mod lower;
-mod optimize;
+pub mod optimize;
+mod parse;
 mod passes;
 mod verify;
 pub mod walk;
@@ -29,18 +33,21 @@ use cranelift_entity::{PrimaryMap, entity_impl};
 use hsc_runtime::{ModelSpec, Pass, Slot};
 
 pub use info::{Info, Verified};
-pub use interp::{Interpreter, Precision};
+pub use interp::{Interpreter, Precision, run_kernel};
+pub use parse::{ParseError, parse_kernel, parse_kernels};
 pub use passes::lower;
 pub use verify::{VerifyError, verify, verify_module};
 
 use crate::ir::Func;
 
-/// Builds every kernel of a valid model: lowered, then optimized.
+/// Builds every kernel of a valid model: lowered, then optimized (how the optimiser's rounds
+/// ended for each kernel is in [`Module::optimized`]).
 pub fn build(program: &crate::ir::Program, eq: &crate::symbolic::Equations) -> Module {
     let mut module = lower(program, eq);
     for k in &mut module.kernels {
         verify::debug_check(k, "lowering");
-        optimize::optimize(k);
+        let outcome = optimize::optimize(k);
+        module.optimized.push(outcome);
     }
     module
 }
@@ -67,6 +74,10 @@ pub struct Module {
     pub spec: ModelSpec,
     /// One kernel per pass, in [`Pass::ALL`] order.
     pub kernels: Vec<Kernel>,
+    /// How the optimiser's rounds ended, kernel by kernel: the rounds it took to reach a
+    /// kernel that no round changes, or why it stopped first (the kernel is then kept as it
+    /// stands). Empty for a module as lowered.
+    pub optimized: Vec<Result<usize, optimize::StopReason>>,
 }
 
 impl Module {
@@ -77,7 +88,7 @@ impl Module {
 }
 
 /// One kernel: it runs one pass over one sequence.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
     /// Which pass.
     pub pass: Pass,

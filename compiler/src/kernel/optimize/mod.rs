@@ -1,22 +1,42 @@
-//! Clean-up passes over a lowered kernel: the lowering computes each derivative where it is
-//! used, so a kernel that accumulates several gradients at one point of the step holds many
-//! loops over the same range that compute the same forces (the echo's `tanh` of each element
-//! five times per kick). Every pass here keeps the arithmetic of every value the same (no
+//! The optimiser: [`super::build`] is [`super::lower`] then [`optimize`] on every kernel. The
+//! lowering computes each derivative where it is used, so a kernel that accumulates several
+//! gradients at one point of the step holds many loops over the same range that compute the
+//! same forces (the echo held one loop per gradient: the `tanh` of each element five times
+//! per kick). Every pass here keeps the arithmetic of every value the same (no
 //! reassociation), so the interpreter and every backend give the same results as before, bit
-//! for bit, only with less work:
+//! for bit, only with less work. Each pass is one file with one entry point, and one entry
+//! of [`Pass`]:
 //!
-//! 1. [`licm`] (see 4) and [`expand`]: what a nested loop needs from an outer computation
-//!    that depends on one index only is computed by a loop of its own, into scratch;
-//!    [`interchange`]: a sum inside a loop that reads consecutive elements along the loop, not
-//!    along the sum, becomes an accumulation inside a loop over the sum's index, unless
-//!    [`transpose`] finds that reading a param matrix transposed lets the loop run lane-wise
-//!    as it is;
-//! 2. [`fuse`]: neighbouring loops over one range become one loop, where no iteration reads
-//!    what another wrote and a loop that runs lane-wise still does;
-//! 3. [`cse`]: one value per expression in scope (loads and whole sums included), loads of
-//!    what was just stored replaced by the stored value;
-//! 4. [`licm`]: what does not change within a loop is computed before it;
-//! 5. [`dce`]: what nothing reads is dropped, stores to scratch nothing loads included.
+//! - `constants_first` (in this file): every constant and nudge moves to the start of the kernel, so that
+//!   none stands between two loops that could join;
+//! - `licm.rs`: what does not change within a loop (or a sum, or the time loop) is computed
+//!   before it;
+//! - `expand.rs`: what a nest or the time loop recomputes per index goes to a loop of its own,
+//!   into scratch: `W[k]^-2` once per kernel, `s·W^-1·tanh` once per element, not per input;
+//! - `transpose.rs`: a sum in a loop that reads a param matrix across the loop,
+//!   `sum(j, B[k, j] u[j])` (the drive), reads a copy transposed once per kernel, where that
+//!   lets the loop run lane-wise as it is;
+//! - `interchange.rs`: otherwise, a sum inside a loop that reads consecutive elements along
+//!   the loop, not along the sum, `sum(i, x[i] B[i, m])`, becomes an accumulation in a nest
+//!   whose inner loop runs over the loop's index, lane-wise;
+//! - `fuse.rs`: neighbouring loops over one range become one loop, where each iteration
+//!   touches only its own elements, a loop that ran lane-wise still does, and they share
+//!   costly work;
+//! - `cse.rs`: value numbering, one value per expression in scope (loads and whole sums
+//!   included), loads of what was just stored replaced by the stored value;
+//! - `dce.rs`: what nothing reads is dropped, stores to scratch nothing loads included, and
+//!   scratch that twins another is read from the other.
+//!
+//! Which loops run lane-wise is [`super::lanes`]'s to say (transpose, interchange and fuse
+//! ask it, as does the Cranelift translator).
+//!
+//! [`optimize`] runs [`FIRST`] once, then rounds of [`ROUND`] until one changes nothing (the
+//! examples take one to three), at most [`MAX_ROUNDS`], after which it stops with a
+//! [`StopReason`] and leaves the kernel as it stands (correct, every pass keeping every
+//! value). `tests/optimize.rs` runs the interpreter on every example and random models as
+//! lowered and as optimised and compares bits; `tests/kir.rs` runs each pass alone on the
+//! small kernels of `tests/kernels/<pass>/*.kir` (the cases say what each pass does and what
+//! stops it) and compares its output with the one expected.
 
 mod cse;
 mod dce;
@@ -27,40 +47,129 @@ mod licm;
 mod transpose;
 
 use std::collections::HashSet;
+use std::fmt;
 
 pub(crate) use super::walk::memory;
 use super::walk::{body, body_mut, walk};
 use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
-/// Runs every pass, in order, on `kernel`; in tests and debug builds the verifier checks the
-/// kernel after each one.
-pub fn optimize(kernel: &mut Kernel) {
-    let check = super::verify::debug_check;
-    constants_first(&mut kernel.body);
-    check(kernel, "constants_first");
-    licm::licm(&mut kernel.body);
-    check(kernel, "licm");
-    expand::expand(kernel);
-    check(kernel, "expand");
-    transpose::transpose(kernel);
-    check(kernel, "transpose");
-    interchange::interchange(kernel);
-    check(kernel, "interchange");
-    fuse::fuse(&mut kernel.body);
-    check(kernel, "fuse");
-    for _ in 0..2 {
-        // The second round uses the twins the first found.
-        cse::cse(&mut kernel.body);
-        check(kernel, "cse");
-        licm::licm(&mut kernel.body);
-        check(kernel, "licm");
-        cse::cse(&mut kernel.body);
-        check(kernel, "cse");
-        dce::dce(kernel);
-        check(kernel, "dce");
-        constants_first(&mut kernel.body);
-        check(kernel, "constants_first");
+/// A pass of the optimiser, by name (the file tests run them one at a time:
+/// `tests/kernels/<name>/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pass {
+    /// `constants_first` (in `mod.rs`).
+    ConstantsFirst,
+    /// `licm.rs`.
+    Licm,
+    /// `expand.rs`.
+    Expand,
+    /// `transpose.rs`.
+    Transpose,
+    /// `interchange.rs`.
+    Interchange,
+    /// `fuse.rs`.
+    Fuse,
+    /// `cse.rs`.
+    Cse,
+    /// `dce.rs`.
+    Dce,
+}
+
+impl Pass {
+    /// Every pass.
+    pub const ALL: [Pass; 8] = [
+        Pass::ConstantsFirst,
+        Pass::Licm,
+        Pass::Expand,
+        Pass::Transpose,
+        Pass::Interchange,
+        Pass::Fuse,
+        Pass::Cse,
+        Pass::Dce,
+    ];
+
+    /// Its name: the name of its file, and of its folder of file tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::ConstantsFirst => "constants_first",
+            Pass::Licm => "licm",
+            Pass::Expand => "expand",
+            Pass::Transpose => "transpose",
+            Pass::Interchange => "interchange",
+            Pass::Fuse => "fuse",
+            Pass::Cse => "cse",
+            Pass::Dce => "dce",
+        }
     }
+
+    /// The pass of that name.
+    pub fn from_name(name: &str) -> Option<Pass> {
+        Pass::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Runs the pass on `kernel`; in tests and debug builds the verifier then checks it.
+    pub fn run(self, kernel: &mut Kernel) {
+        match self {
+            Pass::ConstantsFirst => constants_first(&mut kernel.body),
+            Pass::Licm => licm::licm(&mut kernel.body),
+            Pass::Expand => expand::expand(kernel),
+            Pass::Transpose => transpose::transpose(kernel),
+            Pass::Interchange => interchange::interchange(kernel),
+            Pass::Fuse => fuse::fuse(&mut kernel.body),
+            Pass::Cse => cse::cse(&mut kernel.body),
+            Pass::Dce => dce::dce(kernel),
+        }
+        super::verify::debug_check(kernel, self.name());
+    }
+}
+
+/// The passes that run once, in order.
+pub const FIRST: [Pass; 6] =
+    [Pass::ConstantsFirst, Pass::Licm, Pass::Expand, Pass::Transpose, Pass::Interchange, Pass::Fuse];
+
+/// A round of clean-up, run until the kernel no longer changes: each round uses what the one
+/// before found (twins `dce` merged, values `licm` moved out are shared by `cse`).
+pub const ROUND: [Pass; 5] = [Pass::Cse, Pass::Licm, Pass::Cse, Pass::Dce, Pass::ConstantsFirst];
+
+/// The most rounds [`optimize`] runs.
+pub const MAX_ROUNDS: usize = 16;
+
+/// Why [`optimize`] stopped before the kernel stopped changing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The kernel still changed in the last of this many rounds. It is kept as it stands:
+    /// every round keeps every value, so it is correct, only perhaps not as lean as it could
+    /// be (a pass that undoes another's work would do this: a compiler bug).
+    RoundLimit(usize),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::RoundLimit(n) => {
+                write!(f, "the kernel still changed after {n} rounds of optimisation")
+            }
+        }
+    }
+}
+
+/// Runs the passes of [`FIRST`] once, then rounds of [`ROUND`] until a round changes nothing;
+/// returns how many rounds ran (that last one included), or why it stopped first. In tests
+/// and debug builds the verifier checks the kernel after each pass.
+pub fn optimize(kernel: &mut Kernel) -> Result<usize, StopReason> {
+    for pass in FIRST {
+        pass.run(kernel);
+    }
+    for round in 1..=MAX_ROUNDS {
+        let before = kernel.clone();
+        for pass in ROUND {
+            pass.run(kernel);
+        }
+        if *kernel == before {
+            return Ok(round);
+        }
+    }
+    Err(StopReason::RoundLimit(MAX_ROUNDS))
 }
 
 /// Moves every constant (and `ε`) to the start of the kernel, so that none stands between two

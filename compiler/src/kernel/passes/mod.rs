@@ -38,7 +38,7 @@ use crate::symbolic::{Derivative, Equations, Leaf, Table};
 pub fn lower(program: &Program, eq: &Equations) -> Module {
     let cx = Ctx::new(program, eq);
     let kernels = Pass::ALL.iter().map(|&pass| cx.kernel(pass, &eq.table)).collect();
-    Module { spec: cx.spec.clone(), kernels }
+    Module { spec: cx.spec.clone(), kernels, optimized: Vec::new() }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
