@@ -43,7 +43,7 @@ echo "== a checkpoint of hsc train read from Python (safetensors)"
 if python3 -c "import numpy, safetensors" 2>/dev/null; then
     run="$(mktemp -d)"
     cargo run --locked -q -p hsc -- train examples/nonlin_hru.ham -D P=8 -D N=4 --hidden 8 --epochs 2 \
-        --data runtime/tests/data/Ragged --out "$run/run" >/dev/null
+        --data train/tests/data/Ragged --out "$run/run" >/dev/null
     python3 scripts/check_checkpoint.py "$run/run"
     rm -rf "$run"
 else

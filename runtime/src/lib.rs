@@ -9,12 +9,8 @@
 #![warn(missing_docs)]
 
 pub mod compiled;
-pub mod data;
 pub mod model;
-pub mod nn;
-pub mod plot;
 pub mod spec;
-pub mod train;
 
 pub use compiled::{AbiBuffer, CompiledEngine, KernelAbi, KernelFn, Real};
 pub use model::{Batch, Echo, Engine, Forward, Frame, Gradients, Model, Params, RunError, Trajectory};

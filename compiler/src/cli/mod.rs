@@ -576,16 +576,16 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let grad = match grad {
-                GradArg::Rhel => hsc_runtime::train::GradMethod::Rhel { eps },
-                GradArg::Tangent => hsc_runtime::train::GradMethod::Tangent,
-                GradArg::Bptt => hsc_runtime::train::GradMethod::Bptt,
+                GradArg::Rhel => hsc_train::train::GradMethod::Rhel { eps },
+                GradArg::Tangent => hsc_train::train::GradMethod::Tangent,
+                GradArg::Bptt => hsc_train::train::GradMethod::Bptt,
             };
             let settings = train::Settings {
                 data,
                 hidden: hidden as usize,
                 layers: layers as usize,
                 dropout,
-                config: hsc_runtime::train::Config {
+                config: hsc_train::train::Config {
                     epochs: epochs as usize,
                     lr,
                     batch: batch as usize,
