@@ -176,9 +176,13 @@ fn compile_writes_the_object_the_module_and_the_description() {
     let object = std::fs::read(dir.join("nonlin_hru.o")).unwrap();
     assert_eq!(&object[..4], b"\x7fELF", "an ELF object file");
     let module = std::fs::read_to_string(dir.join("nonlin_hru.rs")).unwrap();
-    for expected in
-        ["pub const P: usize = 8;", "pub W: Vec<f64>,", "fn hsc_nonlinhru_echo(", "pub fn rhel_grad("]
-    {
+    for expected in [
+        "pub const P: usize = 8;",
+        "pub W: Vec<f64>,",
+        "fn hsc_nonlinhru_echo(",
+        "function: hsc_nonlinhru_echo,",
+        "pub type Model = rt::linked::Model<Params>;",
+    ] {
         assert!(module.contains(expected), "{expected} missing from\n{module}");
     }
     let json: serde_json::Value =
