@@ -1,10 +1,10 @@
-//! The CUDA backend: kernel IR to CUDA C ([`emit`]), compiled at run time by NVRTC
+//! The CUDA backend: kernel IR to CUDA C ([`emit`](mod@emit)), compiled at run time by NVRTC
 //! (`nvrtc`), run on a GPU through cudarc's driver API (`gpu`), or on the host's threads
 //! by the emulation build ([`emulate`]) that tests the same source where there is no GPU.
 //! [`engine`] is the runtime engine over either.
 //!
 //! Only `nvrtc` and `gpu` need cudarc: they are built with the `cuda` feature (on by
-//! default). Without it, [`gpu`] and [`gpu_engine`] are [`Error::Unavailable`]; the CUDA C
+//! default). Without it, [`gpu()`] and [`gpu_engine`] are [`Error::Unavailable`]; the CUDA C
 //! and its host build are the same.
 
 pub mod cost;
@@ -32,7 +32,7 @@ pub fn gpu(module: &Module, precision: Precision) -> Result<Model, Error> {
     Ok(gpu_engine(module, precision)?.0)
 }
 
-/// [`gpu`], with its engine (which counts the time spent in kernels).
+/// [`gpu()`], with its engine (which counts the time spent in kernels).
 #[cfg(feature = "cuda")]
 pub fn gpu_engine(module: &Module, precision: Precision) -> Result<(Model, Arc<dyn Profiled>), Error> {
     let source = emit(module, precision)?;
@@ -41,7 +41,7 @@ pub fn gpu_engine(module: &Module, precision: Precision) -> Result<(Model, Arc<d
     Ok((Model::new(module.spec.clone(), engine.clone()), engine))
 }
 
-/// [`gpu`], with its engine: hsc was built without the `cuda` feature, so there is none.
+/// [`gpu()`], with its engine: hsc was built without the `cuda` feature, so there is none.
 #[cfg(not(feature = "cuda"))]
 pub fn gpu_engine(_: &Module, _: Precision) -> Result<(Model, Arc<dyn Profiled>), Error> {
     Err(Error::Unavailable { why: "hsc was built without the `cuda` feature".into() })
