@@ -8,6 +8,14 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== a build script that compiles models (examples/embed) links neither the CLI, nor the GPU, nor training"
+tree="$(cargo tree --locked -p hsc-example-embed -e normal,build)"
+if grep -E '\b(plotters|safetensors|clap|indicatif|cudarc) v' <<<"$tree"; then
+    echo "examples/embed depends on the crates above: see hsc's features (compiler/Cargo.toml)" >&2
+    exit 1
+fi
+echo "== the hsc library without its default features (cuda, cli)"
+cargo check --locked -p hsc --no-default-features --lib
 echo "== NVRTC for the CUDA backend's PTX test (the nvidia-cuda-nvrtc wheel, into .ci/nvrtc)"
 nvrtc=".ci/nvrtc/nvidia/cu13/lib/libnvrtc.so.13"
 if [ ! -e "$nvrtc" ]; then
@@ -43,7 +51,7 @@ echo "== a checkpoint of hsc train read from Python (safetensors)"
 if python3 -c "import numpy, safetensors" 2>/dev/null; then
     run="$(mktemp -d)"
     cargo run --locked -q -p hsc -- train examples/nonlin_hru.ham -D P=8 -D N=4 --hidden 8 --epochs 2 \
-        --data runtime/tests/data/Ragged --out "$run/run" >/dev/null
+        --data train/tests/data/Ragged --out "$run/run" >/dev/null
     python3 scripts/check_checkpoint.py "$run/run"
     rm -rf "$run"
 else

@@ -14,9 +14,9 @@ mod alloc;
 
 use hsc::bench::MemoryProbe;
 use hsc::kernel::Precision;
-use hsc_runtime::nn::optim::{AdamState, AdamW};
-use hsc_runtime::plot::{Line, Panel, draw};
 use hsc_runtime::{Batch, Echo, Gradients, Model, Params};
+use hsc_train::nn::optim::{AdamState, AdamW};
+use hsc_train::plot::{Line, Panel, draw};
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting::new();

@@ -100,7 +100,7 @@ fn roofline(
     precision: Precision,
     seconds: f64,
     work: f64,
-    limits: Option<crate::backend::cuda::gpu::Limits>,
+    limits: Option<crate::backend::cuda::limits::Limits>,
 ) -> Roofline {
     use hsc_runtime::Pass;
     let kernels: &[Pass] = match pass {
@@ -239,7 +239,7 @@ pub fn run(
             let kernel_seconds = kernel_times.get(kernel_times.len() / 2).copied();
             let roofline = match (&gpu, kernel_seconds) {
                 (Some(g), Some(k)) if k > 0.0 => {
-                    Some(roofline(compiled, pass, opts.precision, k, work, g.device().limits))
+                    Some(roofline(compiled, pass, opts.precision, k, work, g.limits()))
                 }
                 _ => None,
             };

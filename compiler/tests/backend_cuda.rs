@@ -9,15 +9,20 @@
 //!   reductions change the order of some sums, which those tolerances allow for;
 //! - on a machine with a GPU, the same comparison on the GPU; elsewhere it says why it
 //!   skipped.
+//!
+//! The NVRTC tests need the `cuda` feature (on by default); the host build does not.
 
 mod common;
 
-use hsc::backend::cuda::{self, nvrtc};
+use hsc::backend::cuda;
+#[cfg(feature = "cuda")]
+use hsc::backend::cuda::nvrtc;
 use hsc::kernel::Precision;
 
 use common::differential::agree;
 use common::{example_files, random_model};
 
+#[cfg(feature = "cuda")]
 #[test]
 fn every_example_compiles_to_ptx_with_nvrtc() {
     if let Err(e) = nvrtc::load() {
@@ -46,6 +51,7 @@ fn every_example_compiles_to_ptx_with_nvrtc() {
     }
 }
 
+#[cfg(feature = "cuda")]
 #[test]
 fn nvrtc_errors_are_returned_with_the_log() {
     if nvrtc::load().is_err() {

@@ -11,8 +11,8 @@ use common::{Rng, path, text};
 use hsc::Override;
 use hsc::kernel::Precision;
 use hsc_runtime::Model;
-use hsc_runtime::train::checkpoint::{self, Extra};
-use hsc_runtime::train::{
+use hsc_train::train::checkpoint::{self, Extra};
+use hsc_train::train::{
     Architecture, Config, EpochRecord, Example, GradMethod, Network, TrainError, Trainer,
 };
 
@@ -133,7 +133,7 @@ fn a_run_is_the_same_numbers_on_any_thread_count_and_after_a_resume() {
     let file = dir.join("last.safetensors");
     let mut first = fresh();
     train(&mut first, 2, &data, &val);
-    let normalizer = hsc_runtime::data::Normalizer { mean: vec![0.5, -1.0], std: vec![2.0, 3.0] };
+    let normalizer = hsc_train::data::Normalizer { mean: vec![0.5, -1.0], std: vec![2.0, 3.0] };
     let extra = Extra { classes: vec!["a".into(), "b".into(), "c".into()], normalizer, best_epoch: Some(2) };
     checkpoint::save(&file, &first, &extra).unwrap();
     let (mut resumed, back) = checkpoint::load(&file, small_model()).unwrap();
@@ -167,7 +167,7 @@ fn a_checkpoint_of_another_shape_or_a_broken_file_is_refused() {
     let file = dir.join("c.safetensors");
     let trainer =
         Trainer::new(Network::new(arch(0.0), small_model(), 3).unwrap(), config(1, GradMethod::Bptt));
-    let normalizer = hsc_runtime::data::Normalizer { mean: vec![0.0; 2], std: vec![1.0; 2] };
+    let normalizer = hsc_train::data::Normalizer { mean: vec![0.0; 2], std: vec![1.0; 2] };
     checkpoint::save(&file, &trainer, &Extra { classes: vec![], normalizer, best_epoch: None }).unwrap();
     let dims = [("P", "5"), ("N", "3")].map(|(n, v)| Override { name: n.into(), value: v.into() });
     let other = hsc::jit(path("examples/nonlin_hru.ham"), &dims, Precision::F64).unwrap();
@@ -189,7 +189,7 @@ fn hsc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hsc")).args(args).output().expect("the hsc binary runs")
 }
 
-const RAGGED: &str = "runtime/tests/data/Ragged";
+const RAGGED: &str = "train/tests/data/Ragged";
 
 fn train_args<'a>(out: &'a str, epochs: &'a str) -> Vec<&'a str> {
     let model = Box::leak(path("examples/nonlin_hru.ham").into_boxed_str());
@@ -238,7 +238,7 @@ fn train_writes_the_run_folder_and_eval_scores_it() {
         "{}",
         text(&e.stdout)
     );
-    let other = hsc(&["eval", &out_s, "--data", &path("runtime/tests/data/Uni")]);
+    let other = hsc(&["eval", &out_s, "--data", &path("train/tests/data/Uni")]);
     assert_eq!(other.status.code(), Some(1));
     assert!(text(&other.stderr).contains("trained on 3 channels"), "{}", text(&other.stderr));
     let again = hsc(&train_args(&out_s, "3"));

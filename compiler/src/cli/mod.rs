@@ -374,27 +374,45 @@ fn compile_cuda(
     arch: &str,
     stem: &Path,
 ) -> Result<String, Diagnostic> {
-    use hsc::backend::cuda::{emit, nvrtc};
     let write = |ext: &str, bytes: &[u8]| -> Result<String, Diagnostic> {
         let path = stem.with_extension(ext);
         std::fs::write(&path, bytes)
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
         Ok(format!("  wrote {} ({} bytes)\n", path.display(), bytes.len()))
     };
-    let source = emit(&c.module, precision);
-    let mut text = write("cu", source.text.as_bytes())?;
+    let source = hsc::backend::cuda::emit(&c.module, precision);
+    let text = write("cu", source.text.as_bytes())?;
+    Ok(text + &ptx(&source.text, arch, write)?)
+}
+
+/// The `.ptx` or `.cubin` of `hsc compile --cuda`, or why there is none: the line it prints.
+#[cfg(feature = "cuda")]
+fn ptx(
+    source: &str,
+    arch: &str,
+    write: impl Fn(&str, &[u8]) -> Result<String, Diagnostic>,
+) -> Result<String, Diagnostic> {
+    use hsc::backend::cuda::nvrtc;
     if let Err(e) = nvrtc::load() {
-        text += &format!("  no .ptx: {e}\n");
-        return Ok(text);
+        return Ok(format!("  no .ptx: {e}\n"));
     }
     let (ext, output) =
         if arch.starts_with("sm_") { ("cubin", nvrtc::Output::Cubin) } else { ("ptx", nvrtc::Output::Ptx) };
-    let compiled = nvrtc::compile(&source.text, "model.cu", arch, output).map_err(|e| match e {
+    let compiled = nvrtc::compile(source, "model.cu", arch, output).map_err(|e| match e {
         e if e.arch_unknown() => Diagnostic::error(format!("NVRTC does not know the architecture `{arch}`")),
         e => Diagnostic::internal(e),
     })?;
-    text += &write(ext, &compiled.bytes)?;
-    Ok(text)
+    write(ext, &compiled.bytes)
+}
+
+/// Without the `cuda` feature there is no NVRTC: `hsc compile --cuda` writes the `.cu` alone.
+#[cfg(not(feature = "cuda"))]
+fn ptx(
+    _: &str,
+    _: &str,
+    _: impl Fn(&str, &[u8]) -> Result<String, Diagnostic>,
+) -> Result<String, Diagnostic> {
+    Ok("  no .ptx: hsc was built without the `cuda` feature\n".into())
 }
 
 fn parse_define(text: &str) -> Result<Override, String> {
@@ -573,16 +591,16 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let grad = match grad {
-                GradArg::Rhel => hsc_runtime::train::GradMethod::Rhel { eps },
-                GradArg::Tangent => hsc_runtime::train::GradMethod::Tangent,
-                GradArg::Bptt => hsc_runtime::train::GradMethod::Bptt,
+                GradArg::Rhel => hsc_train::train::GradMethod::Rhel { eps },
+                GradArg::Tangent => hsc_train::train::GradMethod::Tangent,
+                GradArg::Bptt => hsc_train::train::GradMethod::Bptt,
             };
             let settings = train::Settings {
                 data,
                 hidden: hidden as usize,
                 layers: layers as usize,
                 dropout,
-                config: hsc_runtime::train::Config {
+                config: hsc_train::train::Config {
                     epochs: epochs as usize,
                     lr,
                     batch: batch as usize,

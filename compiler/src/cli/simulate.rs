@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hsc::kernel::Precision;
 use hsc_grammar::Diagnostic;
-use hsc_runtime::plot::{self, Series};
+use hsc_train::plot::{self, Series};
 
 use super::{Output, write_npy};
 

@@ -13,10 +13,10 @@ use hsc::kernel::Precision;
 use hsc::{Backend, Override};
 use hsc_grammar::Diagnostic;
 use hsc_runtime::Model;
-use hsc_runtime::data::{self, Dataset, Normalizer};
-use hsc_runtime::plot::{self, Line, Panel};
-use hsc_runtime::train::checkpoint::{self, Extra};
-use hsc_runtime::train::{
+use hsc_train::data::{self, Dataset, Normalizer};
+use hsc_train::plot::{self, Line, Panel};
+use hsc_train::train::checkpoint::{self, Extra};
+use hsc_train::train::{
     Architecture, Config, EpochRecord, Example, Network, Observer, Progress, Score, Trainer, metrics,
 };
 use serde_json::{Value, json};
@@ -332,7 +332,7 @@ fn run_epochs(
         write_metrics(out, &title, &trainer.history, extra.best_epoch, None)?;
     }
     let net = best.as_ref().unwrap_or(&trainer.net);
-    let test = hsc_runtime::train::evaluate(net, &data.test).map_err(file_error)?;
+    let test = hsc_train::train::evaluate(net, &data.test).map_err(file_error)?;
     write_metrics(out, &title, &trainer.history, extra.best_epoch, Some(test))?;
     let mut text = format!(
         "test accuracy {:.1} % ({} of {}), loss {:.4}, with the params of epoch {}{}\n",
@@ -432,7 +432,7 @@ pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Dia
         .collect::<Result<_, _>>()?;
     test.labels = labels;
     extra.normalizer.apply(&mut test);
-    let score = hsc_runtime::train::evaluate(&trainer.net, &Example::all(&test)).map_err(file_error)?;
+    let score = hsc_train::train::evaluate(&trainer.net, &Example::all(&test)).map_err(file_error)?;
     Ok(format!(
         "{}: test accuracy {:.1} % ({} of {}), loss {:.4} ({}, epoch {}, on {}, {})\n",
         test.name,

@@ -7,9 +7,10 @@ use std::time::Duration;
 use hsc_runtime::{Engine, Frame, Pass, RunError, Slot};
 
 use super::emit::{KernelInfo, MAX_THREADS, Source};
+use super::limits::Limits;
 use crate::kernel::Precision;
 
-/// Where CUDA kernels run: a GPU ([`super::gpu::Gpu`]) or the host's threads
+/// Where CUDA kernels run: a GPU (`gpu::Gpu`, with the `cuda` feature) or the host's threads
 /// ([`super::emulate::Emulator`]).
 pub trait Device: Send + Sync {
     /// What it is, in words.
@@ -27,6 +28,18 @@ pub trait Device: Send + Sync {
         steps: i64,
         eps: [f64; 2],
     ) -> Result<Duration, String>;
+    /// The peak rates it can reach, where it knows them (a GPU, from its attributes).
+    fn limits(&self) -> Option<Limits> {
+        None
+    }
+}
+
+/// What `hsc bench` reads of a CUDA engine beside its model.
+pub trait Profiled: Send + Sync {
+    /// The time spent in kernels since the engine was made (transfers excluded).
+    fn kernel_time(&self) -> Duration;
+    /// The device's peak rates, where known.
+    fn limits(&self) -> Option<Limits>;
 }
 
 /// The threads for `width`: the next power of two, between 32 (a warp) and `cap` (rounded
@@ -57,11 +70,6 @@ impl<D: Device> CudaEngine<D> {
         &self.device
     }
 
-    /// The time spent in kernels since the engine was made (transfers excluded).
-    pub fn kernel_time(&self) -> Duration {
-        *self.kernel_time.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn error(&self, message: String) -> RunError {
         RunError::Engine { engine: format!("CUDA ({})", self.device.describe()), message }
     }
@@ -86,6 +94,16 @@ impl<D: Device> CudaEngine<D> {
                 }
             }
         }
+    }
+}
+
+impl<D: Device> Profiled for CudaEngine<D> {
+    fn kernel_time(&self) -> Duration {
+        *self.kernel_time.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn limits(&self) -> Option<Limits> {
+        self.device.limits()
     }
 }
 

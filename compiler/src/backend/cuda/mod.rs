@@ -1,12 +1,19 @@
-//! The CUDA backend: kernel IR to CUDA C ([`emit`]), compiled at run time by NVRTC
-//! ([`nvrtc`]), run on a GPU through cudarc's driver API ([`gpu`]), or on the host's threads
+//! The CUDA backend: a [`Verified`] module to CUDA C ([`emit`](mod@emit)), compiled at run time by NVRTC
+//! (`nvrtc`), run on a GPU through cudarc's driver API (`gpu`), or on the host's threads
 //! by the emulation build ([`emulate`]) that tests the same source where there is no GPU.
 //! [`engine`] is the runtime engine over either.
+//!
+//! Only `nvrtc` and `gpu` need cudarc: they are built with the `cuda` feature (on by
+//! default). Without it, [`gpu()`] and [`gpu_engine`] are [`Error::Unavailable`]; the CUDA C
+//! and its host build are the same.
 
 pub mod emit;
 pub mod emulate;
 pub mod engine;
+#[cfg(feature = "cuda")]
 pub mod gpu;
+pub mod limits;
+#[cfg(feature = "cuda")]
 pub mod nvrtc;
 mod schedule;
 
@@ -15,7 +22,7 @@ use std::sync::Arc;
 use hsc_runtime::Model;
 
 pub use emit::{KernelInfo, MAX_THREADS, Param, Source, emit};
-pub use engine::{CudaEngine, Device};
+pub use engine::{CudaEngine, Device, Profiled};
 
 use crate::backend::Error;
 use crate::kernel::{Precision, Verified};
@@ -25,15 +32,19 @@ pub fn gpu(module: &Verified, precision: Precision) -> Result<Model, Error> {
     Ok(gpu_engine(module, precision)?.0)
 }
 
-/// [`gpu`], with its engine (which counts the time spent in kernels).
-pub fn gpu_engine(
-    module: &Verified,
-    precision: Precision,
-) -> Result<(Model, Arc<CudaEngine<gpu::Gpu>>), Error> {
+/// [`gpu()`], with its engine (which counts the time spent in kernels).
+#[cfg(feature = "cuda")]
+pub fn gpu_engine(module: &Verified, precision: Precision) -> Result<(Model, Arc<dyn Profiled>), Error> {
     let source = emit(module, precision);
     let device = gpu::Gpu::new(&source, 0)?;
     let engine = Arc::new(CudaEngine::new(module, source, device));
     Ok((Model::new(module.spec.clone(), engine.clone()), engine))
+}
+
+/// [`gpu()`], with its engine: hsc was built without the `cuda` feature, so there is none.
+#[cfg(not(feature = "cuda"))]
+pub fn gpu_engine(_: &Verified, _: Precision) -> Result<(Model, Arc<dyn Profiled>), Error> {
+    Err(Error::Unavailable { why: "hsc was built without the `cuda` feature".into() })
 }
 
 /// A runtime model whose CUDA kernels run on the host's threads (at most `threads` per

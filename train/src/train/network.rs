@@ -14,8 +14,8 @@ use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
-use crate::model::{Model, Params};
 use crate::nn::{activation, dropout, glu, layer_norm, linear, loss, pool};
+use hsc_runtime::{Model, Params};
 
 use super::{GradMethod, TrainError, recurrent};
 
@@ -54,7 +54,7 @@ struct Block {
     norm_bias: usize,
     input_weight: usize,
     input_bias: usize,
-    /// The model's params, in [`crate::ModelSpec::params`] order.
+    /// The model's params, in [`hsc_runtime::ModelSpec::params`] order.
     model: Vec<usize>,
     output_weight: usize,
     output_bias: usize,

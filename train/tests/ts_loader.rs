@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hsc_runtime::data::{DataError, Dataset, Normalizer, load_pair, split, ts};
+use hsc_train::data::{DataError, Dataset, Normalizer, load_pair, split, ts};
 use proptest::prelude::*;
 
 fn manifest(relative: &str) -> PathBuf {

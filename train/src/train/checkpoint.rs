@@ -14,8 +14,8 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;
 
 use crate::data::Normalizer;
-use crate::model::Model;
 use crate::nn::optim::AdamState;
+use hsc_runtime::Model;
 
 use super::{Network, TrainError, Trainer, metrics};
 

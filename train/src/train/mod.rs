@@ -17,7 +17,7 @@ pub mod trainer;
 pub use network::{Architecture, Network, Tensor};
 pub use trainer::{Config, EpochRecord, Example, Observer, Progress, Score, Trainer, evaluate};
 
-use crate::model::RunError;
+use hsc_runtime::RunError;
 
 /// How the recurrent layers' gradients are computed.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,8 +4,7 @@
 //! side), and its backward pass one of the model's gradient passes driven by per-step
 //! cotangents of those positions.
 
-use crate::model::{Batch, Echo, Gradients, Model, Params};
-use crate::spec::ModelSpec;
+use hsc_runtime::{Batch, Echo, Gradients, Model, ModelSpec, Params};
 
 use super::{GradMethod, TrainError};
 

@@ -1,0 +1,16 @@
+//! hsc-train: what `hsc train` runs, over the models of hsc-runtime. Three layers that know
+//! nothing of the compiler, and the plots:
+//!
+//! - [`data`]: UEA/UCR time series (the sktime `.ts` format), train/test pairs, per-channel
+//!   normalisation, stratified validation splits.
+//! - [`nn`]: exact layers over `[rows, width]` slices with their backward passes, and AdamW.
+//! - [`train`]: the stacked Hamiltonian SSM around a runtime [`hsc_runtime::Model`], the
+//!   trainer, checkpoints and metrics.
+//! - [`plot`]: PNG figures of line panels (trajectories, training curves).
+
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod nn;
+pub mod plot;
+pub mod train;
