@@ -37,12 +37,9 @@ pub fn describe(compiled: &Compiled, real: Real) -> String {
     let array = |a: &hsc_runtime::ArraySpec| json!({"name": a.name, "shape": a.shape});
     let kernels: Vec<_> = compiled
         .module
-        .kernels
-        .iter()
-        .map(|k| {
-            let buffers: Vec<_> = compiled
-                .module
-                .info(k.pass)
+        .kernels()
+        .map(|(k, info)| {
+            let buffers: Vec<_> = info
                 .abi
                 .buffers
                 .iter()
@@ -115,12 +112,11 @@ pub fn rust(compiled: &Compiled, real: Real) -> String {
             )
         })
         .collect();
-    let table: String = kernels
-        .iter()
-        .map(|k| {
-            let buffers: Vec<String> = compiled
-                .module
-                .info(k.pass)
+    let table: String = compiled
+        .module
+        .kernels()
+        .map(|(k, info)| {
+            let buffers: Vec<String> = info
                 .abi
                 .buffers
                 .iter()

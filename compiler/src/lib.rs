@@ -183,8 +183,14 @@ pub fn jit(
 pub fn load(path: &std::path::Path, overrides: &[Override]) -> Result<Compiled, String> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{name}`: {e}\n"))?;
-    let front = front_end(&bytes, overrides);
-    let render = |ds: &[Diagnostic]| hsc_grammar::render(ds, &name, &front.source, false);
+    compile_source(&name, &bytes, overrides)
+}
+
+/// Checks and compiles the source of a model (`name` labels it in the diagnostics); on error
+/// the diagnostics, rendered.
+pub fn compile_source(name: &str, bytes: &[u8], overrides: &[Override]) -> Result<Compiled, String> {
+    let front = front_end(bytes, overrides);
+    let render = |ds: &[Diagnostic]| hsc_grammar::render(ds, name, &front.source, false);
     let (Some(program), Some(facts)) = (&front.program, &front.facts) else {
         return Err(render(&front.diagnostics));
     };

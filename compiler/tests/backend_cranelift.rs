@@ -67,10 +67,7 @@ fn check_model(
     dir: &std::path::Path,
     aot_too: bool,
 ) -> Result<[f64; 2], String> {
-    let fe = hsc::front_end(src.as_bytes(), &[]);
-    let program = fe.program.ok_or_else(|| format!("does not check: {:?}", fe.diagnostics))?;
-    let facts = fe.facts.ok_or("no facts")?;
-    let compiled = hsc::compile(program, &facts).map_err(|d| format!("does not compile: {d:?}"))?;
+    let compiled = hsc::compile_source("model.ham", src.as_bytes(), &[])?;
     let mut worst = [0.0; 2];
     for (i, p) in [Precision::F64, Precision::F32].into_iter().enumerate() {
         let reference = compiled.interpreted(p);

@@ -70,10 +70,7 @@ fn nvrtc_errors_are_returned_with_the_log() {
 
 /// Checks one model's CUDA C, emulated, against the interpreter in f64 and f32.
 fn check_emulated(src: &str, steps: usize, seed: u64, threads: u32) -> Result<[f64; 2], String> {
-    let fe = hsc::front_end(src.as_bytes(), &[]);
-    let program = fe.program.ok_or_else(|| format!("does not check: {:?}", fe.diagnostics))?;
-    let facts = fe.facts.ok_or("no facts")?;
-    let compiled = hsc::compile(program, &facts).map_err(|d| format!("does not compile: {d:?}"))?;
+    let compiled = hsc::compile_source("model.ham", src.as_bytes(), &[])?;
     let mut worst = [0.0; 2];
     for (i, p) in [Precision::F64, Precision::F32].into_iter().enumerate() {
         let model = cuda::emulated(&compiled.module, p, threads).map_err(|e| e.to_string())?;

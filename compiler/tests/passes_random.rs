@@ -15,7 +15,7 @@
 mod common;
 
 use hsc::gradcheck::{Options, relative_error, run};
-use hsc::kernel::{Precision, verify};
+use hsc::kernel::Precision;
 use hsc_runtime::Echo;
 use proptest::prelude::*;
 
@@ -29,13 +29,8 @@ enum Passed {
 
 fn check(seed: u64) -> Result<Passed, String> {
     let (src, steps) = random_model(seed);
-    let fe = hsc::front_end(src.as_bytes(), &[]);
-    let program = fe.program.ok_or_else(|| format!("{src}\ndoes not check: {:?}", fe.diagnostics))?;
-    let facts = fe.facts.ok_or("no facts")?;
-    let compiled = hsc::compile(program, &facts).map_err(|d| format!("{src}\ndoes not compile: {d:?}"))?;
-    for k in &compiled.module.kernels {
-        verify(k).map_err(|e| format!("{src}\n{e:?}"))?;
-    }
+    let compiled =
+        hsc::compile_source("model.ham", src.as_bytes(), &[]).map_err(|e| format!("{src}\n{e}"))?;
     let opts = Options {
         steps,
         eps: 1e-5,

@@ -13,8 +13,7 @@ fn chain(method: &str, dt: f64) -> hsc::Compiled {
            + sum(i in 0..P-1, 0.5 * k[i] * (q[i + 1] - q[i])^2)\n\
          integrator {method}(dt = {dt})\n"
     );
-    let fe = hsc::front_end(src.as_bytes(), &[]);
-    hsc::compile(fe.program.expect("a valid model"), &fe.facts.expect("facts")).expect("compiles")
+    hsc::compile_source("chain.ham", src.as_bytes(), &[]).expect("compiles")
 }
 
 fn drift(method: &str, dt: f64, span: f64) -> f64 {

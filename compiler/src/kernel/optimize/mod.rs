@@ -27,8 +27,8 @@
 //! - `dce.rs`: what nothing reads is dropped, stores to scratch nothing loads included, and
 //!   scratch that twins another is read from the other.
 //!
-//! Which loops run lane-wise is [`super::lanes`]'s to say (transpose, interchange and fuse
-//! ask it, as does the Cranelift translator).
+//! Which loops run lane-wise is [`super::info::lanes`]'s to say (transpose, interchange and
+//! fuse ask it of trial bodies; the kernel facts record it for the backends).
 //!
 //! [`optimize`] runs [`FIRST`] once, then rounds of [`ROUND`] until one changes nothing (the
 //! examples take one to three), at most [`MAX_ROUNDS`], after which it stops with a
