@@ -16,11 +16,8 @@ pub struct Args {
     pub dims: Dims,
 }
 
-/// The summary of the model: sizes, arrays, the energy's split, the derivatives.
+/// The summary of the model ([`hsc::stage::check`]): sizes, arrays, the energy's split, the
+/// derivatives.
 pub fn check(front: &FrontEnd, _: &Args) -> Result<Output, Diagnostic> {
-    let (Some(program), Some(facts)) = (&front.program, &front.facts) else {
-        return Ok(String::new().into());
-    };
-    let equations = hsc::equations(program, facts)?;
-    Ok(hsc::summary(program, facts, &equations).into())
+    Ok(hsc::stage::check(front)?.into())
 }

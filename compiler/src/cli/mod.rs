@@ -65,7 +65,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A choice the library names (a backend, a precision): the command line offers the library's
+/// A choice the library names (a backend, a precision, a stage): the command line offers the library's
 /// names with its help, and parses them with the library's `FromStr`, so there is no second list.
 trait Named: Copy + std::str::FromStr<Err = String> + Send + Sync + 'static {
     const ALL: &'static [Self];
@@ -90,6 +90,16 @@ impl Named for Precision {
     }
     fn about(self) -> &'static str {
         Precision::about(self)
+    }
+}
+
+impl Named for hsc::Stage {
+    const ALL: &'static [Self] = &hsc::Stage::ALL;
+    fn name(self) -> &'static str {
+        hsc::Stage::name(self)
+    }
+    fn about(self) -> &'static str {
+        hsc::Stage::about(self)
     }
 }
 
