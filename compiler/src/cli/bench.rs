@@ -55,6 +55,7 @@ pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     let Some(compiled) = super::compiled(front, None)? else { return Ok(String::new().into()) };
     compiled.jitted(args.precision)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+    let verify_ms = verify_ms(&compiled);
     let min_time = args.min_time;
     if !min_time.is_finite() || min_time < 0.0 {
         return Err(Diagnostic::error(format!("--min-time must be a number of seconds, not {min_time}")));
@@ -88,11 +89,22 @@ pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     .map_err(|e| Diagnostic::error(e.to_string()))?;
     bar.finish_and_clear();
     let text = if args.json {
-        json(&compiled, compile_ms, &o, &report)
+        json(&compiled, compile_ms, verify_ms, &o, &report)
     } else {
-        table(&compiled, compile_ms, &o, &report)
+        table(&compiled, compile_ms, verify_ms, &o, &report)
     };
     Ok(text.into())
+}
+
+/// Milliseconds the kernel verifier takes on the compiled module: the share of the compile
+/// time that [`hsc::compile`] spends in it (every build verifies the kernels it makes, in
+/// `kernel::Verified::new`), measured by verifying them once more.
+fn verify_ms(compiled: &hsc::Compiled) -> f64 {
+    let started = std::time::Instant::now();
+    let verified = hsc::kernel::verify_module(&compiled.module);
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    debug_assert!(verified.is_ok(), "a compiled module verifies");
+    ms
 }
 
 fn cpu() -> String {
@@ -109,7 +121,7 @@ fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
+fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Report) -> String {
     let spec = &c.module.spec;
     let dims: Vec<String> = c.program.dims.iter().map(|d| format!("{} = {}", d.name, d.value)).collect();
     let mut s = String::new();
@@ -125,7 +137,10 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
         if o.threads == 1 { "" } else { "s" },
         cpu()
     );
-    let _ = writeln!(s, "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms");
+    let _ = writeln!(
+        s,
+        "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms, of which verifying the kernels {verify_ms:.1} ms"
+    );
     let _ = writeln!(s, "inputs of the batch: {} (f64)", mib(r.input_bytes));
     let _ = writeln!(s);
     let _ = writeln!(
@@ -201,7 +216,7 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
     s
 }
 
-fn json(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
+fn json(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Report) -> String {
     let rows: Vec<serde_json::Value> = r
         .rows
         .iter()
@@ -236,6 +251,7 @@ fn json(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
         "threads": o.threads,
         "cpu": cpu(),
         "compile_ms": compile_ms,
+        "verify_ms": verify_ms,
         "state_elements": r.state_elements,
         "input_bytes": r.input_bytes,
         "rows": rows,
