@@ -27,7 +27,7 @@ pub enum Stage {
     Lowered,
     /// The kernels as [`crate::compile`] builds them: optimised and verified.
     Kernels,
-    /// The CUDA C of the kernels ([`crate::backend::cuda::emit`]).
+    /// The CUDA C of the kernels ([`crate::backend::cuda::emit()`]).
     Cuda,
     /// The machine code of the kernels as the Cranelift JIT compiles it for this machine.
     Asm,
@@ -113,7 +113,7 @@ pub fn stage(front: &FrontEnd, stage: Stage, precision: Precision) -> Result<Str
 }
 
 /// What `hsc check` prints of a model without errors: its sizes, arrays, the split of its
-/// energy and its derivatives ([`crate::summary`]).
+/// energy and its derivatives ([`crate::summary()`]).
 pub fn check(front: &FrontEnd) -> Result<String, Diagnostic> {
     let (Some(program), Some(facts)) = (&front.program, &front.facts) else {
         return Err(Diagnostic::error("the model has errors: there is no summary to print"));
