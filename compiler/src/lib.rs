@@ -10,7 +10,8 @@
 //! | symbolic | [`symbolic::differentiate`] | [`symbolic::Equations`]: Hamilton's equations, every derivative |
 //!
 //! [`front_end`] runs them in order on the bytes of a file and collects every diagnostic.
-//! A model is valid when it passes all of them.
+//! A model is valid when it passes all of them. [`stage()`] prints any stage, later ones
+//! (the kernels, CUDA C, machine code) included.
 //!
 //! ```
 //! let source = b"model Spring\nparam k = 1\nstate q momentum p\nH = 0.5 * p^2 + 0.5 * k * q^2\n";
@@ -33,12 +34,14 @@ pub mod ir;
 pub mod kernel;
 pub mod sema;
 pub mod simulate;
+pub mod stage;
 mod summary;
 pub mod symbolic;
 
 use hsc_grammar::{Diagnostic, Span, has_errors};
 
 pub use sema::Override;
+pub use stage::{Stage, stage};
 
 /// Derives the equations of a valid program, its energy split as `facts` says; a stop of the
 /// symbolic stage (a budget, an index form it cannot express) is a diagnostic.

@@ -110,6 +110,12 @@ fn emit_prints_each_stage() {
     assert!(ir.contains("load q[%i1 + 1]"), "{ir}");
     let ir_big = hsc(&["emit", &path("examples/fput_chain.ham"), "--stage", "ir", "-D", "P=4096"]);
     assert!(text(&ir_big.stdout).contains("index i in 0..4095"));
+    // The kernels before the optimiser: what the `@lowered` snapshot holds.
+    let lowered = hsc(&["emit", &path("examples/fput_chain.ham"), "--stage", "lowered"]);
+    assert_eq!(lowered.status.code(), Some(0), "{}", text(&lowered.stderr));
+    let snapshot = std::fs::read_to_string(path("snapshot-tests/snapshots/fput_chain@lowered.snap")).unwrap();
+    let body = snapshot.splitn(3, "---\n").nth(2).unwrap();
+    assert_eq!(text(&lowered.stdout).trim_end(), body.trim_end());
 }
 
 #[test]

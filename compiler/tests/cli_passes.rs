@@ -212,6 +212,9 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
 #[test]
 fn bench_reports_every_pass_on_both_backends() {
     let json = bench_json(&["--steps", "20", "--batch", "2"]);
+    let compile_ms = json["compile_ms"].as_f64().unwrap();
+    let verify_ms = json["verify_ms"].as_f64().expect("the verifier's share of the compile time");
+    assert!(compile_ms > 0.0 && verify_ms >= 0.0, "{json}");
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 8, "4 passes × 2 backends");
     for row in rows {

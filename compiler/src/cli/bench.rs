@@ -1,39 +1,110 @@
 //! `hsc bench`: the table (or JSON) of each pass's time and memory per backend.
 
 use std::fmt::Write;
+use std::path::PathBuf;
 
-use hsc::Backend;
 use hsc::bench::{Options, Report};
+use hsc::kernel::Precision;
+use hsc::{Backend, FrontEnd};
 use hsc_grammar::Diagnostic;
 
-use super::Output;
+use super::{Dims, Output, named};
 
-/// The arguments of `hsc bench` past the model.
+/// Time each pass (forward, RHEL, tangent, BPTT) on each backend: median ns per
+/// sequence, step and state element, steps per second and peak memory, against the
+/// interpreter measured in the same run.
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    pub options: Options,
-    pub json: bool,
+    /// The .ham file.
+    pub model: PathBuf,
+    /// Steps per sequence.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    steps: u64,
+    /// Sequences per batch.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    batch: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: u64,
+    /// Arithmetic.
+    #[arg(long, default_value = "f32", value_parser = named::<Precision>())]
+    precision: Precision,
+    /// Least seconds spent on each measurement.
+    #[arg(long, default_value_t = 1.0)]
+    min_time: f64,
+    /// The backends to measure, comma-separated (`cuda` needs a GPU).
+    #[arg(long, value_delimiter = ',', default_value = "cranelift", value_parser = named::<Backend>())]
+    backends: Vec<Backend>,
+    /// Skip the interpreter baseline.
+    #[arg(long)]
+    no_baseline: bool,
+    /// The passes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = ["forward", "rhel", "tangent", "bptt"], default_value = "forward,rhel,tangent,bptt")]
+    passes: Vec<String>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    pub dims: Dims,
 }
 
-pub fn bench(compiled: &hsc::Compiled, compile_ms: f64, args: &Args) -> Result<Output, Diagnostic> {
-    let o = &args.options;
+/// Compiles the model (timed), measures every pass on every backend asked for, and prints
+/// the table or the JSON object.
+pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
+    let started = std::time::Instant::now();
+    let Some(compiled) = super::compiled(front, None)? else { return Ok(String::new().into()) };
+    compiled.jitted(args.precision)?;
+    let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+    let verify_ms = verify_ms(&compiled);
+    let min_time = args.min_time;
+    if !min_time.is_finite() || min_time < 0.0 {
+        return Err(Diagnostic::error(format!("--min-time must be a number of seconds, not {min_time}")));
+    }
+    let mut backends = args.backends.clone();
+    backends.retain(|b| *b != Backend::Interp);
+    backends.dedup();
+    if !args.no_baseline || backends.is_empty() {
+        backends.push(Backend::Interp);
+    }
+    let o = Options {
+        steps: args.steps as usize,
+        batch: args.batch as usize,
+        threads: args.threads as usize,
+        precision: args.precision,
+        backends,
+        min_time: std::time::Duration::from_secs_f64(min_time),
+        seed: 0,
+        passes: hsc::bench::PASSES.into_iter().filter(|p| args.passes.iter().any(|q| q == p)).collect(),
+    };
     let bar = indicatif::ProgressBar::new((o.passes.len() * o.backends.len()) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let probe: &dyn hsc::bench::MemoryProbe = &crate::ALLOCATOR;
-    let report = hsc::bench::run(compiled, o, Some(probe), |what| {
+    let report = hsc::bench::run(&compiled, &o, Some(probe), |what| {
         bar.set_message(what.to_owned());
         bar.inc(1);
     })
     .map_err(|e| Diagnostic::error(e.to_string()))?;
     bar.finish_and_clear();
     let text = if args.json {
-        json(compiled, compile_ms, o, &report)
+        json(&compiled, compile_ms, verify_ms, &o, &report)
     } else {
-        table(compiled, compile_ms, o, &report)
+        table(&compiled, compile_ms, verify_ms, &o, &report)
     };
     Ok(text.into())
+}
+
+/// Milliseconds the kernel verifier takes on the compiled module: the share of the compile
+/// time that [`hsc::compile`] spends in it (every build verifies the kernels it makes, in
+/// `kernel::Verified::new`), measured by verifying them once more.
+fn verify_ms(compiled: &hsc::Compiled) -> f64 {
+    let started = std::time::Instant::now();
+    let verified = hsc::kernel::verify_module(&compiled.module);
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    debug_assert!(verified.is_ok(), "a compiled module verifies");
+    ms
 }
 
 fn cpu() -> String {
@@ -50,7 +121,7 @@ fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
+fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Report) -> String {
     let spec = &c.module.spec;
     let dims: Vec<String> = c.program.dims.iter().map(|d| format!("{} = {}", d.name, d.value)).collect();
     let mut s = String::new();
@@ -66,7 +137,10 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
         if o.threads == 1 { "" } else { "s" },
         cpu()
     );
-    let _ = writeln!(s, "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms");
+    let _ = writeln!(
+        s,
+        "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms, of which verifying the kernels {verify_ms:.1} ms"
+    );
     let _ = writeln!(s, "inputs of the batch: {} (f64)", mib(r.input_bytes));
     let _ = writeln!(s);
     let _ = writeln!(
@@ -142,7 +216,7 @@ fn table(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String 
     s
 }
 
-fn json(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
+fn json(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Report) -> String {
     let rows: Vec<serde_json::Value> = r
         .rows
         .iter()
@@ -177,6 +251,7 @@ fn json(c: &hsc::Compiled, compile_ms: f64, o: &Options, r: &Report) -> String {
         "threads": o.threads,
         "cpu": cpu(),
         "compile_ms": compile_ms,
+        "verify_ms": verify_ms,
         "state_elements": r.state_elements,
         "input_bytes": r.input_bytes,
         "rows": rows,

@@ -3,29 +3,77 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+use hsc::FrontEnd;
 use hsc::gradcheck::{Options, PAIRS, Report};
+use hsc::kernel::Precision;
 use hsc_grammar::Diagnostic;
 
-use super::{Output, write_npy};
+use super::{Dims, Output, named, write_npy};
 
-/// The arguments of `hsc gradcheck` past the model.
+/// Check every gradient method against the others and against finite differences.
+///
+/// Draws params (from the model's initialisers), inputs, targets (or per-step cotangents
+/// of the positions when the model has no loss) and an initial state from the seed, then
+/// prints RHEL (central and one-sided), the tangent echo, BPTT and finite differences of
+/// the loss for every param, the inputs and the initial state. Exits with 1 when a pair
+/// disagrees beyond its tolerance.
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    pub options: Options,
-    pub json: bool,
-    pub dump: Option<PathBuf>,
+    /// The .ham file.
+    pub model: PathBuf,
+    /// Steps per sequence.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    steps: u64,
+    /// The echoes' nudge ε [default: 1e-5 in f64, 1e-3 in f32].
+    #[arg(long)]
+    eps: Option<f64>,
+    /// Seed of every draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Arithmetic of RHEL and the tangent echo (BPTT and finite differences are f64).
+    #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+    precision: Precision,
+    /// What runs the kernels.
+    #[arg(long, default_value = "cranelift", value_parser = named::<hsc::Backend>())]
+    backend: hsc::Backend,
+    /// Most entries per quantity checked by finite differences (chosen from the seed).
+    #[arg(long, default_value_t = 16)]
+    fd_entries: usize,
+    /// Print one JSON object instead of the tables.
+    #[arg(long)]
+    json: bool,
+    /// Write the drawn data, the loss and every method's gradients as .npy files here.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
+    #[command(flatten)]
+    pub dims: Dims,
 }
 
-pub fn gradcheck(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnostic> {
-    let report =
-        hsc::gradcheck::run(compiled, &args.options).map_err(|e| Diagnostic::error(e.to_string()))?;
-    if let Some(dir) = &args.dump {
-        dump(dir, compiled, &report)?;
+/// Runs the check; the output fails (exit code 1) when a pair of methods disagrees.
+pub fn gradcheck(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
+    let Some(compiled) = super::compiled(front, None)? else { return Ok(String::new().into()) };
+    let precision = args.precision;
+    let eps = args.eps.unwrap_or(match precision {
+        Precision::F64 => 1e-5,
+        Precision::F32 => hsc::gradcheck::F32_DEFAULT_EPS,
+    });
+    if !eps.is_finite() || eps <= 0.0 {
+        return Err(Diagnostic::error(format!("--eps must be a positive number, not {eps}")));
     }
-    let text = if args.json {
-        json(compiled, &args.options, &report)
-    } else {
-        table(compiled, &args.options, &report)
+    let options = Options {
+        steps: args.steps as usize,
+        eps,
+        seed: args.seed,
+        precision,
+        fd_entries: args.fd_entries.max(1),
+        backend: args.backend,
     };
+    let report = hsc::gradcheck::run(&compiled, &options).map_err(|e| Diagnostic::error(e.to_string()))?;
+    if let Some(dir) = &args.dump {
+        dump(dir, &compiled, &report)?;
+    }
+    let text =
+        if args.json { json(&compiled, &options, &report) } else { table(&compiled, &options, &report) };
     Ok(Output { text, ok: report.ok() })
 }
 

@@ -3,35 +3,60 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+use hsc::FrontEnd;
 use hsc::kernel::Precision;
 use hsc_grammar::Diagnostic;
 use hsc_train::plot::{self, Series};
 
-use super::{Output, write_npy};
+use super::{Dims, Output, named, write_npy};
 
-/// The arguments of `hsc simulate` past the model.
+/// Simulate a model from a drawn state: energy drift, reversibility, trajectory and plot.
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    pub steps: usize,
-    pub seed: u64,
-    pub precision: Precision,
-    pub backend: hsc::Backend,
-    pub free: bool,
-    pub out: Option<PathBuf>,
-    pub plot: Option<PathBuf>,
+    /// The .ham file.
+    pub model: PathBuf,
+    /// Number of steps.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    steps: u64,
+    /// The step, instead of the model's.
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Seed of the params, inputs and initial state.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Arithmetic.
+    #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+    precision: Precision,
+    /// What runs the kernels.
+    #[arg(long, default_value = "cranelift", value_parser = named::<hsc::Backend>())]
+    backend: hsc::Backend,
+    /// Run without inputs (all zero), so that the energy is conserved.
+    #[arg(long)]
+    free: bool,
+    /// Write the trajectory: `.npy` ([T + 1, state elements]) or `.csv`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Draw the states and the energy over time into a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub dims: Dims,
 }
 
 /// Most state series drawn in the plot (the first entries of each state array).
 const MAX_SERIES: usize = 8;
 
-pub fn simulate(compiled: &hsc::Compiled, args: &Args) -> Result<Output, Diagnostic> {
-    let r = hsc::simulate::run(compiled, args.steps, args.seed, args.precision, args.backend, args.free)
+/// Simulates, writes the trajectory and the plot asked for, and prints the measurements.
+pub fn simulate(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
+    let Some(compiled) = super::compiled(front, args.dt)? else { return Ok(String::new().into()) };
+    let steps = args.steps as usize;
+    let r = hsc::simulate::run(&compiled, steps, args.seed, args.precision, args.backend, args.free)
         .map_err(|e| Diagnostic::error(e.to_string()))?;
     let spec = &compiled.module.spec;
     let dt = match spec.step {
         hsc_runtime::Step::Fixed(h) => h,
         hsc_runtime::Step::Param(i) => r.drawn.params.values[i][0],
     };
-    let steps = args.steps;
     // Columns: every element of every state array, in spec order.
     let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
     for (s, data) in spec.sides().into_iter().zip(&r.trajectory.states) {

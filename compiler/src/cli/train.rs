@@ -7,21 +7,157 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
+
+use clap::ValueEnum;
 
 use hsc::kernel::Precision;
 use hsc::{Backend, Override};
-use hsc_grammar::Diagnostic;
+use hsc_grammar::{Diagnostic, render};
 use hsc_runtime::Model;
 use hsc_train::data::{self, Dataset, Normalizer};
 use hsc_train::plot::{self, Line, Panel};
 use hsc_train::train::checkpoint::{self, Extra};
 use hsc_train::train::{
-    Architecture, Config, EpochRecord, Example, Network, Observer, Progress, Score, Trainer, metrics,
+    Architecture, Config, EpochRecord, Example, GradMethod, Network, Observer, Progress, Score, Trainer,
+    metrics,
 };
 use serde_json::{Value, json};
 
-use super::Output;
+use super::{Dims, Output, compiled, named, run, with_run};
+
+/// Train a stacked Hamiltonian SSM whose recurrent layers are the model on a UEA/UCR
+/// classification data set (DIR/NAME_TRAIN.ts and DIR/NAME_TEST.ts).
+///
+/// Prints each epoch's train and validation loss and accuracy, then the test accuracy of
+/// the params that did best on validation. The run folder gets `metrics.json`,
+/// `curves.png`, checkpoints (`last.safetensors`, `best.safetensors`), the exact command
+/// and a copy of the model; `--resume` goes on from the last checkpoint.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The .ham file (omit it with --resume).
+    #[arg(required_unless_present = "resume")]
+    model: Option<PathBuf>,
+    /// The data folder: NAME_TRAIN.ts and NAME_TEST.ts [with --resume: the run's].
+    #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+    data: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint, with the settings it was
+    /// started with (only --data may be given again, for data that moved).
+    #[arg(long, value_name = "RUN", conflicts_with = "model")]
+    resume: Option<PathBuf>,
+    /// Number of blocks.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    layers: u64,
+    /// Width between blocks.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    hidden: u64,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    epochs: u64,
+    /// Peak learning rate (AdamW, warm-up then cosine decay).
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
+    /// Sequences per update.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    batch: u64,
+    /// How the recurrent layers' gradients are computed.
+    #[arg(long, value_enum, default_value_t = GradArg::Rhel)]
+    grad: GradArg,
+    /// RHEL's nudge, relative to each sequence's largest cotangent.
+    #[arg(long, default_value_t = 0.05)]
+    eps: f64,
+    /// Seed of the params, the validation split, the shuffles and dropout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The run folder.
+    #[arg(long, value_name = "DIR", default_value = "run")]
+    out: PathBuf,
+    /// Dropout probability.
+    #[arg(long, default_value_t = 0.1)]
+    dropout: f64,
+    /// AdamW's weight decay (weight matrices only).
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    /// Fraction of the training set held out for validation (0: none).
+    #[arg(long, default_value_t = 0.2)]
+    validation: f64,
+    /// Arithmetic of the recurrent layers.
+    #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
+    precision: Precision,
+    /// What runs the recurrent layers' kernels.
+    #[arg(long, default_value = "cranelift", value_parser = named::<Backend>())]
+    backend: Backend,
+    #[command(flatten)]
+    dims: Dims,
+}
+
+/// `--grad`: how the recurrent layers' gradients are computed.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GradArg {
+    /// Recurrent Hamiltonian Echo Learning: two nudged echoes (O(1) memory in T).
+    Rhel,
+    /// The tangent echo, RHEL's ε → 0 limit.
+    Tangent,
+    /// Backpropagation through time over a stored trajectory (the reference).
+    Bptt,
+}
+
+/// Starts a run, or with `--resume` goes on with one; a setting out of range is a usage
+/// error (exit code 2).
+pub fn train(args: &Args, color: bool) -> ExitCode {
+    if let Some(dir) = &args.resume {
+        return with_run(dir, color, |model, _| resume(model, dir, args.data.as_deref()));
+    }
+    let (Some(model), Some(data)) = (&args.model, &args.data) else {
+        eprintln!("error: `hsc train` needs a model and --data DIR, or --resume RUN");
+        return ExitCode::from(2);
+    };
+    let Args { lr, eps, dropout, weight_decay, validation, precision, backend, .. } = *args;
+    let checks = [
+        ("--lr", lr, lr > 0.0 && lr.is_finite()),
+        ("--eps", eps, eps > 0.0 && eps.is_finite()),
+        ("--dropout", dropout, (0.0..1.0).contains(&dropout)),
+        ("--weight-decay", weight_decay, (0.0..1.0).contains(&weight_decay)),
+        ("--validation", validation, (0.0..1.0).contains(&validation)),
+    ];
+    if let Some((name, value, _)) = checks.iter().find(|c| !c.2) {
+        let d = Diagnostic::error(format!("{name} {value} is out of range")).with_note(
+            "--lr and --eps are positive; --dropout, --weight-decay and --validation are in [0, 1)",
+        );
+        eprint!("{}", render(&[d], "", "", color));
+        return ExitCode::from(2);
+    }
+    let grad = match args.grad {
+        GradArg::Rhel => GradMethod::Rhel { eps },
+        GradArg::Tangent => GradMethod::Tangent,
+        GradArg::Bptt => GradMethod::Bptt,
+    };
+    let settings = Settings {
+        data: data.clone(),
+        hidden: args.hidden as usize,
+        layers: args.layers as usize,
+        dropout,
+        config: Config {
+            epochs: args.epochs as usize,
+            lr,
+            batch: args.batch as usize,
+            grad,
+            seed: args.seed,
+            weight_decay,
+        },
+        validation,
+        precision,
+        backend,
+        defines: args.dims.define.iter().map(|o| format!("{}={}", o.name, o.value)).collect(),
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    run(model, &args.dims.define, color, |front| {
+        let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+        let m = c.model(backend, precision)?;
+        start(m, model, &args.out, settings.clone(), &argv)
+    })
+}
 
 /// Everything `hsc train` was asked, as stored in `command.json`.
 #[derive(Clone, Debug)]
@@ -47,11 +183,11 @@ macro_rules! say {
     }};
 }
 
-fn fail(message: impl Into<String>) -> Diagnostic {
+pub(super) fn fail(message: impl Into<String>) -> Diagnostic {
     Diagnostic::error(message.into())
 }
 
-fn file_error(e: impl std::fmt::Display) -> Diagnostic {
+pub(super) fn file_error(e: impl std::fmt::Display) -> Diagnostic {
     fail(e.to_string())
 }
 
@@ -97,7 +233,7 @@ fn prepare(
 }
 
 /// An error unless `data` has the channels a run was trained on.
-fn same_channels(n: &Normalizer, data: &Dataset, dir: &Path) -> Result<(), Diagnostic> {
+pub(super) fn same_channels(n: &Normalizer, data: &Dataset, dir: &Path) -> Result<(), Diagnostic> {
     if n.mean.len() == data.channels {
         return Ok(());
     }
@@ -125,7 +261,7 @@ fn describe(name: &str, d: &Dataset) -> String {
 }
 
 /// Starts a new run in `out`.
-pub fn train(
+fn start(
     model: Model,
     model_path: &Path,
     out: &Path,
@@ -399,51 +535,4 @@ fn write_metrics(
         },
     ];
     plot::draw(&out.join("curves.png"), title, &panels).map_err(fail)
-}
-
-/// Scores the best checkpoint of the run in `dir` on the test set of `data`.
-pub fn eval(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Diagnostic> {
-    let command = stored(dir)?;
-    let path = ["best.safetensors", "last.safetensors"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.exists())
-        .ok_or_else(|| {
-            fail(format!("`{}` has no checkpoint (best.safetensors or last.safetensors)", dir.display()))
-        })?;
-    let (trainer, extra) = checkpoint::load(&path, model).map_err(file_error)?;
-    let data = data.map(Path::to_path_buf).or_else(|| command["data"].as_str().map(PathBuf::from));
-    let data = data.ok_or_else(|| fail("pass --data DIR"))?;
-    let (_, mut test) = data::load_pair(&data).map_err(file_error)?;
-    same_channels(&extra.normalizer, &test, &data)?;
-    let labels: Vec<usize> = test
-        .labels
-        .iter()
-        .map(|&l| {
-            let name = &test.classes[l];
-            extra.classes.iter().position(|c| c == name).ok_or_else(|| {
-                fail(format!(
-                    "class `{name}` of `{}` is not one the run was trained on ({})",
-                    data.display(),
-                    extra.classes.join(" ")
-                ))
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    test.labels = labels;
-    extra.normalizer.apply(&mut test);
-    let score = hsc_train::train::evaluate(&trainer.net, &Example::all(&test)).map_err(file_error)?;
-    Ok(format!(
-        "{}: test accuracy {:.1} % ({} of {}), loss {:.4} ({}, epoch {}, on {}, {})\n",
-        test.name,
-        100.0 * score.accuracy,
-        (score.accuracy * test.len() as f64).round(),
-        test.len(),
-        score.loss,
-        path.display(),
-        extra.best_epoch.unwrap_or(trainer.epochs_done()),
-        trainer.net.model.engine(),
-        trainer.net.model.precision(),
-    )
-    .into())
 }
