@@ -13,8 +13,9 @@
 //!
 //! The passes that build kernels live in `passes/` ([`lower`]); `optimize/` then removes the
 //! work the lowering repeats, without changing any value ([`build`] does both); the
-//! reference interpreter is in `interp.rs`; [`verify`] checks the invariants after every pass (in tests and debug builds) and,
-//! in every build, before native code is made ([`verify_module`]). A kernel prints
+//! reference interpreter is in `interp.rs`; [`verify`] checks the invariants after every
+//! pass (in tests and debug builds) and, in every build, in [`Verified::new`], whose module
+//! and facts ([`info`]) are what native backends take. A kernel prints
 //! (`display.rs`) to a text that [`parse_kernel`] reads back to the same kernel, so that
 //! kernels can be written by hand: the optimiser's file tests (`tests/kernels/`) are such
 //! texts.

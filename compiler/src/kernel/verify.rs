@@ -1,9 +1,9 @@
 //! The kernel IR verifier. It reports every violation, not the first, and runs
 //!
 //! - after the lowering and after every optimisation pass, in tests and debug builds;
-//! - always, release builds included, before a kernel reaches a native backend
-//!   ([`verify_module`], called by each backend's entry point): the native code indexes its
-//!   buffers without checks, relying on the bounds proved here.
+//! - always, release builds included, in [`super::Verified::new`], the only way to make the
+//!   `Verified` module every native backend takes: the native code indexes its buffers
+//!   without checks, relying on the bounds proved here.
 //!
 //! Invariants:
 //! - SSA: every value is defined once, before every use, in the same block or one enclosing it;

@@ -240,8 +240,9 @@ fn cotangent_loss(dag: &mut Dag, program: &Program, positions: &[TensorId]) -> N
     dag.add(terms)
 }
 
-/// The names free for output variables: a few letters no tensor, dim or const is called.
-fn letters(program: &Program) -> Vec<&'static str> {
+/// The names free for output variables: ten names no tensor, dim or const is called (a few
+/// letters first, then `k1`, `k2`, ... if a model took them all).
+fn letters(program: &Program) -> Vec<String> {
     let taken: Vec<&str> = program
         .tensors
         .values()
@@ -249,7 +250,9 @@ fn letters(program: &Program) -> Vec<&'static str> {
         .chain(program.dims.iter().map(|d| d.name.as_str()))
         .chain(program.consts.iter().map(|c| c.name.as_str()))
         .collect();
-    ["k", "l", "m", "n", "a", "b", "c", "d", "r", "s"].into_iter().filter(|l| !taken.contains(l)).collect()
+    let letters = ["k", "l", "m", "n", "a", "b", "c", "d", "r", "s"].map(String::from);
+    let numbered = (1..).map(|i| format!("k{i}"));
+    letters.into_iter().chain(numbered).filter(|l| !taken.contains(&l.as_str())).take(10).collect()
 }
 
 /// Builds derivatives with output variables shared between them: one per (axis position,
@@ -259,7 +262,7 @@ struct Deriver<'a> {
     program: &'a Program,
     dag: &'a mut Dag,
     out_vars: HashMap<(usize, u64, Option<String>), Var>,
-    letters: Vec<&'static str>,
+    letters: Vec<String>,
 }
 
 impl Deriver<'_> {
@@ -268,7 +271,7 @@ impl Deriver<'_> {
         let mut out = Vec::new();
         for (a, axis) in self.program.tensors[wrt].shape.iter().enumerate() {
             let key = (a, axis.size, axis.dim.clone());
-            let name = self.letters[self.out_vars.len() % self.letters.len()];
+            let name = &self.letters[self.out_vars.len() % self.letters.len()];
             let dag = &mut *self.dag;
             let v = *self
                 .out_vars

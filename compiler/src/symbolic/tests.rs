@@ -141,3 +141,61 @@ fn a_runaway_model_stops_at_the_work_budget() {
     let facts = front.facts.expect("facts");
     assert!(matches!(differentiate(&program, &facts), Err(super::StopReason::WorkLimit(_))));
 }
+
+/// K + V = H, evaluated at random values, for every example and for the forms the split walks
+/// through (a let mixing p and q, a negated or divided mixed term, constants inside K and V).
+#[test]
+fn kinetic_plus_potential_is_the_energy() {
+    use super::Leaf;
+    use super::eval::{Values, eval};
+    let dir = format!("{}/../examples", env!("CARGO_MANIFEST_DIR"));
+    let mut sources: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ham"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let head = "model M\ndim P = 3\nparam w[P] = 1\nparam m = 2\ninput u[P]\nstate q[P] momentum p\n";
+    for h in [
+        "sum(i, e[i])\nlet e[i] = 0.5 * p[i]^2 / m + w[i] * q[i]^2 + u[i] * q[i]",
+        "-(sum(i, -0.5 * p[i]^2) - sum(i, cos(q[i]))) + 3",
+        "(sum(i, sqrt(1 + p[i]^2) - 1) + sum(i, q[i]^4 - 1)) / m",
+        "m * (sum(i, w[i] * (cosh(p[i]) - 1)) + 2 * sum(i, e[i]) - 1)\nlet e[i] = q[i] * u[i]",
+    ] {
+        sources.push(format!("{head}H = {h}\n"));
+    }
+    let mut seed = 7u64;
+    let mut random = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    };
+    for src in &sources {
+        let eq = equations(src);
+        let front = front_end(src.as_bytes(), &[]);
+        let program = front.program.unwrap();
+        let mut values = Values::default();
+        for (id, t) in program.tensors.iter() {
+            let shape: Vec<usize> = t.shape.iter().map(|a| a.size as usize).collect();
+            let data = (0..shape.iter().product()).map(|_| random()).collect();
+            values.arrays.insert(Leaf::Tensor(id), (shape, data));
+        }
+        let at = |n| eval(&eq.dag, n, &values, &mut Default::default());
+        let (h, k, v) = (at(eq.hamiltonian), at(eq.kinetic), at(eq.potential));
+        assert!((k + v - h).abs() <= 1e-12 * h.abs().max(1.0), "K + V = {} but H = {h} in\n{src}", k + v);
+    }
+}
+
+/// A model whose tensors take every short letter still gets names for its derivatives' free
+/// variables.
+#[test]
+fn output_variables_are_named_when_every_letter_is_taken() {
+    let names = ["k", "l", "m", "n", "a", "b", "c", "d", "r", "s"];
+    let params: String = names.iter().map(|n| format!("param {n}[P] = 1\n")).collect();
+    let src = format!(
+        "model M\ndim P = 4\n{params}state q[P] momentum p\nH = sum(i, 0.5 * p[i]^2) + sum(i, {} * q[i]^2)\n",
+        names.map(|n| format!("{n}[i]")).join(" * ")
+    );
+    let eq = equations(&src);
+    let d = eq.table.kick[0].as_ref().expect("dV/dq");
+    assert_eq!(eq.label(&d.grad), "dV/dq[k1]");
+}
