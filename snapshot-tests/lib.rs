@@ -22,6 +22,15 @@ pub fn settings(sub: &str) -> insta::Settings {
     settings
 }
 
+/// [`settings`] for an assertion inside insta's `glob!`, which would name each snapshot
+/// `{name}@{file}` and record the file: here it is named as given and records none.
+pub fn glob_settings(sub: &str) -> insta::Settings {
+    let mut settings = settings(sub);
+    settings.remove_snapshot_suffix();
+    settings.remove_input_file();
+    settings
+}
+
 /// The `.ham` files of a folder, sorted by name.
 pub fn ham_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

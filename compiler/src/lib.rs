@@ -126,10 +126,7 @@ impl std::str::FromStr for Backend {
 
     /// The inverse of [`Backend::name`].
     fn from_str(s: &str) -> Result<Backend, String> {
-        Backend::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
-            format!("unknown backend `{s}` (expected one of {})", names.join(", "))
-        })
+        hsc_runtime::parse_name(s, &Backend::ALL, Backend::name, "backend")
     }
 }
 

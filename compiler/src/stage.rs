@@ -77,10 +77,7 @@ impl std::str::FromStr for Stage {
 
     /// The inverse of [`Stage::name`].
     fn from_str(s: &str) -> Result<Stage, String> {
-        Stage::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Stage::ALL.iter().map(|t| t.name()).collect();
-            format!("unknown stage `{s}` (expected one of {})", names.join(", "))
-        })
+        hsc_runtime::parse_name(s, &Stage::ALL, Stage::name, "stage")
     }
 }
 

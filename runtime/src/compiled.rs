@@ -65,11 +65,18 @@ impl std::str::FromStr for Real {
 
     /// The inverse of [`Real::name`].
     fn from_str(s: &str) -> Result<Real, String> {
-        Real::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Real::ALL.iter().map(|r| r.name()).collect();
-            format!("unknown precision `{s}` (expected {})", names.join(" or "))
-        })
+        parse_name(s, &Real::ALL, Real::name, "precision")
     }
+}
+
+/// The value among `all` whose `name` is `s`, or a sentence naming `what` was asked and every
+/// name there is: how every choice with one name per value (a precision, a backend, a stage)
+/// is parsed.
+pub fn parse_name<T: Copy>(s: &str, all: &[T], name: fn(T) -> &'static str, what: &str) -> Result<T, String> {
+    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
+        format!("unknown {what} `{s}` (expected one of {})", names.join(", "))
+    })
 }
 
 /// One buffer of a compiled kernel.

@@ -7,19 +7,14 @@
 use std::path::Path;
 
 use hsc_grammar::{has_errors, render};
-use hsc_snapshot_tests::{ham_files, overrides_of, root, settings};
+use hsc_snapshot_tests::{glob_settings, ham_files, overrides_of, root};
 
 #[test]
 fn every_bad_model_is_refused_with_its_diagnostic() {
     let cases = ham_files(&root().join("snapshot-tests/errors"));
     assert!(cases.len() >= 30, "errors/ should hold at least 30 bad models, has {}", cases.len());
     insta::glob!("../errors", "*.ham", |path| {
-        // glob! names each snapshot `{name}@{file}` and records the file; these snapshots
-        // are named `{name}` and record none.
-        let mut settings = settings("errors");
-        settings.remove_snapshot_suffix();
-        settings.remove_input_file();
-        settings.bind(|| refused_with_its_diagnostic(path));
+        glob_settings("errors").bind(|| refused_with_its_diagnostic(path));
     });
 }
 

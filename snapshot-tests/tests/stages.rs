@@ -10,7 +10,7 @@ use std::path::Path;
 use hsc::Stage;
 use hsc::kernel::Precision;
 use hsc_grammar::{has_errors, render};
-use hsc_snapshot_tests::{ham_files, root, settings};
+use hsc_snapshot_tests::{glob_settings, ham_files, root};
 
 /// The stages snapshotted besides `check`, each as `hsc emit --stage` prints it.
 const STAGES: [Stage; 6] =
@@ -21,12 +21,7 @@ fn every_example_at_every_stage() {
     let examples = ham_files(&root().join("examples"));
     assert!(examples.len() >= 8, "examples/ should hold at least 8 models");
     insta::glob!("../../examples", "*.ham", |path| {
-        // glob! names each snapshot `{name}@{file}` and records the file; these snapshots
-        // are named `{example}@{stage}` and record none.
-        let mut settings = settings("");
-        settings.remove_snapshot_suffix();
-        settings.remove_input_file();
-        settings.bind(|| snapshot_every_stage(path));
+        glob_settings("").bind(|| snapshot_every_stage(path));
     });
 }
 

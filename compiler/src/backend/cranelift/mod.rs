@@ -25,10 +25,6 @@ pub use object::{ObjectTarget, object};
 use super::Error;
 use crate::kernel::{Kernel, Verified};
 
-fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
-    Error::internal(what)
-}
-
 /// Cranelift has no code generator for this host.
 fn unsupported(e: impl std::fmt::Display) -> Error {
     Error::Unavailable { why: format!("Cranelift does not support this host: {e}") }
@@ -82,7 +78,7 @@ fn define_each<M: cranelift_module::Module>(
     let mut fctx = FunctionBuilderContext::new();
     for (kernel, info) in module.kernels() {
         let name = symbol(&module.spec.name, kernel);
-        let id = m.declare_function(&name, linkage, &sig).map_err(fail(&name))?;
+        let id = m.declare_function(&name, linkage, &sig).map_err(Error::internal(&name))?;
         ctx.func.signature = sig.clone();
         ctx.set_disasm(listing);
         let builder = FunctionBuilder::new(&mut ctx.func, &mut fctx);
@@ -108,11 +104,11 @@ fn define_each<M: cranelift_module::Module>(
 /// The ISA of this machine, with every feature it has (AVX, FMA, ...), for the JIT.
 fn native_isa() -> Result<Arc<dyn isa::TargetIsa>, Error> {
     let mut flags = settings::builder();
-    flags.set("opt_level", "speed").map_err(fail("opt_level"))?;
-    flags.set("is_pic", "false").map_err(fail("is_pic"))?;
-    flags.set("use_colocated_libcalls", "false").map_err(fail("libcalls"))?;
+    flags.set("opt_level", "speed").map_err(Error::internal("opt_level"))?;
+    flags.set("is_pic", "false").map_err(Error::internal("is_pic"))?;
+    flags.set("use_colocated_libcalls", "false").map_err(Error::internal("libcalls"))?;
     let builder = cranelift_native::builder().map_err(unsupported)?;
-    builder.finish(settings::Flags::new(flags)).map_err(fail("the host ISA"))
+    builder.finish(settings::Flags::new(flags)).map_err(Error::internal("the host ISA"))
 }
 
 /// JIT code kept alive while an engine uses it.
@@ -136,7 +132,7 @@ pub fn jit(module: &Verified, real: Real) -> Result<CompiledEngine, Error> {
     let mut m =
         JITModule::new(JITBuilder::with_isa(native_isa()?, cranelift_module::default_libcall_names()));
     let ids = define_kernels(&mut m, module, real, Linkage::Local)?;
-    m.finalize_definitions().map_err(fail("linking"))?;
+    m.finalize_definitions().map_err(Error::internal("linking"))?;
     let kernels = module
         .kernels()
         .zip(ids)

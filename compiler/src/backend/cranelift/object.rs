@@ -6,7 +6,7 @@ use cranelift_module::Linkage;
 use cranelift_object::{ObjectBuilder, ObjectModule};
 use hsc_runtime::Real;
 
-use super::{define_kernels, fail, unsupported};
+use super::{define_kernels, unsupported};
 use crate::backend::Error;
 use crate::kernel::Verified;
 
@@ -24,21 +24,21 @@ pub enum ObjectTarget {
 /// architecture and operating system.
 pub fn object(module: &Verified, real: Real, target: ObjectTarget) -> Result<Vec<u8>, Error> {
     let mut flags = settings::builder();
-    flags.set("opt_level", "speed").map_err(fail("opt_level"))?;
+    flags.set("opt_level", "speed").map_err(Error::internal("opt_level"))?;
     // Rust executables on Linux are position independent.
-    flags.set("is_pic", "true").map_err(fail("is_pic"))?;
+    flags.set("is_pic", "true").map_err(Error::internal("is_pic"))?;
     let mut isa =
         cranelift_native::builder_with_options(target == ObjectTarget::Native).map_err(unsupported)?;
     if target == ObjectTarget::Portable && isa.triple().architecture.to_string() == "x86_64" {
         for feature in ["has_sse3", "has_ssse3", "has_sse41", "has_sse42"] {
-            isa.enable(feature).map_err(fail(feature))?;
+            isa.enable(feature).map_err(Error::internal(feature))?;
         }
     }
-    let isa = isa.finish(settings::Flags::new(flags)).map_err(fail("the target ISA"))?;
+    let isa = isa.finish(settings::Flags::new(flags)).map_err(Error::internal("the target ISA"))?;
     let name = format!("hsc_{}", module.spec.name.to_lowercase());
     let builder = ObjectBuilder::new(isa, name, cranelift_module::default_libcall_names())
-        .map_err(fail("the object file"))?;
+        .map_err(Error::internal("the object file"))?;
     let mut m = ObjectModule::new(builder);
     define_kernels(&mut m, module, real, Linkage::Export)?;
-    m.finish().emit().map_err(fail("writing the object file"))
+    m.finish().emit().map_err(Error::internal("writing the object file"))
 }
