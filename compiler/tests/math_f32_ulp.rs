@@ -1,4 +1,4 @@
-//! Accuracy of the f32 math library (`backend::cranelift::math_f32`), scalar `F32` and `F32X4`,
+//! Accuracy of the f32 math library (`backend::math::f32`, through Cranelift), scalar `F32` and `F32X4`,
 //! through a small JIT harness (as `tests/math_ulp.rs` does for the f64 one).
 //!
 //! Each function is compiled as `extern "C" fn(f32) -> f32` and as a four-lane function, and
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 mod common;
 
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, types};
-use hsc::backend::cranelift::{math, math_f32};
+use hsc::backend::cranelift::math;
 use hsc::ir::Func;
 
 use common::jit::{Jit, every_func};
@@ -42,12 +42,12 @@ fn compile_all() -> Compiled {
     let mut counts = BTreeMap::new();
     for f in every_func() {
         let (s, n32) = jit.define(&format!("{}_f32", f.name()), &[types::F32], &[types::F32], |b, a| {
-            vec![math_f32::emit(b, f, a[0])]
+            vec![math::emit_f32(b, f, a[0])]
         });
         let (v, _) = jit.define(&format!("{}_f32x4", f.name()), &[ptr, ptr], &[], |b, a| {
             let flags = MemFlagsData::new().with_notrap();
             let x = b.ins().load(types::F32X4, flags, a[0], 0);
-            let y = math_f32::emit(b, f, x);
+            let y = math::emit_f32(b, f, x);
             b.ins().store(flags, y, a[1], 0);
             vec![]
         });

@@ -8,6 +8,7 @@
 
 pub mod cranelift;
 pub mod cuda;
+pub mod math;
 
 use hsc_grammar::Diagnostic;
 

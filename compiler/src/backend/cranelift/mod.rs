@@ -7,7 +7,6 @@
 //! - [`math`]: the language's functions as IR (no libm, so a kernel imports nothing).
 
 pub mod math;
-pub mod math_f32;
 mod object;
 mod translate;
 

@@ -18,7 +18,7 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, Variable};
 use hsc_runtime::Real;
 
-use super::{math, math_f32};
+use super::math;
 use crate::ir::Func;
 use crate::kernel::info::lanes::UNROLL;
 use crate::kernel::{BinOp, Buf, Cond, Index, Info, Kernel, LoopVar, Op, Stmt, Value};
@@ -345,7 +345,7 @@ impl Translator<'_, '_> {
                 match f {
                     Func::Abs => self.b.ins().fabs(a),
                     Func::Sqrt => self.b.ins().sqrt(a),
-                    _ if self.real == Real::F32 => math_f32::emit(&mut self.b, *f, a),
+                    _ if self.real == Real::F32 => math::emit_f32(&mut self.b, *f, a),
                     _ => {
                         let a = self.wide(a);
                         let r = math::emit(&mut self.b, *f, a);

@@ -1,12 +1,9 @@
-//! The language's functions in f32 arithmetic, as plain Cranelift IR: fast, not correctly
-//! rounded.
+//! The language's functions in f32 arithmetic, over [`Ops`]: fast, not correctly rounded.
 //!
-//! [`emit`] writes `f(x)` for a [`Func`], lane-wise, for values of type `F32` or `F32X4`. Like
-//! [`super::math`] (the f64 library), the code is branch-free (every path computed, the right
-//! one picked with `select` or `bitselect`), uses no calls, no `fma`, no `fcvt` and no
-//! `nearest`: only `fadd fsub fmul fdiv fneg fabs sqrt fmax fcmp select bitselect bitcast
-//! band bor bxor iadd isub ishl sshr icmp`, all of which lower for `F32X4` on x86-64 (SSE2).
-//! So scalar and vector code give the same bits (NaN payloads aside). Integers are rounded with
+//! [`apply`] computes `f(x)` for a [`Func`], lane-wise. Like [`super::f64`] (the f64
+//! library), the code is branch-free (every path computed, the right one picked with
+//! `select`), uses no calls, no `fma`, no conversion and no `nearest`, so scalar and vector
+//! code, and every backend, give the same bits (NaN payloads aside). Integers are rounded with
 //! the magic number `1.5 * 2^23` (adding it leaves the integer, two's complement, in the low
 //! bits), and `2^k` is built from its bits.
 //!
@@ -39,27 +36,24 @@
 //! `log(±0) = -inf`, `log(x < 0) = NaN`, `log(inf) = inf`; `tanh(±inf) = ±1`,
 //! `sigmoid(-inf) = 0`, `softplus(x) = x` for large `x`; `sinh`/`cosh` overflow only where
 //! the true value does. Odd functions keep the sign of zero; `sign(±0) = step(±0) = +0`,
-//! `relu(-0) = -0`, as in [`super::math`].
+//! `relu(-0) = -0`, as in [`super::f64`].
 
 // The coefficients are written as published (Cephes, musl) or fitted, some with a digit more
 // than an f32 holds.
 #![allow(clippy::excessive_precision)]
 
-use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value, types};
-use cranelift_frontend::FunctionBuilder;
-
+use super::{Cc, Ops};
 use crate::ir::Func;
 
-/// Emits `f(x)` lane-wise for `x` of type F32 or F32X4, in f32 arithmetic: fast, at most 2 ulp
+/// `f(x)` lane-wise, in f32 arithmetic: fast, at most 2 ulp
 /// (f32) from the f64 std result rounded to f32 (sin/cos: for `|x| <= 1e4`; see the module
 /// documentation beyond, and for logcosh's reference).
-pub fn emit(b: &mut FunctionBuilder<'_>, f: Func, x: Value) -> Value {
-    let mut m = Emitter::new(b, x);
+pub fn apply<O: Ops>(o: &mut O, f: Func, x: O::V) -> O::V {
+    let mut m = Emitter { o };
     match f {
         Func::Exp => exp(&mut m, x),
         Func::Log => log(&mut m, x),
-        Func::Sqrt => m.b.ins().sqrt(x),
+        Func::Sqrt => m.o.sqrt(x),
         Func::Sin => sin_cos(&mut m, x, false),
         Func::Cos => sin_cos(&mut m, x, true),
         Func::Tanh => tanh(&mut m, x),
@@ -68,25 +62,25 @@ pub fn emit(b: &mut FunctionBuilder<'_>, f: Func, x: Value) -> Value {
         Func::Sigmoid => sigmoid(&mut m, x),
         Func::Softplus => softplus(&mut m, x),
         Func::Logcosh => logcosh(&mut m, x),
-        Func::Abs => m.b.ins().fabs(x),
+        Func::Abs => m.o.fabs(x),
         Func::Relu => {
-            let neg = m.cmpc(FloatCC::LessThan, x, 0.0);
+            let neg = m.cmpc(Cc::LessThan, x, 0.0);
             m.csel(neg, 0.0, x)
         }
         Func::Sign => {
             let zero = m.c(0.0);
-            let neg = m.cmpc(FloatCC::LessThan, x, 0.0);
+            let neg = m.cmpc(Cc::LessThan, x, 0.0);
             let r = m.csel(neg, -1.0, zero);
-            let pos = m.cmpc(FloatCC::GreaterThan, x, 0.0);
+            let pos = m.cmpc(Cc::GreaterThan, x, 0.0);
             let r = m.csel(pos, 1.0, r);
-            let nan = m.b.ins().fcmp(FloatCC::Unordered, x, x);
+            let nan = m.o.fcmp(Cc::Unordered, x, x);
             m.sel(nan, x, r)
         }
         Func::Step => {
             let zero = m.c(0.0);
-            let pos = m.cmpc(FloatCC::GreaterThan, x, 0.0);
+            let pos = m.cmpc(Cc::GreaterThan, x, 0.0);
             let r = m.csel(pos, 1.0, zero);
-            let nan = m.b.ins().fcmp(FloatCC::Unordered, x, x);
+            let nan = m.o.fcmp(Cc::Unordered, x, x);
             m.sel(nan, x, r)
         }
     }
@@ -148,109 +142,82 @@ const LN2_LO: f32 = (std::f64::consts::LN_2 - std::f32::consts::LN_2 as f64) as 
 // ---------------------------------------------------------------------------------------------
 // The emitter
 
-/// A [`FunctionBuilder`] and the float type computed in (`F32` or `F32X4`); conditions are `I8`
-/// for scalars and lane masks for vectors, and [`Emitter::sel`] picks accordingly.
-struct Emitter<'a, 'f> {
-    b: &'a mut FunctionBuilder<'f>,
-    ty: Type,
-    /// `I32` or `I32X4`.
-    ity: Type,
+/// The builder of the code, with the helpers the f32 functions share.
+struct Emitter<'a, O: Ops> {
+    o: &'a mut O,
 }
 
-impl<'a, 'f> Emitter<'a, 'f> {
-    fn new(b: &'a mut FunctionBuilder<'f>, x: Value) -> Self {
-        let ty = b.func.dfg.value_type(x);
-        let ity = match ty {
-            types::F32 => types::I32,
-            types::F32X4 => types::I32X4,
-            other => panic!("math_f32::emit works on F32 and F32X4, not {other}"),
-        };
-        Emitter { b, ty, ity }
+impl<O: Ops> Emitter<'_, O> {
+    fn c(&mut self, v: f32) -> O::V {
+        self.o.fconst(f64::from(v))
     }
-
-    fn c(&mut self, v: f32) -> Value {
-        let s = self.b.ins().f32const(v);
-        if self.ty.is_vector() { self.b.ins().splat(self.ty, s) } else { s }
+    fn ci(&mut self, v: i64) -> O::V {
+        self.o.iconst(v)
     }
-    fn ci(&mut self, v: i64) -> Value {
-        // Cranelift wants narrow immediates zero-extended.
-        let s = self.b.ins().iconst(types::I32, i64::from(v as u32));
-        if self.ty.is_vector() { self.b.ins().splat(self.ity, s) } else { s }
+    fn add(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fadd(a, b)
     }
-    fn add(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fadd(a, b)
+    fn sub(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fsub(a, b)
     }
-    fn sub(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fsub(a, b)
+    fn mul(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fmul(a, b)
     }
-    fn mul(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fmul(a, b)
+    fn div(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fdiv(a, b)
     }
-    fn div(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fdiv(a, b)
-    }
-    fn addc(&mut self, a: Value, c: f32) -> Value {
+    fn addc(&mut self, a: O::V, c: f32) -> O::V {
         let c = self.c(c);
         self.add(a, c)
     }
-    fn mulc(&mut self, a: Value, c: f32) -> Value {
+    fn mulc(&mut self, a: O::V, c: f32) -> O::V {
         let c = self.c(c);
         self.mul(a, c)
     }
     /// `c - a`.
-    fn csub(&mut self, c: f32, a: Value) -> Value {
+    fn csub(&mut self, c: f32, a: O::V) -> O::V {
         let c = self.c(c);
         self.sub(c, a)
     }
-    fn bits(&mut self, a: Value) -> Value {
-        self.b.ins().bitcast(self.ity, MemFlagsData::new(), a)
+    fn bits(&mut self, a: O::V) -> O::V {
+        self.o.bits(a)
     }
-    fn float(&mut self, a: Value) -> Value {
-        self.b.ins().bitcast(self.ty, MemFlagsData::new(), a)
+    fn float(&mut self, a: O::V) -> O::V {
+        self.o.float(a)
     }
-    fn iaddc(&mut self, a: Value, c: i64) -> Value {
+    fn iaddc(&mut self, a: O::V, c: i64) -> O::V {
         let c = self.ci(c);
-        self.b.ins().iadd(a, c)
+        self.o.iadd(a, c)
     }
-    fn bandc(&mut self, a: Value, c: i64) -> Value {
+    fn bandc(&mut self, a: O::V, c: i64) -> O::V {
         let c = self.ci(c);
-        self.b.ins().band(a, c)
+        self.o.band(a, c)
     }
-    fn cmpc(&mut self, cc: FloatCC, a: Value, c: f32) -> Value {
+    fn cmpc(&mut self, cc: Cc, a: O::V, c: f32) -> O::V {
         let c = self.c(c);
-        self.b.ins().fcmp(cc, a, c)
+        self.o.fcmp(cc, a, c)
     }
     /// `cond ? a : b`, lane-wise.
-    fn sel(&mut self, cond: Value, a: Value, b: Value) -> Value {
-        if self.ty.is_vector() {
-            let vty = self.b.func.dfg.value_type(a);
-            let mask = if vty == self.b.func.dfg.value_type(cond) {
-                cond
-            } else {
-                self.b.ins().bitcast(vty, MemFlagsData::new(), cond)
-            };
-            self.b.ins().bitselect(mask, a, b)
-        } else {
-            self.b.ins().select(cond, a, b)
-        }
+    fn sel(&mut self, cond: O::V, a: O::V, b: O::V) -> O::V {
+        self.o.select(cond, a, b)
     }
     /// `max(x, c)`, NaN propagating: a compare and a select, where `fmax` (which orders
     /// `-0 < +0` and propagates NaN in either operand) takes seven instructions on x86-64.
-    fn at_least(&mut self, x: Value, c: f32) -> Value {
-        let below = self.cmpc(FloatCC::LessThan, x, c);
+    fn at_least(&mut self, x: O::V, c: f32) -> O::V {
+        let below = self.cmpc(Cc::LessThan, x, c);
         self.csel(below, c, x)
     }
     /// `min(x, c)`, NaN propagating (see [`Emitter::at_least`]).
-    fn at_most(&mut self, x: Value, c: f32) -> Value {
-        let above = self.cmpc(FloatCC::GreaterThan, x, c);
+    fn at_most(&mut self, x: O::V, c: f32) -> O::V {
+        let above = self.cmpc(Cc::GreaterThan, x, c);
         self.csel(above, c, x)
     }
-    fn csel(&mut self, cond: Value, c: f32, b: Value) -> Value {
+    fn csel(&mut self, cond: O::V, c: f32, b: O::V) -> O::V {
         let c = self.c(c);
         self.sel(cond, c, b)
     }
     /// `c[0] + z (c[1] + z (c[2] + ...))`.
-    fn poly(&mut self, z: Value, c: &[f32]) -> Value {
+    fn poly(&mut self, z: O::V, c: &[f32]) -> O::V {
         let (last, rest) = c.split_last().expect("a coefficient");
         let mut acc = self.c(*last);
         for &ci in rest.iter().rev() {
@@ -260,17 +227,17 @@ impl<'a, 'f> Emitter<'a, 'f> {
         acc
     }
     /// `r | sign(s)`, for `r` with its sign bit clear.
-    fn or_sign(&mut self, r: Value, s: Value) -> Value {
+    fn or_sign(&mut self, r: O::V, s: O::V) -> O::V {
         let sb = self.bits(s);
         let sb = self.bandc(sb, SIGN_BIT);
         let rb = self.bits(r);
-        let rb = self.b.ins().bor(rb, sb);
+        let rb = self.o.bor(rb, sb);
         self.float(rb)
     }
     /// `2^k` for an integer `k` in `[-126, 127]`.
-    fn pow2(&mut self, k: Value) -> Value {
+    fn pow2(&mut self, k: O::V) -> O::V {
         let e = self.iaddc(k, 127);
-        let e = self.b.ins().ishl_imm_s(e, 23);
+        let e = self.o.shl(e, 23);
         self.float(e)
     }
 }
@@ -280,7 +247,7 @@ impl<'a, 'f> Emitter<'a, 'f> {
 
 /// `exp(x) = 2^k p`, `p` in about `[0.7, 1.42]`, for `|x| < 2^21`: `(p, k)` with `k` an integer
 /// of the shape. NaN gives NaN `p`.
-fn exp_parts(m: &mut Emitter, x: Value) -> (Value, Value) {
+fn exp_parts<O: Ops>(m: &mut Emitter<O>, x: O::V) -> (O::V, O::V) {
     let y = m.mulc(x, LOG2E);
     let t = m.addc(y, MAGIC);
     let kf = m.addc(t, -MAGIC);
@@ -299,9 +266,9 @@ fn exp_parts(m: &mut Emitter, x: Value) -> (Value, Value) {
 }
 
 /// `p 2^k` for `k` in `[-252, 254]`, rounded once: `2^k` as two normal factors.
-fn scale2(m: &mut Emitter, p: Value, k: Value) -> Value {
-    let k1 = m.b.ins().sshr_imm_s(k, 1);
-    let k2 = m.b.ins().isub(k, k1);
+fn scale2<O: Ops>(m: &mut Emitter<O>, p: O::V, k: O::V) -> O::V {
+    let k1 = m.o.sshr(k, 1);
+    let k2 = m.o.isub(k, k1);
     let s1 = m.pow2(k1);
     let s2 = m.pow2(k2);
     let p = m.mul(p, s1);
@@ -309,7 +276,7 @@ fn scale2(m: &mut Emitter, p: Value, k: Value) -> Value {
 }
 
 /// `exp(x)` for `x` clamped to `[lo, hi]` (`lo >= -104`, `hi <= 89.5`), NaN propagating.
-fn exp_clamped(m: &mut Emitter, x: Value, lo: Option<f32>, hi: Option<f32>) -> Value {
+fn exp_clamped<O: Ops>(m: &mut Emitter<O>, x: O::V, lo: Option<f32>, hi: Option<f32>) -> O::V {
     let mut x = x;
     if let Some(lo) = lo {
         x = m.at_least(x, lo);
@@ -322,13 +289,13 @@ fn exp_clamped(m: &mut Emitter, x: Value, lo: Option<f32>, hi: Option<f32>) -> V
 }
 
 /// `exp(x)`: clamped to `[-104, 89]` (0 and inf there), NaN propagating.
-fn exp(m: &mut Emitter, x: Value) -> Value {
+fn exp<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
     exp_clamped(m, x, Some(-104.0), Some(89.0))
 }
 
 /// musl's `logf` kernel: `log(2^k (1 + f))` for `f` in `[sqrt2/2 - 1, sqrt2 - 1)`, with
 /// `k ln2_hi` and `k ln2_lo` given.
-fn log_kernel(m: &mut Emitter, f: Value, k_hi: Value, k_lo: Value) -> Value {
+fn log_kernel<O: Ops>(m: &mut Emitter<O>, f: O::V, k_hi: O::V, k_lo: O::V) -> O::V {
     let two_f = m.addc(f, 2.0);
     let s = m.div(f, two_f);
     let z = m.mul(s, s);
@@ -350,13 +317,13 @@ fn log_kernel(m: &mut Emitter, f: Value, k_hi: Value, k_lo: Value) -> Value {
     m.add(a, k_hi)
 }
 
-fn log(m: &mut Emitter, x: Value) -> Value {
-    let sub = m.cmpc(FloatCC::LessThan, x, f32::MIN_POSITIVE);
+fn log<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
+    let sub = m.cmpc(Cc::LessThan, x, f32::MIN_POSITIVE);
     let scaled = m.mulc(x, 8388608.0);
     let xs = m.sel(sub, scaled, x);
     let bits = m.bits(xs);
     let i = m.iaddc(bits, -SQRT_HALF_BITS);
-    let k = m.b.ins().sshr_imm_s(i, 23);
+    let k = m.o.sshr(i, 23);
     let mb = m.bandc(i, 0x007f_ffff);
     let mb = m.iaddc(mb, SQRT_HALF_BITS);
     let mf = m.float(mb);
@@ -371,18 +338,18 @@ fn log(m: &mut Emitter, x: Value) -> Value {
     let k_hi = m.mulc(kf, LOG_LN2_HI);
     let k_lo = m.mulc(kf, LOG_LN2_LO);
     let r = log_kernel(m, f, k_hi, k_lo);
-    let is_zero = m.cmpc(FloatCC::Equal, x, 0.0);
+    let is_zero = m.cmpc(Cc::Equal, x, 0.0);
     let r = m.csel(is_zero, f32::NEG_INFINITY, r);
-    let is_inf = m.cmpc(FloatCC::Equal, x, f32::INFINITY);
+    let is_inf = m.cmpc(Cc::Equal, x, f32::INFINITY);
     let r = m.csel(is_inf, f32::INFINITY, r);
-    let bad = m.cmpc(FloatCC::UnorderedOrLessThan, x, 0.0);
+    let bad = m.cmpc(Cc::UnorderedOrLessThan, x, 0.0);
     m.csel(bad, f32::NAN, r)
 }
 
 /// `log1p(y)` for `y` in `[0, 1]` (or NaN): `log(u) - ((u - 1) - y)/u`, `u = 1 + y`.
-fn log1p_unit(m: &mut Emitter, y: Value) -> Value {
+fn log1p_unit<O: Ops>(m: &mut Emitter<O>, y: O::V) -> O::V {
     let u = m.addc(y, 1.0);
-    let big = m.cmpc(FloatCC::GreaterThan, u, std::f32::consts::SQRT_2);
+    let big = m.cmpc(Cc::GreaterThan, u, std::f32::consts::SQRT_2);
     let half = m.mulc(u, 0.5);
     let mm = m.sel(big, half, u);
     let f = m.addc(mm, -1.0);
@@ -399,10 +366,10 @@ fn log1p_unit(m: &mut Emitter, y: Value) -> Value {
 // ---------------------------------------------------------------------------------------------
 // sin and cos
 
-fn sin_cos(m: &mut Emitter, x: Value, cos: bool) -> Value {
+fn sin_cos<O: Ops>(m: &mut Emitter<O>, x: O::V, cos: bool) -> O::V {
     // Far out, 0 for the argument (inf: NaN).
-    let ax = m.b.ins().fabs(x);
-    let far = m.cmpc(FloatCC::GreaterThanOrEqual, ax, TRIG_LIMIT);
+    let ax = m.o.fabs(x);
+    let far = m.cmpc(Cc::GreaterThanOrEqual, ax, TRIG_LIMIT);
     let zero = m.sub(x, x);
     let x = m.sel(far, zero, x);
 
@@ -433,19 +400,19 @@ fn sin_cos(m: &mut Emitter, x: Value, cos: bool) -> Value {
     let q = if cos { m.iaddc(q, 1) } else { q };
     let odd = m.bandc(q, 1);
     let zero_i = m.ci(0);
-    let odd = m.b.ins().icmp(IntCC::NotEqual, odd, zero_i);
+    let odd = m.o.ine(odd, zero_i);
     let r = m.sel(odd, c, s);
     // Negate in quadrants 2 and 3: bit 1 of q to the sign bit.
     let neg = m.bandc(q, 2);
-    let neg = m.b.ins().ishl_imm_s(neg, 30);
+    let neg = m.o.shl(neg, 30);
     let rb = m.bits(r);
-    let rb = m.b.ins().bxor(rb, neg);
+    let rb = m.o.bxor(rb, neg);
     let r = m.float(rb);
     if cos {
         r
     } else {
         // sin(-0) = -0 (the polynomial gives +0).
-        let is_zero = m.cmpc(FloatCC::Equal, x, 0.0);
+        let is_zero = m.cmpc(Cc::Equal, x, 0.0);
         m.sel(is_zero, x, r)
     }
 }
@@ -453,8 +420,8 @@ fn sin_cos(m: &mut Emitter, x: Value, cos: bool) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Hyperbolic functions
 
-fn tanh(m: &mut Emitter, x: Value) -> Value {
-    let a = m.b.ins().fabs(x);
+fn tanh<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
+    let a = m.o.fabs(x);
     // Small: a + a z P(z).
     let z = m.mul(a, a);
     let p = m.poly(z, &TANH_P);
@@ -467,7 +434,7 @@ fn tanh(m: &mut Emitter, x: Value) -> Value {
     let d = m.addc(e, 1.0);
     let n = m.csub(1.0, e);
     let large = m.div(n, d);
-    let is_small = m.cmpc(FloatCC::LessThan, a, 0.625);
+    let is_small = m.cmpc(Cc::LessThan, a, 0.625);
     let r = m.sel(is_small, small, large);
     m.or_sign(r, x)
 }
@@ -475,9 +442,9 @@ fn tanh(m: &mut Emitter, x: Value) -> Value {
 /// `exp(-2a)` for `a >= 0` (or NaN), with `2a` clamped to 80: about `1.8e-35` there, far
 /// below what either user (`1 - e` in tanh, `log1p(e)` beside `a - ln2` in logcosh) can see,
 /// and a normal number, so `2^k` is one factor, not [`scale2`]'s two.
-fn exp_minus_twice(m: &mut Emitter, a: Value) -> Value {
+fn exp_minus_twice<O: Ops>(m: &mut Emitter<O>, a: O::V) -> O::V {
     let a2 = m.add(a, a);
-    let na2 = m.b.ins().fneg(a2);
+    let na2 = m.o.fneg(a2);
     let x = m.at_least(na2, -80.0);
     let (p, k) = exp_parts(m, x);
     let s = m.pow2(k);
@@ -485,15 +452,15 @@ fn exp_minus_twice(m: &mut Emitter, a: Value) -> Value {
 }
 
 /// `exp(a)/2` for `a >= 0` (or NaN), overflowing only where it should (`a` clamped to 89.5).
-fn half_exp(m: &mut Emitter, a: Value) -> Value {
+fn half_exp<O: Ops>(m: &mut Emitter<O>, a: O::V) -> O::V {
     let a = m.at_most(a, 89.5);
     let (p, k) = exp_parts(m, a);
     let k = m.iaddc(k, -1);
     scale2(m, p, k)
 }
 
-fn sinh(m: &mut Emitter, x: Value) -> Value {
-    let a = m.b.ins().fabs(x);
+fn sinh<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
+    let a = m.o.fabs(x);
     let z = m.mul(a, a);
     let p = m.poly(z, &SINH_P);
     let az = m.mul(a, z);
@@ -503,41 +470,41 @@ fn sinh(m: &mut Emitter, x: Value) -> Value {
     let quarter = m.c(0.25);
     let inv = m.div(quarter, e);
     let large = m.sub(e, inv);
-    let is_small = m.cmpc(FloatCC::LessThan, a, 1.0);
+    let is_small = m.cmpc(Cc::LessThan, a, 1.0);
     let r = m.sel(is_small, small, large);
     m.or_sign(r, x)
 }
 
-fn cosh(m: &mut Emitter, x: Value) -> Value {
-    let a = m.b.ins().fabs(x);
+fn cosh<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
+    let a = m.o.fabs(x);
     let e = half_exp(m, a);
     let quarter = m.c(0.25);
     let inv = m.div(quarter, e);
     m.add(e, inv)
 }
 
-fn sigmoid(m: &mut Emitter, x: Value) -> Value {
-    let a = m.b.ins().fabs(x);
-    let na = m.b.ins().fneg(a);
+fn sigmoid<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
+    let a = m.o.fabs(x);
+    let na = m.o.fneg(a);
     let e = exp_clamped(m, na, Some(-104.0), None);
     let d = m.addc(e, 1.0);
-    let pos = m.cmpc(FloatCC::GreaterThanOrEqual, x, 0.0);
+    let pos = m.cmpc(Cc::GreaterThanOrEqual, x, 0.0);
     let num = m.csel(pos, 1.0, e);
     m.div(num, d)
 }
 
-fn softplus(m: &mut Emitter, x: Value) -> Value {
-    let a = m.b.ins().fabs(x);
-    let na = m.b.ins().fneg(a);
+fn softplus<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
+    let a = m.o.fabs(x);
+    let na = m.o.fneg(a);
     let e = exp_clamped(m, na, Some(-104.0), None);
     let l = log1p_unit(m, e);
     let zero = m.c(0.0);
-    let pos = m.b.ins().fmax(x, zero);
+    let pos = m.o.fmax(x, zero);
     m.add(pos, l)
 }
 
-fn logcosh(m: &mut Emitter, x: Value) -> Value {
-    let a = m.b.ins().fabs(x);
+fn logcosh<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
+    let a = m.o.fabs(x);
     // Small: h (1 + z R(z)), h = x^2/2 rounded once.
     let z = m.mul(a, a);
     let ha = m.mulc(a, 0.5);
@@ -552,6 +519,6 @@ fn logcosh(m: &mut Emitter, x: Value) -> Value {
     let l = m.addc(l, -LN2_LO);
     let b = m.addc(a, -LN2_HI);
     let large = m.add(b, l);
-    let is_small = m.cmpc(FloatCC::LessThan, a, LOGCOSH_SPLIT);
+    let is_small = m.cmpc(Cc::LessThan, a, LOGCOSH_SPLIT);
     m.sel(is_small, small, large)
 }
