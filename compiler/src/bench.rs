@@ -195,7 +195,7 @@ pub fn run(
         // The interpreter runs about a thousand times slower: a smaller problem, same figures.
         let (steps, size) = match backend {
             Backend::Interp => (opts.steps.min(100), opts.batch.min(opts.threads.max(1))),
-            Backend::Cranelift | Backend::Cuda => (opts.steps, opts.batch),
+            Backend::C | Backend::Cranelift | Backend::Cuda => (opts.steps, opts.batch),
         };
         let (params, batch) = batch(&model, steps, size, opts.seed);
         if backend == opts.backends[0] {

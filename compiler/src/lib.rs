@@ -76,6 +76,8 @@ pub struct Compiled {
 pub enum Backend {
     /// The reference interpreter: slow, simple, the oracle.
     Interp,
+    /// Vectorised C from the system's C compiler, compiled just in time (and cached).
+    C,
     /// Native code from Cranelift, compiled just in time.
     Cranelift,
     /// CUDA C compiled by NVRTC, on GPU 0.
@@ -84,13 +86,14 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, in the order the command line lists them.
-    pub const ALL: [Backend; 3] = [Backend::Interp, Backend::Cranelift, Backend::Cuda];
+    pub const ALL: [Backend; 4] = [Backend::Interp, Backend::C, Backend::Cranelift, Backend::Cuda];
 
-    /// `"interp"`, `"cranelift"` or `"cuda"`: the one name a backend has, on the command line,
+    /// `"interp"`, `"c"`, `"cranelift"` or `"cuda"`: the one name a backend has, on the command line,
     /// in a run folder and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Interp => "interp",
+            Backend::C => "c",
             Backend::Cranelift => "cranelift",
             Backend::Cuda => "cuda",
         }
@@ -100,6 +103,7 @@ impl Backend {
     pub fn title(self) -> &'static str {
         match self {
             Backend::Interp => "interpreter",
+            Backend::C => "C",
             Backend::Cranelift => "Cranelift",
             Backend::Cuda => "CUDA",
         }
@@ -109,8 +113,20 @@ impl Backend {
     pub fn about(self) -> &'static str {
         match self {
             Backend::Interp => "the reference interpreter (slow; the oracle)",
+            Backend::C => "vectorised C compiled just in time by the system's C compiler (cached)",
             Backend::Cranelift => "native code compiled just in time by Cranelift",
             Backend::Cuda => "CUDA C compiled by NVRTC, run on GPU 0",
+        }
+    }
+}
+
+impl Backend {
+    /// The CPU backend to use where none is named: [`Backend::C`] where a working C compiler
+    /// is found, else [`Backend::Cranelift`] with the reason C is not used.
+    pub fn native() -> (Backend, Option<String>) {
+        match backend::c::Toolchain::find() {
+            Ok(_) => (Backend::C, None),
+            Err(e) => (Backend::Cranelift, Some(format!("the C backend is not used: {e}"))),
         }
     }
 }
@@ -152,6 +168,10 @@ impl Compiled {
     ) -> Result<hsc_runtime::Model, Diagnostic> {
         match backend {
             Backend::Interp => Ok(self.interpreted(precision)),
+            Backend::C => {
+                let engine = backend::c::jit(&self.module, precision).map_err(|e| e.diagnostic(backend))?;
+                Ok(hsc_runtime::Model::new(self.module.spec.clone(), std::sync::Arc::new(engine)))
+            }
             Backend::Cranelift => self.jitted(precision),
             Backend::Cuda => backend::cuda::gpu(&self.module, precision).map_err(|e| e.diagnostic(backend)),
         }

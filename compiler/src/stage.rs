@@ -27,16 +27,29 @@ pub enum Stage {
     Lowered,
     /// The kernels as [`crate::compile`] builds them: optimised and verified.
     Kernels,
+    /// The C of the kernels ([`crate::backend::c::emit()`]).
+    C,
     /// The CUDA C of the kernels ([`crate::backend::cuda::emit()`]).
     Cuda,
     /// The machine code of the kernels as the Cranelift JIT compiles it for this machine.
     Asm,
+    /// The assembly of the kernels' C as the system's C compiler makes it for this machine.
+    CAsm,
 }
 
 impl Stage {
     /// Every stage, in the order of the pipeline (and of the command line's list).
-    pub const ALL: [Stage; 7] =
-        [Stage::Ast, Stage::Ir, Stage::Equations, Stage::Lowered, Stage::Kernels, Stage::Cuda, Stage::Asm];
+    pub const ALL: [Stage; 9] = [
+        Stage::Ast,
+        Stage::Ir,
+        Stage::Equations,
+        Stage::Lowered,
+        Stage::Kernels,
+        Stage::C,
+        Stage::Cuda,
+        Stage::Asm,
+        Stage::CAsm,
+    ];
 
     /// The one name a stage has: on the command line (`--stage kernels`) and in the names
     /// of the snapshots (`nonlin_hru@kernels`).
@@ -47,8 +60,10 @@ impl Stage {
             Stage::Equations => "equations",
             Stage::Lowered => "lowered",
             Stage::Kernels => "kernels",
+            Stage::C => "c",
             Stage::Cuda => "cuda",
             Stage::Asm => "asm",
+            Stage::CAsm => "c-asm",
         }
     }
 
@@ -60,8 +75,10 @@ impl Stage {
             Stage::Equations => "Hamilton's equations and every derivative the later passes need",
             Stage::Lowered => "The kernel IR of every pass as lowered, before the optimiser",
             Stage::Kernels => "The kernel IR of every pass: loop nests with scalar SSA",
+            Stage::C => "The C of every pass (what the system's C compiler builds for `--backend c`)",
             Stage::Cuda => "The CUDA C of every pass (what NVRTC compiles for `--backend cuda`)",
             Stage::Asm => "The machine code of every pass, as the Cranelift JIT compiles it for this machine",
+            Stage::CAsm => "The assembly of every pass, as the system's C compiler makes it for this machine",
         }
     }
 }
@@ -82,7 +99,7 @@ impl std::str::FromStr for Stage {
 }
 
 /// The text of `stage` for the model `front` checked; `precision` is the arithmetic of the
-/// CUDA C and the machine code (the other stages have none). Every stage past the syntax tree
+/// C, the CUDA C and the machine code (the other stages have none). Every stage past the syntax tree
 /// needs a model without errors; a stop of a later stage (the symbolic budget, a kernel that
 /// does not verify, Cranelift) is its diagnostic.
 pub fn stage(front: &FrontEnd, stage: Stage, precision: Precision) -> Result<String, Diagnostic> {
@@ -103,6 +120,9 @@ pub fn stage(front: &FrontEnd, stage: Stage, precision: Precision) -> Result<Str
             crate::kernel::lower(program, &crate::equations(program, facts)?).to_string()
         }
         Stage::Kernels => compiled()?.module.to_string(),
+        Stage::C => crate::backend::c::emit(&compiled()?.module, precision).text,
+        Stage::CAsm => crate::backend::c::assembly(&compiled()?.module, precision)
+            .map_err(|e| e.diagnostic(Backend::C))?,
         Stage::Cuda => crate::backend::cuda::emit(&compiled()?.module, precision).text,
         Stage::Asm => crate::backend::cranelift::disassemble(&compiled()?.module, precision)
             .map_err(|e| e.diagnostic(Backend::Cranelift))?,

@@ -6,6 +6,7 @@
 //! one [`Error`], which tells a machine that lacks what the backend needs
 //! ([`Error::Unavailable`]: tests skip on it, and only on it) from a bug of hsc.
 
+pub mod c;
 pub mod cranelift;
 pub mod cuda;
 pub mod math;

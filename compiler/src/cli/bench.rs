@@ -32,8 +32,9 @@ pub struct Args {
     /// Least seconds spent on each measurement.
     #[arg(long, default_value_t = 1.0)]
     min_time: f64,
-    /// The backends to measure, comma-separated (`cuda` needs a GPU).
-    #[arg(long, value_delimiter = ',', default_value = "cranelift", value_parser = named::<Backend>())]
+    /// The backends to measure, comma-separated (`cuda` needs a GPU) [default: c and
+    /// cranelift where a C compiler works, else cranelift].
+    #[arg(long, value_delimiter = ',', value_parser = named::<Backend>())]
     backends: Vec<Backend>,
     /// Skip the interpreter baseline.
     #[arg(long)]
@@ -61,11 +62,18 @@ pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
         return Err(Diagnostic::error(format!("--min-time must be a number of seconds, not {min_time}")));
     }
     let mut backends = args.backends.clone();
+    if backends.is_empty() {
+        backends = match super::backend_or_native(None) {
+            Backend::C => vec![Backend::C, Backend::Cranelift],
+            native => vec![native],
+        };
+    }
     backends.retain(|b| *b != Backend::Interp);
     backends.dedup();
     if !args.no_baseline || backends.is_empty() {
         backends.push(Backend::Interp);
     }
+    let c_build = if backends.contains(&Backend::C) { Some(c_build_ms(&compiled, args.precision)?) } else { None };
     let o = Options {
         steps: args.steps as usize,
         batch: args.batch as usize,
@@ -89,11 +97,28 @@ pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     .map_err(|e| Diagnostic::error(e.to_string()))?;
     bar.finish_and_clear();
     let text = if args.json {
-        json(&compiled, compile_ms, verify_ms, &o, &report)
+        json(&compiled, compile_ms, verify_ms, &c_build, &o, &report)
     } else {
-        table(&compiled, compile_ms, verify_ms, &o, &report)
+        table(&compiled, compile_ms, verify_ms, &c_build, &o, &report)
     };
     Ok(text.into())
+}
+
+/// Milliseconds that building the C kernels takes, the first time (a fresh cache) and from
+/// the cache, with the compiler's identity.
+fn c_build_ms(compiled: &hsc::Compiled, precision: hsc::kernel::Precision) -> Result<(f64, f64, String), Diagnostic> {
+    let dir = std::env::temp_dir().join(format!("hsc-bench-cache-{}", std::process::id()));
+    let mut ms = [0.0; 2];
+    for (i, expect) in [false, true].into_iter().enumerate() {
+        let started = std::time::Instant::now();
+        let (_, cached) = hsc::backend::c::jit_cached_in(&compiled.module, precision, &dir)
+            .map_err(|e| e.diagnostic(Backend::C))?;
+        ms[i] = started.elapsed().as_secs_f64() * 1e3;
+        debug_assert_eq!(cached, expect);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let identity = hsc::backend::c::Toolchain::find().map_err(|e| e.diagnostic(Backend::C))?.identity.clone();
+    Ok((ms[0], ms[1], identity))
 }
 
 /// Milliseconds that verifying the kernels and computing their facts take: the share of the
@@ -123,7 +148,10 @@ fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Report) -> String {
+/// The C kernels' build: milliseconds the first time and from the cache, and the compiler.
+type CBuild = Option<(f64, f64, String)>;
+
+fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, c_build: &CBuild, o: &Options, r: &Report) -> String {
     let spec = &c.module.spec;
     let dims: Vec<String> = c.program.dims.iter().map(|d| format!("{} = {}", d.name, d.value)).collect();
     let mut s = String::new();
@@ -143,6 +171,9 @@ fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Re
         s,
         "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms, of which verifying the kernels and their facts {verify_ms:.1} ms"
     );
+    if let Some((first, cached, compiler)) = c_build {
+        let _ = writeln!(s, "C kernels ({compiler}): built in {first:.0} ms, loaded from the cache in {cached:.1} ms");
+    }
     let _ = writeln!(s, "inputs of the batch: {} (f64)", mib(r.input_bytes));
     let _ = writeln!(s);
     let _ = writeln!(
@@ -218,7 +249,7 @@ fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Re
     s
 }
 
-fn json(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Report) -> String {
+fn json(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, c_build: &CBuild, o: &Options, r: &Report) -> String {
     let rows: Vec<serde_json::Value> = r
         .rows
         .iter()
@@ -254,6 +285,9 @@ fn json(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, o: &Options, r: &Rep
         "cpu": cpu(),
         "compile_ms": compile_ms,
         "verify_ms": verify_ms,
+        "c_build": c_build.as_ref().map(|(first, cached, compiler)| serde_json::json!({
+            "compiler": compiler, "first_ms": first, "cached_ms": cached,
+        })),
         "state_elements": r.state_elements,
         "input_bytes": r.input_bytes,
         "rows": rows,

@@ -33,9 +33,9 @@ pub struct Args {
     /// Arithmetic of RHEL and the tangent echo (BPTT and finite differences are f64).
     #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
     precision: Precision,
-    /// What runs the kernels.
-    #[arg(long, default_value = "cranelift", value_parser = named::<hsc::Backend>())]
-    backend: hsc::Backend,
+    /// What runs the kernels [default: c where a C compiler works, else cranelift].
+    #[arg(long, value_parser = named::<hsc::Backend>())]
+    backend: Option<hsc::Backend>,
     /// Most entries per quantity checked by finite differences (chosen from the seed).
     #[arg(long, default_value_t = 16)]
     fd_entries: usize,
@@ -66,7 +66,7 @@ pub fn gradcheck(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
         seed: args.seed,
         precision,
         fd_entries: args.fd_entries.max(1),
-        backend: args.backend,
+        backend: super::backend_or_native(args.backend),
     };
     let report = hsc::gradcheck::run(&compiled, &options).map_err(|e| Diagnostic::error(e.to_string()))?;
     if let Some(dir) = &args.dump {

@@ -103,6 +103,19 @@ impl Named for hsc::Stage {
     }
 }
 
+/// The backend a command runs on: the one named, else [`hsc::Backend::native`] (C where a
+/// working C compiler is found), with one line saying why when that is not C.
+fn backend_or_native(named: Option<hsc::Backend>) -> hsc::Backend {
+    named.unwrap_or_else(|| {
+        let (backend, why) = hsc::Backend::native();
+        if let Some(why) = why {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "note: {why}; running on {}", backend.title());
+        }
+        backend
+    })
+}
+
 /// clap's parser for a [`Named`] choice.
 fn named<T: Named>() -> impl clap::builder::TypedValueParser<Value = T> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};

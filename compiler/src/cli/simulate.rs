@@ -27,9 +27,9 @@ pub struct Args {
     /// Arithmetic.
     #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
     precision: Precision,
-    /// What runs the kernels.
-    #[arg(long, default_value = "cranelift", value_parser = named::<hsc::Backend>())]
-    backend: hsc::Backend,
+    /// What runs the kernels [default: c where a C compiler works, else cranelift].
+    #[arg(long, value_parser = named::<hsc::Backend>())]
+    backend: Option<hsc::Backend>,
     /// Run without inputs (all zero), so that the energy is conserved.
     #[arg(long)]
     free: bool,
@@ -50,7 +50,7 @@ const MAX_SERIES: usize = 8;
 pub fn simulate(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     let Some(compiled) = super::compiled(front, args.dt)? else { return Ok(String::new().into()) };
     let steps = args.steps as usize;
-    let r = hsc::simulate::run(&compiled, steps, args.seed, args.precision, args.backend, args.free)
+    let r = hsc::simulate::run(&compiled, steps, args.seed, args.precision, super::backend_or_native(args.backend), args.free)
         .map_err(|e| Diagnostic::error(e.to_string()))?;
     let spec = &compiled.module.spec;
     let dt = match spec.step {

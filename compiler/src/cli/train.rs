@@ -85,9 +85,10 @@ pub struct Args {
     /// Arithmetic of the recurrent layers.
     #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
     precision: Precision,
-    /// What runs the recurrent layers' kernels.
-    #[arg(long, default_value = "cranelift", value_parser = named::<Backend>())]
-    backend: Backend,
+    /// What runs the recurrent layers' kernels [default: c where a C compiler works, else
+    /// cranelift].
+    #[arg(long, value_parser = named::<Backend>())]
+    backend: Option<Backend>,
     #[command(flatten)]
     dims: Dims,
 }
@@ -113,7 +114,8 @@ pub fn train(args: &Args, color: bool) -> ExitCode {
         eprintln!("error: `hsc train` needs a model and --data DIR, or --resume RUN");
         return ExitCode::from(2);
     };
-    let Args { lr, eps, dropout, weight_decay, validation, precision, backend, .. } = *args;
+    let Args { lr, eps, dropout, weight_decay, validation, precision, .. } = *args;
+    let backend = super::backend_or_native(args.backend);
     let checks = [
         ("--lr", lr, lr > 0.0 && lr.is_finite()),
         ("--eps", eps, eps > 0.0 && eps.is_finite()),
@@ -307,6 +309,9 @@ fn start(
         "validation": settings.validation,
         "precision": settings.precision.name(),
         "backend": settings.backend.name(),
+        "compiler": (settings.backend == Backend::C)
+            .then(|| hsc::backend::c::Toolchain::find().ok().map(|t| t.identity.clone()))
+            .flatten(),
         "seed": settings.config.seed,
         "config": metrics::config_json(&settings.config),
     });

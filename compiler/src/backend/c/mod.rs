@@ -1,0 +1,204 @@
+//! The C backend: a [`Verified`] module to C11 ([`emit`](mod@emit)), compiled by the
+//! system's C compiler (GCC or Clang) to a shared object, loaded just in time. The C
+//! compiler does what Cranelift does not: instruction selection and register allocation
+//! for the widest vectors the host has (AVX-512, AVX2, NEON), and the kernel's loops
+//! vectorised at that width.
+//!
+//! - `emit.rs`: one kernel to one C function; `math.rs`: the language's functions as C,
+//!   from [`crate::backend::math`].
+//! - [`Toolchain`]: the compiler (`$CC`, else `cc`), its identity, the flags, and the cache
+//!   of compiled objects (`$HSC_CACHE_DIR`, else `$XDG_CACHE_HOME/hsc`, else
+//!   `~/.cache/hsc`), keyed by the source, the compiler's identity and the flags; two
+//!   processes compiling the same model at once each write their own file and rename it into
+//!   place, so neither sees half an object.
+//!
+//! The flags: `-O3 -march=native` (the host's vectors), `-fno-math-errno -fno-trapping-math`
+//! (so `sqrt` and comparisons vectorise), `-ffp-contract=off` (no multiply is fused with an
+//! add: the functions' double-double steps need every rounding, and results are the bits
+//! of Cranelift's, but for the order of lane-wise sums), `-fopenmp-simd -DHSC_SIMD` (the
+//! kernels' `omp simd` hints). Never `-ffast-math`: it lets the compiler assume there is no
+//! NaN and no infinity, and training relies on finding them.
+
+pub mod emit;
+pub mod math;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use hsc_runtime::{CompiledEngine, KernelFn, Real};
+
+pub use emit::{Source, emit, symbol};
+
+use super::Error;
+use crate::kernel::Verified;
+
+/// The flags of the kernels built just in time, beyond `-shared -fPIC` and the output.
+pub const FLAGS: &[&str] = &[
+    "-std=c11",
+    "-O3",
+    "-march=native",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-ffp-contract=off",
+    "-fopenmp-simd",
+    "-DHSC_SIMD",
+];
+
+/// The system's C compiler, checked to work with [`FLAGS`].
+#[derive(Clone, Debug)]
+pub struct Toolchain {
+    /// The command (`$CC`, else `cc`).
+    pub command: String,
+    /// The first line of its `--version`: what it is, for the cache key and the run's record.
+    pub identity: String,
+    /// What its engines call themselves: `c (<identity>)`.
+    pub label: String,
+}
+
+impl Toolchain {
+    /// The C compiler of this machine, found and tested once per process (it must compile a
+    /// small vectorisable function with [`FLAGS`]); [`Error::Unavailable`] with the
+    /// compiler's own message where there is none or it fails.
+    pub fn find() -> Result<&'static Toolchain, Error> {
+        static FOUND: OnceLock<Result<Toolchain, String>> = OnceLock::new();
+        FOUND.get_or_init(probe).as_ref().map_err(|why| Error::Unavailable { why: why.clone() })
+    }
+
+    /// The shared object of `source` in the cache `dir`: there already (`true`), or compiled
+    /// now and put there (`false`).
+    fn shared_object(&self, dir: &Path, model: &str, source: &str) -> Result<(PathBuf, bool), Error> {
+        std::fs::create_dir_all(&dir).map_err(Error::internal(&format!("creating {}", dir.display())))?;
+        let key = fnv1a([source, &self.identity, &FLAGS.join(" ")]);
+        let so = dir.join(format!("{}-{key:016x}.so", model.to_lowercase()));
+        if so.exists() {
+            return Ok((so, true));
+        }
+        // Each process writes its own files, then renames the object into place.
+        let tmp = dir.join(format!("{}-{key:016x}.{}", model.to_lowercase(), std::process::id()));
+        let (c, out) = (tmp.with_extension(format!("{}.c", std::process::id())), tmp.with_extension(format!("{}.so", std::process::id())));
+        std::fs::write(&c, source).map_err(Error::internal(&c.display().to_string()))?;
+        let result = self.compile(&c, &out);
+        let _ = std::fs::remove_file(&c);
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&out);
+            return Err(e);
+        }
+        std::fs::rename(&out, &so).map_err(Error::internal(&so.display().to_string()))?;
+        Ok((so, false))
+    }
+
+    /// `cc FLAGS -shared -fPIC c -o out`; a failure is a bug of hsc (the compiler passed the
+    /// probe), reported with the compiler's messages.
+    fn compile(&self, c: &Path, out: &Path) -> Result<(), Error> {
+        self.run(c, out, &["-shared", "-fPIC"])
+    }
+
+    /// `cc FLAGS extra -o out c`.
+    fn run(&self, c: &Path, out: &Path, extra: &[&str]) -> Result<(), Error> {
+        let output = Command::new(&self.command)
+            .args(FLAGS)
+            .args(extra)
+            .arg("-o")
+            .arg(out)
+            .arg(c)
+            .output()
+            .map_err(|e| Error::Unavailable { why: format!("could not run `{}`: {e}", self.command) })?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Internal(format!(
+                "`{}` failed on the generated C:\n{}",
+                self.command,
+                String::from_utf8_lossy(&output.stderr)
+            )))
+        }
+    }
+}
+
+/// The assembly the C compiler makes of `module`'s kernels for this machine
+/// (`hsc emit --stage c-asm`), with [`FLAGS`].
+pub fn assembly(module: &Verified, real: Real) -> Result<String, Error> {
+    let toolchain = Toolchain::find()?;
+    let dir = std::env::temp_dir().join(format!("hsc-c-asm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(Error::internal(&dir.display().to_string()))?;
+    let (c, s) = (dir.join("kernels.c"), dir.join("kernels.s"));
+    let result = std::fs::write(&c, emit(module, real).text)
+        .map_err(Error::internal(&c.display().to_string()))
+        .and_then(|()| toolchain.run(&c, &s, &["-S"]))
+        .and_then(|()| std::fs::read_to_string(&s).map_err(Error::internal(&s.display().to_string())));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Finds the compiler and checks that it builds a shared object with [`FLAGS`].
+fn probe() -> Result<Toolchain, String> {
+    let command = std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into());
+    let version = Command::new(&command)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("no C compiler: could not run `{command}` ($CC names another): {e}"))?;
+    let identity = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or("").trim().to_string();
+    if !version.status.success() || identity.is_empty() {
+        return Err(format!("`{command} --version` failed: {}", String::from_utf8_lossy(&version.stderr).trim()));
+    }
+    let label = format!("c ({identity})");
+    let toolchain = Toolchain { command, identity, label };
+    let dir = std::env::temp_dir().join(format!("hsc-cc-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (c, so) = (dir.join("probe.c"), dir.join("probe.so"));
+    let test = "#include <stdint.h>\nvoid probe(double *restrict a, const double *restrict b, int64_t n) {\n\
+                #pragma omp simd\n  for (int64_t i = 0; i < n; i++) a[i] = a[i] * b[i] + 1.0;\n}\n";
+    let result = std::fs::write(&c, test)
+        .map_err(|e| format!("{}: {e}", c.display()))
+        .and_then(|()| toolchain.compile(&c, &so).map_err(|e| format!("{} cannot build kernels: {e}", toolchain.identity)));
+    let _ = std::fs::remove_dir_all(&dir);
+    result.map(|()| toolchain)
+}
+
+/// Where compiled objects are kept.
+pub fn cache_dir() -> PathBuf {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = env("HSC_CACHE_DIR") {
+        return dir;
+    }
+    let base = env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")));
+    base.unwrap_or_else(std::env::temp_dir).join("hsc")
+}
+
+/// FNV-1a over the parts (each followed by a 0 byte): a stable key, the same in every build.
+fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.as_bytes().iter().chain([&0u8]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Compiles every kernel of `module` with the system's C compiler (or takes them from the
+/// cache, [`cache_dir`]) and loads them: an engine for the runtime.
+pub fn jit(module: &Verified, real: Real) -> Result<CompiledEngine, Error> {
+    Ok(jit_cached_in(module, real, &cache_dir())?.0)
+}
+
+/// [`jit`] with the cache in `dir`; also whether the kernels were found there.
+pub fn jit_cached_in(module: &Verified, real: Real, dir: &Path) -> Result<(CompiledEngine, bool), Error> {
+    let toolchain = Toolchain::find()?;
+    let source = emit(module, real);
+    let (so, cached) = toolchain.shared_object(dir, &module.spec.name, &source.text)?;
+    // SAFETY: the library is ours, made from the source above; it has no initialisers.
+    let library = unsafe { libloading::Library::new(&so) }.map_err(Error::internal(&so.display().to_string()))?;
+    let mut kernels = Vec::new();
+    for ((_, info), name) in module.kernels().zip(&source.symbols) {
+        // SAFETY: the generated function has exactly the `KernelFn` signature.
+        let f: libloading::Symbol<KernelFn> =
+            unsafe { library.get(name.as_bytes()) }.map_err(Error::internal(name))?;
+        kernels.push((info.abi.clone(), *f));
+    }
+    // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
+    // (the module is `Verified`: every index is in bounds), and the code lives in `library`.
+    let engine = unsafe { CompiledEngine::new(kernels, real, &toolchain.label, Arc::new(library)) };
+    Ok((engine, cached))
+}
