@@ -40,12 +40,13 @@ pub struct Config {
     overrides: Vec<Override>,
     real: Real,
     target: ObjectTarget,
+    c: bool,
     out_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { overrides: Vec::new(), real: Real::F64, target: ObjectTarget::Portable, out_dir: None }
+        Config { overrides: Vec::new(), real: Real::F64, target: ObjectTarget::Portable, c: false, out_dir: None }
     }
 }
 
@@ -70,6 +71,18 @@ impl Config {
     /// Kernels for the CPU of the building machine (AVX, FMA, ...) instead of any CPU.
     pub fn native(mut self, native: bool) -> Config {
         self.target = if native { ObjectTarget::Native } else { ObjectTarget::Portable };
+        self
+    }
+
+    /// Build the kernels from their C with the build's C compiler (the `cc` crate: `$CC`, the
+    /// target's compiler), at `-O3` with the flags of `--backend c`, instead of linking
+    /// Cranelift's object: the fast kernels (vectorised at the widest width the target has;
+    /// without [`Config::native`], built for AVX-512, AVX2 and the baseline and chosen at load
+    /// time on x86-64). Off by default: Cranelift's object needs no C compiler for the
+    /// target, so cross builds work with nothing installed; the generated Rust module is the
+    /// same either way.
+    pub fn c(mut self, c: bool) -> Config {
+        self.c = c;
         self
     }
 
@@ -106,16 +119,33 @@ impl Config {
                 .map_err(|e| BuildError::Io(format!("cannot write `{}`: {e}", path.display())))?;
             Ok(path)
         };
-        let object = write(format!("{stem}.o"), &files.object)?;
         write(format!("{stem}.json"), files.json.as_bytes())?;
         let rust = write(format!("{stem}.rs"), files.rust.as_bytes())?;
-        // Archiving and linking are Cargo's business: only inside a build script.
+        let mut build = cc::Build::new();
+        let kernels = if self.c {
+            let source = crate::backend::c::emit(&compiled.module, self.real);
+            write(format!("{stem}.h"), source.header.as_bytes())?;
+            let c = write(format!("{stem}.c"), source.text.as_bytes())?;
+            let target = match self.target {
+                ObjectTarget::Native => "-march=native",
+                ObjectTarget::Portable => "-DHSC_PORTABLE",
+            };
+            build.file(&c).opt_level(3).flag(target).define("HSC_SIMD", None);
+            for flag in crate::backend::c::FLAGS.iter().filter(|f| !f.starts_with("-O") && !f.starts_with("-march") && !f.starts_with("-D")) {
+                build.flag_if_supported(flag);
+            }
+            c
+        } else {
+            let object = write(format!("{stem}.o"), &files.object)?;
+            build.object(&object);
+            object
+        };
+        // Compiling, archiving and linking are Cargo's business: only inside a build script.
         if self.out_dir.is_none() {
-            cc::Build::new()
-                .object(&object)
+            build
                 .out_dir(&out)
                 .try_compile(&format!("hsc_{stem}"))
-                .map_err(|e| BuildError::Io(format!("cannot archive `{}`: {e}", object.display())))?;
+                .map_err(|e| BuildError::Io(format!("cannot build `{}`: {e}", kernels.display())))?;
         }
         Ok(rust)
     }

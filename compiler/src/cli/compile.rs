@@ -1,4 +1,4 @@
-//! `hsc compile`: the object file, typed Rust module and JSON of a model, and its CUDA C.
+//! `hsc compile`: the object file, typed Rust module and JSON of a model, its C and its CUDA C.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,11 @@ pub struct Args {
     /// on CPUs that have them. Without it, the object runs on any CPU of the architecture.
     #[arg(long)]
     native: bool,
+    /// Also write `<stem>.c` and `<stem>.h`: every kernel as portable C11 with the same C ABI
+    /// (`-DHSC_SIMD -fopenmp-simd` turns the vectorisation hints on, `-DHSC_PORTABLE` builds
+    /// each kernel for AVX-512, AVX2 and the baseline, chosen at load time).
+    #[arg(long)]
+    c: bool,
     /// Also write `<stem>.cu`, the CUDA C of every pass, and where NVRTC is found,
     /// `<stem>.ptx` (or `<stem>.cubin` for a real architecture given with `--arch`).
     #[arg(long)]
@@ -38,7 +43,7 @@ pub struct Args {
 
 /// Writes the files and says what was written.
 pub fn compile(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
-    let Args { model, out, precision, native, cuda, arch, .. } = args;
+    let Args { model, out, precision, native, c: c_files, cuda, arch, .. } = args;
     let (precision, native) = (*precision, *native);
     let started = std::time::Instant::now();
     let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
@@ -64,6 +69,15 @@ pub fn compile(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
         std::fs::write(&path, bytes)
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
         text += &format!("  wrote {} ({} bytes)\n", path.display(), bytes.len());
+    }
+    if *c_files {
+        let source = hsc::backend::c::emit(&c.module, precision);
+        for (ext, body) in [("c", &source.text), ("h", &source.header)] {
+            let path = out.join(format!("{stem}.{ext}"));
+            std::fs::write(&path, body)
+                .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+            text += &format!("  wrote {} ({} bytes)\n", path.display(), body.len());
+        }
     }
     if *cuda {
         text += &compile_cuda(&c, precision, arch, &out.join(&stem))?;

@@ -48,7 +48,7 @@ const PRELUDE: &str = r#"#include <stdint.h>
 #include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
-#define HSC_INLINE inline __attribute__((always_inline))
+#define HSC_INLINE inline __attribute__((always_inline, unused))
 #define HSC_PRAGMA(x) _Pragma(#x)
 #else
 #define HSC_INLINE inline
@@ -59,10 +59,22 @@ const PRELUDE: &str = r#"#include <stdint.h>
 #define HSC_LANES HSC_PRAGMA(omp simd)
 #define HSC_LANE_SUM(acc) HSC_PRAGMA(omp simd reduction(+ : acc))
 #define HSC_UNROLL HSC_PRAGMA(GCC unroll 16)
+/* A hint the compiler cannot follow leaves the loop scalar: not worth a warning. */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
 #else
 #define HSC_LANES
 #define HSC_LANE_SUM(acc)
 #define HSC_UNROLL
+#endif
+
+/* -DHSC_PORTABLE (GCC, Clang, x86-64 with ifunc) builds each kernel for AVX-512, AVX2 and the
+   baseline, the best chosen when the program loads; -march=native builds for this CPU. */
+#if defined(HSC_PORTABLE) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HSC_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HSC_KERNEL
 #endif
 
 static HSC_INLINE uint64_t hsc_bits(double x) { uint64_t i; memcpy(&i, &x, sizeof i); return i; }
@@ -89,7 +101,7 @@ pub fn emit(module: &Verified, real: Real) -> Source {
     );
     for (kernel, info) in module.kernels() {
         let name = symbol(model, kernel);
-        let mut e = Emitter { k: kernel, info, real, out: String::new(), depth: 1, simd: false, used: &mut used, temps: 0 };
+        let mut e = Emitter { k: kernel, info, real, out: String::new(), depth: 1, simd: false, used: &mut used, temps: 0, accessed: vec![false; kernel.buffers.len()] };
         e.function(&name);
         functions += &e.out;
         header += &abi_comment(kernel, real);
@@ -108,6 +120,19 @@ pub fn emit(module: &Verified, real: Real) -> Source {
     }
     text += &functions;
     Source { text, header, symbols }
+}
+
+/// The prelude and every function of the language in `real` (and `pow` in f64), as `static
+/// inline` C functions `hsc_<name>` (`hsc_<name>_f32`) and `hsc_pow`: the C math library on
+/// its own, for a translation unit that adds its own callers (the tests do).
+pub fn library(real: Real) -> String {
+    let mut text = PRELUDE.to_string() + &math::define_pow();
+    for f in Func::ALL.into_iter().chain([Func::Sign, Func::Step]) {
+        if !matches!(f, Func::Abs | Func::Sqrt) {
+            text += &math::define(f, real);
+        }
+    }
+    text
 }
 
 /// The comment above a kernel's prototype: its buffers, in the order of `buffers`.
@@ -151,6 +176,8 @@ struct Emitter<'a> {
     used: &'a mut Used,
     /// Temporaries made so far (the powers' partial products).
     temps: u32,
+    /// The buffers the kernel reads or writes (the others get no local).
+    accessed: Vec<bool>,
 }
 
 impl Emitter<'_> {
@@ -164,16 +191,19 @@ impl Emitter<'_> {
 
     fn function(&mut self, name: &str) {
         let ty = c_type(self.real);
-        self.out += &format!("void {name}(uint8_t *const *buffers, int64_t steps, double eps0, double eps1) {{\n");
-        for (i, (b, buf)) in self.k.buffers.iter().enumerate() {
+        let body = &self.k.body;
+        self.block(body);
+        let body = std::mem::take(&mut self.out);
+        self.out += &format!("HSC_KERNEL void {name}(uint8_t *const *buffers, int64_t steps, double eps0, double eps1) {{\n");
+        let accessed = std::mem::take(&mut self.accessed);
+        for (i, (b, buf)) in self.k.buffers.iter().enumerate().filter(|(i, _)| accessed[*i]) {
             let constness = if self.info.written[i] { "" } else { "const " };
             let line = format!("{constness}{ty} *restrict {} = ({constness}{ty} *)buffers[{i}]; /* {} */", buf_name(b), buf.name);
             self.line(&line);
         }
         self.line(&format!("const {ty} e0 = ({ty})eps0, e1 = ({ty})eps1;"));
-        self.line("(void)e0; (void)e1; (void)steps;");
-        let body = &self.k.body;
-        self.block(body);
+        self.line("(void)buffers; (void)e0; (void)e1; (void)steps;");
+        self.out += &body;
         self.out += "}\n\n";
     }
 
@@ -345,7 +375,8 @@ impl Emitter<'_> {
     }
 
     /// `b<n>[flat index]`: row-major, the time axis first.
-    fn element(&self, buf: crate::kernel::Buf, index: &[Index]) -> String {
+    fn element(&mut self, buf: crate::kernel::Buf, index: &[Index]) -> String {
+        self.accessed[buf.as_u32() as usize] = true;
         let b = &self.k.buffers[buf];
         let mut strides = Vec::with_capacity(index.len());
         let mut stride = 1u64;

@@ -4,8 +4,6 @@
 //! branches, no calls and no libm). Compiled with `-ffp-contract=off`, so that no
 //! multiplication is fused with an addition, the functions give the bits Cranelift's give.
 
-use std::fmt::Write;
-
 use hsc_runtime::Real;
 
 use crate::backend::math::{self, Cc, Ops};
@@ -58,17 +56,19 @@ pub struct CVal {
 /// `float`, integers `uint64_t` or `uint32_t` (wrapping), conditions `int`.
 pub struct CText {
     real: Real,
-    body: String,
     names: Vec<String>,
+    /// Each value's statement and the values it reads (`None` for parameters).
+    defs: Vec<Option<(String, Vec<u32>)>>,
 }
 
 impl CText {
     fn new(real: Real) -> CText {
-        CText { real, body: String::new(), names: Vec::new() }
+        CText { real, names: Vec::new(), defs: Vec::new() }
     }
 
     fn param(&mut self, name: &str) -> CVal {
         self.names.push(name.into());
+        self.defs.push(None);
         CVal { id: self.names.len() as u32 - 1, kind: Kind::Float }
     }
 
@@ -86,28 +86,41 @@ impl CText {
         }
     }
 
-    /// `const T t<n> = expr;`
-    fn def(&mut self, kind: Kind, expr: String) -> CVal {
+    /// `const T t<n> = expr;`, where `expr` reads `reads`.
+    fn def(&mut self, kind: Kind, expr: String, reads: &[CVal]) -> CVal {
         let name = format!("t{}", self.names.len());
-        let _ = writeln!(self.body, "    const {} {name} = {expr};", self.ty(kind));
+        let line = format!("    const {} {name} = {expr};\n", self.ty(kind));
         self.names.push(name);
+        self.defs.push(Some((line, reads.iter().map(|v| v.id).collect())));
         CVal { id: self.names.len() as u32 - 1, kind }
     }
 
     fn bin(&mut self, kind: Kind, a: CVal, op: &str, b: CVal) -> CVal {
         let e = format!("{} {op} {}", self.n(a), self.n(b));
-        self.def(kind, e)
+        self.def(kind, e, &[a, b])
     }
 
+    /// The function returning `result`, with the statements it needs (the algorithms compute
+    /// some values they do not use, such as the rounded half of `round`).
     fn function(self, name: &str, params: &[&str], result: CVal) -> String {
+        let mut live = vec![false; self.defs.len()];
+        live[result.id as usize] = true;
+        for id in (0..self.defs.len()).rev() {
+            if let (true, Some((_, reads))) = (live[id], &self.defs[id]) {
+                for &r in reads {
+                    live[r as usize] = true;
+                }
+            }
+        }
+        let body: String = self
+            .defs
+            .iter()
+            .zip(&live)
+            .filter_map(|(d, &live)| d.as_ref().filter(|_| live).map(|(line, _)| line.as_str()))
+            .collect();
         let ty = self.ty(Kind::Float);
         let params: Vec<String> = params.iter().map(|p| format!("{ty} {p}")).collect();
-        format!(
-            "static HSC_INLINE {ty} {name}({}) {{\n{}    return {};\n}}\n",
-            params.join(", "),
-            self.body,
-            self.n(result)
-        )
+        format!("static HSC_INLINE {ty} {name}({}) {{\n{body}    return {};\n}}\n", params.join(", "), self.n(result))
     }
 
     fn suffix(&self) -> &'static str {
@@ -141,14 +154,14 @@ impl Ops for CText {
 
     fn fconst(&mut self, v: f64) -> CVal {
         let e = literal(v, self.real);
-        self.def(Kind::Float, e)
+        self.def(Kind::Float, e, &[])
     }
     fn iconst(&mut self, v: i64) -> CVal {
         let e = match self.real {
             Real::F64 => format!("UINT64_C({})", v as u64),
             Real::F32 => format!("UINT32_C({})", v as u32),
         };
-        self.def(Kind::Int, e)
+        self.def(Kind::Int, e, &[])
     }
     fn fadd(&mut self, a: CVal, b: CVal) -> CVal {
         self.bin(Kind::Float, a, "+", b)
@@ -164,34 +177,34 @@ impl Ops for CText {
     }
     fn fneg(&mut self, a: CVal) -> CVal {
         let e = format!("-{}", self.n(a));
-        self.def(Kind::Float, e)
+        self.def(Kind::Float, e, &[a])
     }
     fn fabs(&mut self, a: CVal) -> CVal {
         let e = format!("__builtin_fabs{}({})", self.suffix(), self.n(a));
-        self.def(Kind::Float, e)
+        self.def(Kind::Float, e, &[a])
     }
     fn sqrt(&mut self, a: CVal) -> CVal {
         let e = format!("__builtin_sqrt{}({})", self.suffix(), self.n(a));
-        self.def(Kind::Float, e)
+        self.def(Kind::Float, e, &[a])
     }
     fn fmax(&mut self, a: CVal, b: CVal) -> CVal {
         // NaN in `a` gives `a`; NaN in `b` fails the comparison and gives `b`.
-        let (a, b) = (self.n(a), self.n(b));
-        let e = format!("({a} > {b} || {a} != {a}) ? {a} : {b}");
-        self.def(Kind::Float, e)
+        let (x, y) = (self.n(a), self.n(b));
+        let e = format!("({x} > {y} || {x} != {x}) ? {x} : {y}");
+        self.def(Kind::Float, e, &[a, b])
     }
     fn fmin(&mut self, a: CVal, b: CVal) -> CVal {
-        let (a, b) = (self.n(a), self.n(b));
-        let e = format!("({a} < {b} || {a} != {a}) ? {a} : {b}");
-        self.def(Kind::Float, e)
+        let (x, y) = (self.n(a), self.n(b));
+        let e = format!("({x} < {y} || {x} != {x}) ? {x} : {y}");
+        self.def(Kind::Float, e, &[a, b])
     }
     fn bits(&mut self, a: CVal) -> CVal {
         let e = format!("hsc_bits{}({})", self.suffix(), self.n(a));
-        self.def(Kind::Int, e)
+        self.def(Kind::Int, e, &[a])
     }
     fn float(&mut self, a: CVal) -> CVal {
         let e = format!("hsc_float{}({})", self.suffix(), self.n(a));
-        self.def(Kind::Float, e)
+        self.def(Kind::Float, e, &[a])
     }
     fn iadd(&mut self, a: CVal, b: CVal) -> CVal {
         self.bin(Kind::Int, a, "+", b)
@@ -210,11 +223,11 @@ impl Ops for CText {
     }
     fn shl(&mut self, a: CVal, n: i64) -> CVal {
         let e = format!("{} << {n}", self.n(a));
-        self.def(Kind::Int, e)
+        self.def(Kind::Int, e, &[a])
     }
     fn ushr(&mut self, a: CVal, n: i64) -> CVal {
         let e = format!("{} >> {n}", self.n(a));
-        self.def(Kind::Int, e)
+        self.def(Kind::Int, e, &[a])
     }
     fn sshr(&mut self, a: CVal, n: i64) -> CVal {
         let (s, u) = match self.real {
@@ -222,10 +235,10 @@ impl Ops for CText {
             Real::F32 => ("int32_t", "uint32_t"),
         };
         let e = format!("({u})(({s}){} >> {n})", self.n(a));
-        self.def(Kind::Int, e)
+        self.def(Kind::Int, e, &[a])
     }
-    fn fcmp(&mut self, cc: Cc, a: CVal, b: CVal) -> CVal {
-        let (a, b) = (self.n(a), self.n(b));
+    fn fcmp(&mut self, cc: Cc, x: CVal, y: CVal) -> CVal {
+        let (a, b) = (self.n(x), self.n(y));
         let e = match cc {
             Cc::Equal => format!("{a} == {b}"),
             Cc::NotEqual => format!("{a} != {b}"),
@@ -235,7 +248,7 @@ impl Ops for CText {
             Cc::Unordered => format!("({a} != {a}) | ({b} != {b})"),
             Cc::UnorderedOrLessThan => format!("!({a} >= {b})"),
         };
-        self.def(Kind::Cond, e)
+        self.def(Kind::Cond, e, &[x, y])
     }
     fn ine(&mut self, a: CVal, b: CVal) -> CVal {
         self.bin(Kind::Cond, a, "!=", b)
@@ -250,6 +263,6 @@ impl Ops for CText {
         debug_assert_eq!(a.kind, b.kind);
         debug_assert_eq!(cond.kind, Kind::Cond);
         let e = format!("{} ? {} : {}", self.n(cond), self.n(a), self.n(b));
-        self.def(a.kind, e)
+        self.def(a.kind, e, &[cond, a, b])
     }
 }

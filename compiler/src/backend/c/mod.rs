@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 
 use hsc_runtime::{CompiledEngine, KernelFn, Real};
 
-pub use emit::{Source, emit, symbol};
+pub use emit::{Source, emit, library, symbol};
 
 use super::Error;
 use crate::kernel::Verified;
@@ -62,7 +62,36 @@ impl Toolchain {
     /// compiler's own message where there is none or it fails.
     pub fn find() -> Result<&'static Toolchain, Error> {
         static FOUND: OnceLock<Result<Toolchain, String>> = OnceLock::new();
-        FOUND.get_or_init(probe).as_ref().map_err(|why| Error::Unavailable { why: why.clone() })
+        let command = std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into());
+        FOUND.get_or_init(|| probe(&command)).as_ref().map_err(|why| Error::Unavailable { why: why.clone() })
+    }
+
+    /// The C compiler `command` (`gcc`, `clang`, a path), tested as [`Toolchain::find`] tests
+    /// the default one.
+    pub fn named(command: &str) -> Result<Toolchain, Error> {
+        probe(command).map_err(|why| Error::Unavailable { why })
+    }
+
+    /// Compiles every kernel of `module` with this compiler (or takes them from the cache in
+    /// `dir`) and loads them: an engine, and whether the kernels were in the cache.
+    pub fn jit(&self, module: &Verified, real: Real, dir: &Path) -> Result<(CompiledEngine, bool), Error> {
+        let source = emit(module, real);
+        let (so, cached) = self.shared_object(dir, &module.spec.name, &source.text)?;
+        // SAFETY: the library is ours, made from the source above; it has no initialisers.
+        let library =
+            unsafe { libloading::Library::new(&so) }.map_err(Error::internal(&so.display().to_string()))?;
+        let mut kernels = Vec::new();
+        for ((_, info), name) in module.kernels().zip(&source.symbols) {
+            // SAFETY: the generated function has exactly the `KernelFn` signature.
+            let f: libloading::Symbol<KernelFn> =
+                unsafe { library.get(name.as_bytes()) }.map_err(Error::internal(name))?;
+            kernels.push((info.abi.clone(), *f));
+        }
+        // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
+        // (the module is `Verified`: every index is in bounds), and the code lives in `library`.
+        let label: &'static str = Box::leak(self.label.clone().into_boxed_str());
+        let engine = unsafe { CompiledEngine::new(kernels, real, label, Arc::new(library)) };
+        Ok((engine, cached))
     }
 
     /// The shared object of `source` in the cache `dir`: there already (`true`), or compiled
@@ -131,9 +160,9 @@ pub fn assembly(module: &Verified, real: Real) -> Result<String, Error> {
     result
 }
 
-/// Finds the compiler and checks that it builds a shared object with [`FLAGS`].
-fn probe() -> Result<Toolchain, String> {
-    let command = std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into());
+/// Checks that the compiler `command` builds a shared object with [`FLAGS`].
+fn probe(command: &str) -> Result<Toolchain, String> {
+    let command = command.to_string();
     let version = Command::new(&command)
         .arg("--version")
         .output()
@@ -185,20 +214,5 @@ pub fn jit(module: &Verified, real: Real) -> Result<CompiledEngine, Error> {
 
 /// [`jit`] with the cache in `dir`; also whether the kernels were found there.
 pub fn jit_cached_in(module: &Verified, real: Real, dir: &Path) -> Result<(CompiledEngine, bool), Error> {
-    let toolchain = Toolchain::find()?;
-    let source = emit(module, real);
-    let (so, cached) = toolchain.shared_object(dir, &module.spec.name, &source.text)?;
-    // SAFETY: the library is ours, made from the source above; it has no initialisers.
-    let library = unsafe { libloading::Library::new(&so) }.map_err(Error::internal(&so.display().to_string()))?;
-    let mut kernels = Vec::new();
-    for ((_, info), name) in module.kernels().zip(&source.symbols) {
-        // SAFETY: the generated function has exactly the `KernelFn` signature.
-        let f: libloading::Symbol<KernelFn> =
-            unsafe { library.get(name.as_bytes()) }.map_err(Error::internal(name))?;
-        kernels.push((info.abi.clone(), *f));
-    }
-    // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
-    // (the module is `Verified`: every index is in bounds), and the code lives in `library`.
-    let engine = unsafe { CompiledEngine::new(kernels, real, &toolchain.label, Arc::new(library)) };
-    Ok((engine, cached))
+    Toolchain::find()?.jit(module, real, dir)
 }
