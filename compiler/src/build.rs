@@ -46,7 +46,13 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { overrides: Vec::new(), real: Real::F64, target: ObjectTarget::Portable, c: false, out_dir: None }
+        Config {
+            overrides: Vec::new(),
+            real: Real::F64,
+            target: ObjectTarget::Portable,
+            c: false,
+            out_dir: None,
+        }
     }
 }
 
@@ -131,7 +137,11 @@ impl Config {
                 ObjectTarget::Portable => "-DHSC_PORTABLE",
             };
             build.file(&c).opt_level(3).flag(target).define("HSC_SIMD", None);
-            for flag in crate::backend::c::FLAGS.iter().filter(|f| !f.starts_with("-O") && !f.starts_with("-march") && !f.starts_with("-D")) {
+            let flags = crate::backend::c::flags(source.contract);
+            for flag in flags
+                .iter()
+                .filter(|f| !f.starts_with("-O") && !f.starts_with("-march") && !f.starts_with("-D"))
+            {
                 build.flag_if_supported(flag);
             }
             c

@@ -31,7 +31,8 @@ fn compilers() -> Vec<Toolchain> {
     let mut found: Vec<Toolchain> = Vec::new();
     for command in ["cc", "gcc", "clang"] {
         match Toolchain::named(command) {
-            Ok(t) if !found.iter().any(|f| f.identity == t.identity) => found.push(t),
+            // `cc` and `gcc` name the same GCC: their versions differ in the first word only.
+            Ok(t) if !found.iter().any(|f| same_compiler(&f.identity, &t.identity)) => found.push(t),
             Ok(_) => {}
             Err(e) => println!("skipping {command}: {e}"),
         }
@@ -40,6 +41,11 @@ fn compilers() -> Vec<Toolchain> {
         println!("skipping: no C compiler on this machine");
     }
     found
+}
+
+fn same_compiler(a: &str, b: &str) -> bool {
+    let rest = |s: &str| s.split_once(' ').map_or(s.to_string(), |(_, r)| r.to_string());
+    rest(a) == rest(b)
 }
 
 fn cache(name: &str) -> PathBuf {
@@ -112,7 +118,8 @@ fn random_models_agree_with_the_interpreter() {
                 s.spawn(move || {
                     for c in compiled.iter().skip(w).step_by(threads) {
                         for p in [Precision::F64, Precision::F32] {
-                            t.jit(&c.module, p, dir).unwrap_or_else(|e| panic!("{}: {e}", c.module.spec.name));
+                            t.jit(&c.module, p, dir)
+                                .unwrap_or_else(|e| panic!("{}: {e}", c.module.spec.name));
                         }
                     }
                 });
@@ -120,10 +127,14 @@ fn random_models_agree_with_the_interpreter() {
         });
         let mut worst = [0.0f64; 2];
         for (seed, (src, steps)) in &models {
-            let w = check_model(&t, src, *steps, *seed, &dir).unwrap_or_else(|e| panic!("{src}\n{}: {e}", t.identity));
+            let w = check_model(&t, src, *steps, *seed, &dir)
+                .unwrap_or_else(|e| panic!("{src}\n{}: {e}", t.identity));
             worst = [worst[0].max(w[0]), worst[1].max(w[1])];
         }
-        println!("{cases} random models, {}: worst relative difference f64 {:.1e}, f32 {:.1e}", t.identity, worst[0], worst[1]);
+        println!(
+            "{cases} random models, {}: worst relative difference f64 {:.1e}, f32 {:.1e}",
+            t.identity, worst[0], worst[1]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -150,7 +161,12 @@ fn the_c_compiles_without_warnings() {
                     (&user, &["-fsyntax-only"]),
                 ];
                 for (file, extra) in runs {
-                    let out = std::process::Command::new(&t.command).args(strict).args(extra).arg(file).output().unwrap();
+                    let out = std::process::Command::new(&t.command)
+                        .args(strict)
+                        .args(extra)
+                        .arg(file)
+                        .output()
+                        .unwrap();
                     assert!(
                         out.status.success(),
                         "{} {} with {} {extra:?}:\n{}",
@@ -178,8 +194,11 @@ fn lane_wise_loops_are_vectorised() {
     let compiled = hsc::load(Path::new(&common::path("examples/nonlin_hru.ham")), &[]).unwrap();
     let asm = hsc::backend::c::assembly(&compiled.module, Precision::F32).unwrap();
     let count = |needle: &str| asm.lines().filter(|l| l.contains(needle)).count();
-    let (packed, scalar) =
-        if cfg!(target_arch = "x86_64") { (count("mulps"), count("mulss")) } else { (count(".4s"), count("fmul\ts")) };
+    let (packed, scalar) = if cfg!(target_arch = "x86_64") {
+        (count("mulps"), count("mulss"))
+    } else {
+        (count(".4s"), count("fmul\ts"))
+    };
     println!("packed multiplies {packed}, scalar {scalar}");
     assert!(packed > 100 && packed > 2 * scalar, "packed {packed}, scalar {scalar}");
 }

@@ -1,5 +1,5 @@
 //! Every example at every stage: `snapshots/{example}@{stage}.snap` (ast, ir, equations,
-//! check, the kernels as lowered and as optimised, and the CUDA C in f32), printed by
+//! check, the kernels as lowered and as optimised, and the C and the CUDA C in f32), printed by
 //! [`hsc::stage()`] and [`hsc::stage::check`], as `hsc emit` and `hsc check` print them.
 //!
 //! The examples run under insta's `glob!`: every one is checked, and the test fails at the
@@ -13,8 +13,8 @@ use hsc_grammar::{has_errors, render};
 use hsc_snapshot_tests::{glob_settings, ham_files, root};
 
 /// The stages snapshotted besides `check`, each as `hsc emit --stage` prints it.
-const STAGES: [Stage; 6] =
-    [Stage::Ast, Stage::Ir, Stage::Equations, Stage::Lowered, Stage::Kernels, Stage::Cuda];
+const STAGES: [Stage; 7] =
+    [Stage::Ast, Stage::Ir, Stage::Equations, Stage::Lowered, Stage::Kernels, Stage::C, Stage::Cuda];
 
 #[test]
 fn every_example_at_every_stage() {

@@ -73,7 +73,8 @@ pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     if !args.no_baseline || backends.is_empty() {
         backends.push(Backend::Interp);
     }
-    let c_build = if backends.contains(&Backend::C) { Some(c_build_ms(&compiled, args.precision)?) } else { None };
+    let c_build =
+        if backends.contains(&Backend::C) { Some(c_build_ms(&compiled, args.precision)?) } else { None };
     let o = Options {
         steps: args.steps as usize,
         batch: args.batch as usize,
@@ -106,7 +107,10 @@ pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
 
 /// Milliseconds that building the C kernels takes, the first time (a fresh cache) and from
 /// the cache, with the compiler's identity.
-fn c_build_ms(compiled: &hsc::Compiled, precision: hsc::kernel::Precision) -> Result<(f64, f64, String), Diagnostic> {
+fn c_build_ms(
+    compiled: &hsc::Compiled,
+    precision: hsc::kernel::Precision,
+) -> Result<(f64, f64, String), Diagnostic> {
     let dir = std::env::temp_dir().join(format!("hsc-bench-cache-{}", std::process::id()));
     let mut ms = [0.0; 2];
     for (i, expect) in [false, true].into_iter().enumerate() {
@@ -151,7 +155,14 @@ fn mib(bytes: usize) -> String {
 /// The C kernels' build: milliseconds the first time and from the cache, and the compiler.
 type CBuild = Option<(f64, f64, String)>;
 
-fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, c_build: &CBuild, o: &Options, r: &Report) -> String {
+fn table(
+    c: &hsc::Compiled,
+    compile_ms: f64,
+    verify_ms: f64,
+    c_build: &CBuild,
+    o: &Options,
+    r: &Report,
+) -> String {
     let spec = &c.module.spec;
     let dims: Vec<String> = c.program.dims.iter().map(|d| format!("{} = {}", d.name, d.value)).collect();
     let mut s = String::new();
@@ -172,7 +183,10 @@ fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, c_build: &CBuild, o
         "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms, of which verifying the kernels and their facts {verify_ms:.1} ms"
     );
     if let Some((first, cached, compiler)) = c_build {
-        let _ = writeln!(s, "C kernels ({compiler}): built in {first:.0} ms, loaded from the cache in {cached:.1} ms");
+        let _ = writeln!(
+            s,
+            "C kernels ({compiler}): built in {first:.0} ms, loaded from the cache in {cached:.1} ms"
+        );
     }
     let _ = writeln!(s, "inputs of the batch: {} (f64)", mib(r.input_bytes));
     let _ = writeln!(s);
@@ -249,7 +263,14 @@ fn table(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, c_build: &CBuild, o
     s
 }
 
-fn json(c: &hsc::Compiled, compile_ms: f64, verify_ms: f64, c_build: &CBuild, o: &Options, r: &Report) -> String {
+fn json(
+    c: &hsc::Compiled,
+    compile_ms: f64,
+    verify_ms: f64,
+    c_build: &CBuild,
+    o: &Options,
+    r: &Report,
+) -> String {
     let rows: Vec<serde_json::Value> = r
         .rows
         .iter()

@@ -50,8 +50,15 @@ const MAX_SERIES: usize = 8;
 pub fn simulate(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     let Some(compiled) = super::compiled(front, args.dt)? else { return Ok(String::new().into()) };
     let steps = args.steps as usize;
-    let r = hsc::simulate::run(&compiled, steps, args.seed, args.precision, super::backend_or_native(args.backend), args.free)
-        .map_err(|e| Diagnostic::error(e.to_string()))?;
+    let r = hsc::simulate::run(
+        &compiled,
+        steps,
+        args.seed,
+        args.precision,
+        super::backend_or_native(args.backend),
+        args.free,
+    )
+    .map_err(|e| Diagnostic::error(e.to_string()))?;
     let spec = &compiled.module.spec;
     let dt = match spec.step {
         hsc_runtime::Step::Fixed(h) => h,

@@ -120,7 +120,11 @@ impl CText {
             .collect();
         let ty = self.ty(Kind::Float);
         let params: Vec<String> = params.iter().map(|p| format!("{ty} {p}")).collect();
-        format!("static HSC_INLINE {ty} {name}({}) {{\n{body}    return {};\n}}\n", params.join(", "), self.n(result))
+        format!(
+            "static HSC_INLINE {ty} {name}({}) {{\n{body}    return {};\n}}\n",
+            params.join(", "),
+            self.n(result)
+        )
     }
 
     fn suffix(&self) -> &'static str {
