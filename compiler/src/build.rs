@@ -99,9 +99,10 @@ impl Config {
         self
     }
 
-    /// Compiles `model`: writes `<stem>.rs`, `<stem>.json` and `<stem>.o` into the output
-    /// directory, archives the object as `libhsc_<stem>.a` and tells Cargo to link it and to
-    /// build again when the model changes. Returns the path of the Rust module.
+    /// Compiles `model`: writes `<stem>.rs`, `<stem>.json` and `<stem>.o` (with
+    /// [`Config::c`]: `<stem>.c` and `<stem>.h`) into the output directory, builds the
+    /// kernels into `libhsc_<stem>.a` and tells Cargo to link it and to build again when the
+    /// model changes. Returns the path of the Rust module.
     // Talking to Cargo on stdout is what a build script's helper is for.
     #[allow(clippy::print_stdout)]
     pub fn compile(&self, model: impl AsRef<Path>) -> Result<PathBuf, BuildError> {

@@ -144,3 +144,35 @@ fn invalid_utf8_is_a_diagnostic() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not valid UTF-8"), "{}", text(&out.stderr));
 }
+
+/// The CPU backend defaults to C where a C compiler works; where none does (here `$CC` names
+/// a missing one), to Cranelift with one line saying why, and `--backend c` is an error that
+/// says what is missing, never a panic.
+#[test]
+fn the_default_backend_is_c_or_cranelift_with_a_reason() {
+    let run = |cc: Option<&str>, backend: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hsc"));
+        cmd.args(["simulate", &path("examples/coupled_oscillators.ham"), "--steps", "5"]).args(backend);
+        if let Some(cc) = cc {
+            cmd.env("CC", cc);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(Some("/nonexistent/cc"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("the C backend is not used") && stderr.contains("Cranelift"), "{stderr}");
+    let out = run(Some("/nonexistent/cc"), &["--backend", "c"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the C backend cannot run here") && stderr.contains("/nonexistent/cc"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    if hsc::backend::c::Toolchain::find().is_ok() {
+        let out = run(None, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("not used"), "{}", text(&out.stderr));
+    }
+}

@@ -9,6 +9,7 @@
 //!   (Rust's std through `Func::eval`; for logcosh an accurate formula), where Cranelift's
 //!   are within 2 (`math_f32_ulp.rs`); sin and cos for `|x| <= 1e4`, in `[-1, 1]` beyond.
 //!   The table of the largest distances is printed.
+//!
 //! Skips, saying so, where there is no C compiler.
 
 mod common;

@@ -106,7 +106,7 @@ impl Toolchain {
     /// now and put there (`false`).
     fn shared_object(&self, dir: &Path, model: &str, source: &Source) -> Result<(PathBuf, bool), Error> {
         let flags = flags(source.contract);
-        std::fs::create_dir_all(&dir).map_err(Error::internal(&format!("creating {}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(Error::internal(&format!("creating {}", dir.display())))?;
         let key = fnv1a([source.text.as_str(), &self.identity, &flags.join(" ")]);
         let so = dir.join(format!("{}-{key:016x}.so", model.to_lowercase()));
         if so.exists() {
