@@ -98,9 +98,9 @@ pub fn bench(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     .map_err(|e| Diagnostic::error(e.to_string()))?;
     bar.finish_and_clear();
     let text = if args.json {
-        json(&compiled, compile_ms, verify_ms, &c_build, &o, &report)
+        json(&compiled, &Build { compile_ms, verify_ms, c_build }, &o, &report)
     } else {
-        table(&compiled, compile_ms, verify_ms, &c_build, &o, &report)
+        table(&compiled, &Build { compile_ms, verify_ms, c_build }, &o, &report)
     };
     Ok(text.into())
 }
@@ -152,17 +152,19 @@ fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-/// The C kernels' build: milliseconds the first time and from the cache, and the compiler.
-type CBuild = Option<(f64, f64, String)>;
-
-fn table(
-    c: &hsc::Compiled,
+/// How long building the model took.
+struct Build {
+    /// Front end, derivatives, kernels and the Cranelift JIT.
     compile_ms: f64,
+    /// The verifier's share of it.
     verify_ms: f64,
-    c_build: &CBuild,
-    o: &Options,
-    r: &Report,
-) -> String {
+    /// The C kernels (when measured): milliseconds the first time and from the cache, and
+    /// the compiler.
+    c_build: Option<(f64, f64, String)>,
+}
+
+fn table(c: &hsc::Compiled, b: &Build, o: &Options, r: &Report) -> String {
+    let Build { compile_ms, verify_ms, c_build } = b;
     let spec = &c.module.spec;
     let dims: Vec<String> = c.program.dims.iter().map(|d| format!("{} = {}", d.name, d.value)).collect();
     let mut s = String::new();
@@ -263,14 +265,8 @@ fn table(
     s
 }
 
-fn json(
-    c: &hsc::Compiled,
-    compile_ms: f64,
-    verify_ms: f64,
-    c_build: &CBuild,
-    o: &Options,
-    r: &Report,
-) -> String {
+fn json(c: &hsc::Compiled, b: &Build, o: &Options, r: &Report) -> String {
+    let Build { compile_ms, verify_ms, c_build } = b;
     let rows: Vec<serde_json::Value> = r
         .rows
         .iter()
