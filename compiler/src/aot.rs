@@ -28,7 +28,7 @@ pub struct Artifacts {
 /// Everything `hsc compile` writes for `compiled`, its kernels in `real` arithmetic.
 pub fn artifacts(compiled: &Compiled, real: Real, target: ObjectTarget) -> Result<Artifacts, Error> {
     let object = cranelift::object(&compiled.module, real, target)?;
-    Ok(Artifacts { object, rust: rust(compiled, real), json: describe(compiled, real) })
+    Ok(Artifacts { object, rust: rust(compiled, real, false), json: describe(compiled, real) })
 }
 
 /// The kernel ABI and the model's arrays as JSON.
@@ -76,7 +76,9 @@ pub fn describe(compiled: &Compiled, real: Real) -> String {
 
 /// The typed Rust module: only what depends on the model (its dims, `Params` with a field per
 /// param, the kernels' symbols and buffers, its spec); the rest is `hsc_runtime::linked`.
-pub fn rust(compiled: &Compiled, real: Real) -> String {
+/// `streams_f64`: the kernels linked are the C backend's, which read the streams in f64
+/// ([`hsc_runtime::KernelAbi::streams_f64`]); Cranelift's read them in `real`.
+pub fn rust(compiled: &Compiled, real: Real, streams_f64: bool) -> String {
     let spec = &compiled.module.spec;
     let kernels = &compiled.module.kernels;
     let externs: String = kernels
@@ -126,7 +128,7 @@ pub fn rust(compiled: &Compiled, real: Real) -> String {
                 })
                 .collect();
             format!(
-                "        rt::linked::Kernel {{ pass: rt::Pass::{:?}, function: {}, buffers: &[{}] }},\n",
+                "        rt::linked::Kernel {{ pass: rt::Pass::{:?}, function: {}, streams_f64: {streams_f64}, buffers: &[{}] }},\n",
                 k.pass,
                 symbol(&spec.name, k),
                 buffers.join(", ")

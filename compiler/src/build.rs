@@ -127,7 +127,9 @@ impl Config {
             Ok(path)
         };
         write(format!("{stem}.json"), files.json.as_bytes())?;
-        let rust = write(format!("{stem}.rs"), files.rust.as_bytes())?;
+        // The C kernels read the streams in f64 (`KernelAbi::streams_f64`).
+        let module = if self.c { crate::aot::rust(&compiled, self.real, true) } else { files.rust };
+        let rust = write(format!("{stem}.rs"), module.as_bytes())?;
         let mut build = cc::Build::new();
         let kernels = if self.c {
             let source = crate::backend::c::emit(&compiled.module, self.real);

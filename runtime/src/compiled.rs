@@ -104,6 +104,12 @@ pub struct KernelAbi {
     pub pass: Pass,
     /// Its buffers.
     pub buffers: Vec<AbiBuffer>,
+    /// The kernel reads the given buffers with a time axis (the streams: inputs, targets,
+    /// cotangents, one row per step, which it never writes) as `f64` whatever its arithmetic,
+    /// and rounds each number it loads (the C backend's kernels): f32 kernels then need no f32
+    /// copy of them, and compute with the same numbers. Otherwise every buffer is of the
+    /// kernel's type (params, read at every step, are copied to f32 once per call).
+    pub streams_f64: bool,
 }
 
 struct Entry {
@@ -243,6 +249,11 @@ impl CompiledEngine {
         let mut read: Vec<Vec<f32>> = Vec::new();
         for (pointer, b) in pointers.iter_mut().zip(buffers) {
             let mut data = match b.slot {
+                Some(slot) if slot.is_given() && b.time.is_some() && entry.abi.streams_f64 => {
+                    // Kernels never write the model's own arrays (`kernel::verify` checks it).
+                    *pointer = frame.get(slot).unwrap_or_default().as_ptr().cast_mut().cast();
+                    continue;
+                }
                 Some(slot) if slot.is_given() => narrow(frame.get(slot).unwrap_or_default()),
                 Some(_) => continue,
                 None => vec![0.0; b.len(steps)],

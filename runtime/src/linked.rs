@@ -21,6 +21,9 @@ pub struct Kernel {
     pub pass: Pass,
     /// Its buffers.
     pub buffers: &'static [AbiBuffer],
+    /// Whether it reads the streams (inputs, targets, cotangents) as `f64`
+    /// ([`KernelAbi::streams_f64`]: kernels built from C).
+    pub streams_f64: bool,
     /// The linked function.
     pub function: KernelFn,
 }
@@ -112,7 +115,12 @@ impl<P: Linked> Model<P> {
     pub fn new() -> Model<P> {
         let kernels = P::KERNELS
             .iter()
-            .map(|k| (KernelAbi { pass: k.pass, buffers: k.buffers.to_vec() }, k.function))
+            .map(|k| {
+                (
+                    KernelAbi { pass: k.pass, buffers: k.buffers.to_vec(), streams_f64: k.streams_f64 },
+                    k.function,
+                )
+            })
             .collect();
         // SAFETY: `Linked`'s contract: hsc compiled each kernel for exactly these buffers, in
         // this arithmetic; they are static code.

@@ -1,4 +1,6 @@
-//! Affine maps `y = x Wᵀ + b` over the rows of a sequence, with `W` stored `[out, in]`.
+//! Affine maps `y = x Wᵀ + b` over the rows of a sequence, with `W` stored `[out, in]`. The
+//! products are `matrixmultiply`'s `dgemm` (blocked, vectorised for the host at run time,
+//! one thread: the batch is already spread over the threads).
 
 use rand::{Rng, RngExt};
 
@@ -7,13 +9,49 @@ use rand::{Rng, RngExt};
 pub fn forward(x: &[f64], rows: usize, w: &[f64], b: &[f64], out: usize) -> Vec<f64> {
     let inputs = in_width(x, rows, w, out);
     assert_eq!(b.len(), out, "linear: b must have length out");
-    let mut y = Vec::with_capacity(rows * out);
-    for xr in x.chunks_exact(inputs) {
-        for (wo, &bo) in w.chunks_exact(inputs).zip(b) {
-            y.push(bo + dot(xr, wo));
-        }
-    }
+    let mut y: Vec<f64> = (0..rows).flat_map(|_| b.iter().copied()).collect();
+    // y[rows, out] += x[rows, in] · Wᵀ, Wᵀ[k, n] = w[n in + k].
+    gemm(rows, inputs, out, (x, inputs, 1), (w, 1, inputs), &mut y, out);
     y
+}
+
+/// `c[m, n] += a[m, k] · b[k, n]`, each of `a` and `b` given with its row and column strides
+/// (in elements), `c` row-major with `n` columns.
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[f64], usize, usize),
+    b: (&[f64], usize, usize),
+    c: &mut [f64],
+    cs: usize,
+) {
+    let ((a, rsa, csa), (b, rsb, csb)) = (a, b);
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "gemm: shapes");
+    let stride = |s: usize| s as isize;
+    // SAFETY: every index the strides reach is below the lengths asserted above: a's
+    // (m-1) rsa + (k-1) csa < m k for the two layouts used, likewise b's and c's.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            stride(rsa),
+            stride(csa),
+            b.as_ptr(),
+            stride(rsb),
+            stride(csb),
+            1.0,
+            c.as_mut_ptr(),
+            stride(cs),
+            1,
+        );
+    }
 }
 
 /// Backward of [`forward`]: adds `dyᵀ x` into `dw` (`[out, in]`) and the column sums of `dy`
@@ -32,13 +70,13 @@ pub fn backward(
     assert_eq!(dw.len(), w.len(), "linear: dw must be [out, in]");
     assert_eq!(db.len(), out, "linear: db must have length out");
     let mut dx = vec![0.0; rows * inputs];
-    let rows_iter = x.chunks_exact(inputs).zip(dx.chunks_exact_mut(inputs)).zip(dy.chunks_exact(out));
-    for ((xr, dxr), dyr) in rows_iter {
-        for (o, &g) in dyr.iter().enumerate() {
-            let range = o * inputs..(o + 1) * inputs;
-            axpy(dxr, g, &w[range.clone()]);
-            axpy(&mut dw[range], g, xr);
-            db[o] += g;
+    // dx[rows, in] = dy[rows, out] · W[out, in].
+    gemm(rows, out, inputs, (dy, out, 1), (w, inputs, 1), &mut dx, inputs);
+    // dw[out, in] += dyᵀ[out, rows] · x[rows, in].
+    gemm(out, rows, inputs, (dy, 1, out), (x, inputs, 1), dw, inputs);
+    for dyr in dy.chunks_exact(out) {
+        for (d, g) in db.iter_mut().zip(dyr) {
+            *d += g;
         }
     }
     dx
@@ -64,18 +102,6 @@ fn in_width(x: &[f64], rows: usize, w: &[f64], out: usize) -> usize {
     let inputs = w.len() / out;
     assert_eq!(x.len(), rows * inputs, "linear: x must be [rows, in]");
     inputs
-}
-
-/// `a · b`.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| p * q).sum()
-}
-
-/// `y += a x`.
-fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //! The translation is direct. An SSA value is a `const` local declared where the IR defines
 //! it (the IR's scopes are C's blocks), a loop a `for`, a sum an accumulator, the time loop a
 //! `for` over `steps` inside the kernel. Buffers are `restrict` pointers (the runtime passes
-//! distinct arrays), `const` where the kernel only reads them. The loops the kernel's
+//! distinct arrays), `const` where the kernel only reads them. The streams (inputs, targets,
+//! cotangents: the given buffers with a time axis) are `double` in both precisions, each
+//! number rounded as it is loaded ([`hsc_runtime::KernelAbi::streams_f64`]): f32 kernels then
+//! need no f32 copy of the caller's longest arrays, and compute with the same numbers. The loops the kernel's
 //! [`Info`] finds lane-wise carry `#pragma omp simd` (a sum over such a loop,
 //! `omp simd reduction(+:acc)`: partial sums per lane, added in another order, as
 //! Cranelift's lane-wise sums do), and short sums inside them `#pragma GCC unroll`, so that
@@ -158,18 +161,24 @@ pub fn library(real: Real) -> String {
 
 /// The comment above a kernel's prototype: its buffers, in the order of `buffers`.
 fn abi_comment(kernel: &Kernel, real: Real) -> String {
-    let ty = c_type(real);
-    let mut s = format!("/* {} kernel; buffers ({ty} elements):\n", kernel.pass.name());
+    let mut s = format!("/* {} kernel; buffers:\n", kernel.pass.name());
     for (i, b) in kernel.buffers.values().enumerate() {
+        let ty = buffer_type(b, real);
         let what = b.slot.map_or("scratch, zeroed".to_string(), |s| s.to_string());
         let rows = match b.time {
             Some(0) => "steps x ".to_string(),
             Some(extra) => format!("(steps + {extra}) x "),
             None => String::new(),
         };
-        let _ = writeln!(s, "   [{i}] {}: {what}, {rows}{} elements", b.name, b.row_len());
+        let _ = writeln!(s, "   [{i}] {}: {what}, {rows}{} {ty}s", b.name, b.row_len());
     }
     s + "*/\n"
+}
+
+/// The C type of a buffer's elements: `double` for the streams (given, with a time axis),
+/// else the kernel's type.
+fn buffer_type(b: &crate::kernel::Buffer, real: Real) -> &'static str {
+    if b.slot.is_some_and(|s| s.is_given()) && b.time.is_some() { "double" } else { c_type(real) }
 }
 
 fn c_type(real: Real) -> &'static str {
@@ -221,6 +230,7 @@ impl Emitter<'_> {
         let accessed = std::mem::take(&mut self.accessed);
         for (i, (b, buf)) in self.k.buffers.iter().enumerate().filter(|(i, _)| accessed[*i]) {
             let constness = if self.info.written[i] { "" } else { "const " };
+            let ty = buffer_type(buf, self.real);
             let line = format!(
                 "{constness}{ty} *restrict {} = ({constness}{ty} *)buffers[{i}]; /* {} */",
                 buf_name(b),
@@ -310,7 +320,11 @@ impl Emitter<'_> {
         match op {
             Op::Const(c) => literal(*c, self.real),
             Op::Eps(i) => format!("e{i}"),
-            Op::Load { buf, index } => self.element(*buf, index),
+            Op::Load { buf, index } => {
+                let element = self.element(*buf, index);
+                let wide = buffer_type(&self.k.buffers[*buf], self.real) != c_type(self.real);
+                if wide { format!("({}){element}", c_type(self.real)) } else { element }
+            }
             Op::Neg(a) => format!("-{}", val(*a)),
             Op::Binary(op, a, c) => {
                 let (a, c) = (val(*a), val(*c));

@@ -93,7 +93,8 @@ impl Toolchain {
             // SAFETY: the generated function has exactly the `KernelFn` signature.
             let f: libloading::Symbol<KernelFn> =
                 unsafe { library.get(name.as_bytes()) }.map_err(Error::internal(name))?;
-            kernels.push((info.abi.clone(), *f));
+            let abi = hsc_runtime::KernelAbi { streams_f64: true, ..info.abi.clone() };
+            kernels.push((abi, *f));
         }
         // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
         // (the module is `Verified`: every index is in bounds), and the code lives in `library`.

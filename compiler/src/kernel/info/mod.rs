@@ -53,6 +53,9 @@ impl Info {
                     .values()
                     .map(|b| AbiBuffer { slot: b.slot, row_len: b.row_len(), time: b.time })
                     .collect(),
+                // Every buffer of the kernel's type; a backend whose kernels read the given
+                // ones in f64 says so on its copy (the C backend).
+                streams_f64: false,
             },
             written: vec![false; k.buffers.len()],
             frozen: frozen(k),
