@@ -202,3 +202,29 @@ fn lane_wise_loops_are_vectorised() {
     println!("packed multiplies {packed}, scalar {scalar}");
     assert!(packed > 100 && packed > 2 * scalar, "packed {packed}, scalar {scalar}");
 }
+
+/// Builds of one model at once (threads here; processes alike) each compile into their own
+/// files and rename the object into place: one object is left in the cache, no partial file,
+/// and the next build loads it from there.
+#[test]
+fn concurrent_builds_leave_one_cached_object() {
+    let Ok(t) = Toolchain::find() else {
+        println!("skipping: no C compiler");
+        return;
+    };
+    let dir = cache("concurrent");
+    let compiled = hsc::load(Path::new(&common::path("examples/coupled_oscillators.ham")), &[]).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| t.jit(&compiled.module, Precision::F32, &dir).unwrap());
+        }
+    });
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.len() == 1 && files[0].ends_with(".so"), "{files:?}");
+    let (_, cached) = t.jit(&compiled.module, Precision::F32, &dir).unwrap();
+    assert!(cached, "the second build did not come from the cache");
+    let _ = std::fs::remove_dir_all(&dir);
+}

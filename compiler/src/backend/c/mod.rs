@@ -113,12 +113,10 @@ impl Toolchain {
         if so.exists() {
             return Ok((so, true));
         }
-        // Each process writes its own files, then renames the object into place.
-        let tmp = dir.join(format!("{}-{key:016x}.{}", model.to_lowercase(), std::process::id()));
-        let (c, out) = (
-            tmp.with_extension(format!("{}.c", std::process::id())),
-            tmp.with_extension(format!("{}.so", std::process::id())),
-        );
+        // Each writer (process and call) writes its own files, then renames the object into
+        // place: a reader sees no object or a whole one.
+        let stem = format!("{}-{key:016x}.{}", model.to_lowercase(), unique());
+        let (c, out) = (dir.join(format!("{stem}.c")), dir.join(format!("{stem}.so.part")));
         std::fs::write(&c, &source.text).map_err(Error::internal(&c.display().to_string()))?;
         let result = self.run(&c, &out, &flags, &["-shared", "-fPIC"]);
         let _ = std::fs::remove_file(&c);
@@ -158,7 +156,7 @@ impl Toolchain {
 /// (`hsc emit --stage c-asm`), with its [`flags`].
 pub fn assembly(module: &Verified, real: Real) -> Result<String, Error> {
     let toolchain = Toolchain::find()?;
-    let dir = std::env::temp_dir().join(format!("hsc-c-asm-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("hsc-c-asm-{}", unique()));
     std::fs::create_dir_all(&dir).map_err(Error::internal(&dir.display().to_string()))?;
     let (c, s) = (dir.join("kernels.c"), dir.join("kernels.s"));
     let source = emit(module, real);
@@ -186,7 +184,7 @@ fn probe(command: &str) -> Result<Toolchain, String> {
     }
     let label = format!("c ({identity})");
     let toolchain = Toolchain { command, identity, label };
-    let dir = std::env::temp_dir().join(format!("hsc-cc-probe-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("hsc-cc-probe-{}", unique()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (c, so) = (dir.join("probe.c"), dir.join("probe.so"));
     let test = "#include <stdint.h>\nvoid probe(double *restrict a, const double *restrict b, int64_t n) {\n\
@@ -198,6 +196,12 @@ fn probe(command: &str) -> Result<Toolchain, String> {
     });
     let _ = std::fs::remove_dir_all(&dir);
     result.map(|()| toolchain)
+}
+
+/// A name no other writer uses at the same time: the process and a count within it.
+fn unique() -> String {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!("{}-{}", std::process::id(), COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Where compiled objects are kept.
