@@ -205,7 +205,7 @@ fn lane_wise_loops_are_vectorised() {
 
 /// Builds of one model at once (threads here; processes alike) each compile into their own
 /// files and rename the object into place: one object is left in the cache, no partial file,
-/// and the next build loads it from there.
+/// and the next build loads it from there. A damaged object in the cache is built again.
 #[test]
 fn concurrent_builds_leave_one_cached_object() {
     let Ok(t) = Toolchain::find() else {
@@ -226,5 +226,18 @@ fn concurrent_builds_leave_one_cached_object() {
     assert!(files.len() == 1 && files[0].ends_with(".so"), "{files:?}");
     let (_, cached) = t.jit(&compiled.module, Precision::F32, &dir).unwrap();
     assert!(cached, "the second build did not come from the cache");
+    std::fs::write(dir.join(&files[0]), b"not an object").unwrap();
+    let (engine, cached) = t.jit(&compiled.module, Precision::F32, &dir).unwrap();
+    assert!(!cached, "a damaged object was used");
+    let model = hsc_runtime::Model::new(compiled.module.spec.clone(), std::sync::Arc::new(engine));
+    agree(
+        &compiled.interpreted(Precision::F32),
+        &model,
+        &compiled.interpreted(Precision::F64),
+        20,
+        3,
+        Precision::F32,
+    )
+    .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -59,8 +59,8 @@ pub struct Toolchain {
     pub command: String,
     /// The first line of its `--version`: what it is, for the cache key and the run's record.
     pub identity: String,
-    /// What its engines call themselves: `c (<identity>)`.
-    pub label: String,
+    /// What its engines call themselves: `c (<identity>)` (made once per toolchain).
+    pub label: &'static str,
 }
 
 impl Toolchain {
@@ -84,10 +84,19 @@ impl Toolchain {
     /// `dir`) and loads them: an engine, and whether the kernels were in the cache.
     pub fn jit(&self, module: &Verified, real: Real, dir: &Path) -> Result<(CompiledEngine, bool), Error> {
         let source = emit(module, real);
-        let (so, cached) = self.shared_object(dir, &module.spec.name, &source)?;
+        let (mut so, mut cached) = self.shared_object(dir, &module.spec.name, &source)?;
         // SAFETY: the library is ours, made from the source above; it has no initialisers.
-        let library =
-            unsafe { libloading::Library::new(&so) }.map_err(Error::internal(&so.display().to_string()))?;
+        let load = |so: &Path| unsafe { libloading::Library::new(so) };
+        let library = match load(&so) {
+            Ok(library) => library,
+            // A cached object that does not load (a damaged file): built again, once.
+            Err(_) if cached => {
+                let _ = std::fs::remove_file(&so);
+                (so, cached) = self.shared_object(dir, &module.spec.name, &source)?;
+                load(&so).map_err(Error::internal(&so.display().to_string()))?
+            }
+            Err(e) => return Err(Error::internal(&so.display().to_string())(e)),
+        };
         let mut kernels = Vec::new();
         for ((_, info), name) in module.kernels().zip(&source.symbols) {
             // SAFETY: the generated function has exactly the `KernelFn` signature.
@@ -98,8 +107,7 @@ impl Toolchain {
         }
         // SAFETY: each kernel reads and writes only its buffers, within the lengths of its ABI
         // (the module is `Verified`: every index is in bounds), and the code lives in `library`.
-        let label: &'static str = Box::leak(self.label.clone().into_boxed_str());
-        let engine = unsafe { CompiledEngine::new(kernels, real, label, Arc::new(library)) };
+        let engine = unsafe { CompiledEngine::new(kernels, real, self.label, Arc::new(library)) };
         Ok((engine, cached))
     }
 
@@ -118,7 +126,10 @@ impl Toolchain {
         let stem = format!("{}-{key:016x}.{}", model.to_lowercase(), unique());
         let (c, out) = (dir.join(format!("{stem}.c")), dir.join(format!("{stem}.so.part")));
         std::fs::write(&c, &source.text).map_err(Error::internal(&c.display().to_string()))?;
-        let result = self.run(&c, &out, &flags, &["-shared", "-fPIC"]);
+        let result = self.run(&c, &out, &flags, &["-shared", "-fPIC"]).map_err(|e| match e {
+            Error::Internal(why) => Error::Internal(format!("the generated C of {model}: {why}")),
+            unavailable => unavailable,
+        });
         let _ = std::fs::remove_file(&c);
         if let Err(e) = result {
             let _ = std::fs::remove_file(&out);
@@ -128,8 +139,8 @@ impl Toolchain {
         Ok((so, false))
     }
 
-    /// `cc flags extra -o out c`; a failure is a bug of hsc (the compiler passed the probe),
-    /// reported with the compiler's messages.
+    /// `cc flags extra -o out c`; a failure of the compiler is [`Error::Internal`] with its
+    /// messages (a bug of hsc, once the compiler passed the probe).
     fn run(&self, c: &Path, out: &Path, flags: &[&str], extra: &[&str]) -> Result<(), Error> {
         let output =
             Command::new(&self.command)
@@ -144,7 +155,7 @@ impl Toolchain {
             Ok(())
         } else {
             Err(Error::Internal(format!(
-                "`{}` failed on the generated C:\n{}",
+                "`{}` failed:\n{}",
                 self.command,
                 String::from_utf8_lossy(&output.stderr)
             )))
@@ -182,7 +193,8 @@ fn probe(command: &str) -> Result<Toolchain, String> {
             String::from_utf8_lossy(&version.stderr).trim()
         ));
     }
-    let label = format!("c ({identity})");
+    // One string per toolchain found, alive as long as the program: engines name themselves by it.
+    let label: &'static str = Box::leak(format!("c ({identity})").into_boxed_str());
     let toolchain = Toolchain { command, identity, label };
     let dir = std::env::temp_dir().join(format!("hsc-cc-probe-{}", unique()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
