@@ -88,8 +88,8 @@ impl Backend {
     /// Every backend, in the order the command line lists them.
     pub const ALL: [Backend; 4] = [Backend::Interp, Backend::C, Backend::Cranelift, Backend::Cuda];
 
-    /// `"interp"`, `"c"`, `"cranelift"` or `"cuda"`: the one name a backend has, on the command line,
-    /// in a run folder and in JSON.
+    /// `"interp"`, `"c"`, `"cranelift"` or `"cuda"`: the one name a backend has, on the
+    /// command line, in a run folder and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Interp => "interp",
@@ -118,9 +118,7 @@ impl Backend {
             Backend::Cuda => "CUDA C compiled by NVRTC, run on GPU 0",
         }
     }
-}
 
-impl Backend {
     /// The CPU backend to use where none is named: [`Backend::C`] where a working C compiler
     /// is found, else [`Backend::Cranelift`] with the reason C is not used.
     pub fn native() -> (Backend, Option<String>) {
@@ -180,7 +178,8 @@ impl Compiled {
 
 /// Reads, checks and compiles a model file, with dims overridden by `overrides`
 /// (`Override { name: "P".into(), value: "256".into() }` is `-D P=256`), and compiles its
-/// kernels just in time: the runtime model, ready to run.
+/// kernels just in time on [`Backend::native`] (C where a C compiler works, else Cranelift):
+/// the runtime model, ready to run.
 ///
 /// On error, the diagnostics rendered as text (as `hsc check` prints them).
 ///
@@ -195,7 +194,7 @@ pub fn jit(
 ) -> Result<hsc_runtime::Model, String> {
     let compiled = load(path.as_ref(), overrides)?;
     compiled
-        .jitted(precision)
+        .model(Backend::native().0, precision)
         .map_err(|d| hsc_grammar::render(&[d], &path.as_ref().display().to_string(), "", false))
 }
 

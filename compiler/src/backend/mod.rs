@@ -38,6 +38,9 @@ impl Error {
                     crate::Backend::Cuda => {
                         d.with_help("`--backend cranelift` runs the same kernels on the CPU")
                     }
+                    crate::Backend::C => d.with_help(
+                        "`--backend cranelift` runs the same kernels without a C compiler; `$CC` names the compiler",
+                    ),
                     _ => d.with_help("`--backend interp` runs the same kernels on the reference interpreter"),
                 }
             }

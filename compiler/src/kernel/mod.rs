@@ -104,6 +104,12 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// The symbol of the kernel of `model` in native code, the same for every backend:
+    /// `hsc_<model>_<pass>`, lower case.
+    pub fn symbol(&self, model: &str) -> String {
+        format!("hsc_{}_{}", model.to_lowercase(), self.pass.name())
+    }
+
     /// The runtime slots the kernel reads or writes, in buffer order.
     pub fn slots(&self) -> Vec<Slot> {
         self.buffers.values().filter_map(|b| b.slot).collect()

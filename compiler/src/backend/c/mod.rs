@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 
 use hsc_runtime::{CompiledEngine, KernelFn, Real};
 
-pub use emit::{Source, emit, library, symbol};
+pub use emit::{Source, emit, library};
 
 use super::Error;
 use crate::kernel::Verified;

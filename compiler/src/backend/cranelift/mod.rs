@@ -29,9 +29,9 @@ fn unsupported(e: impl std::fmt::Display) -> Error {
     Error::Unavailable { why: format!("Cranelift does not support this host: {e}") }
 }
 
-/// The symbol of a kernel: `hsc_<model>_<pass>`, lower case.
+/// The symbol of a kernel ([`Kernel::symbol`]).
 pub fn symbol(model: &str, kernel: &Kernel) -> String {
-    format!("hsc_{}_{}", model.to_lowercase(), kernel.pass.name())
+    kernel.symbol(model)
 }
 
 /// Declares and defines every kernel of `module` in `m`; returns their ids in kernel order.
