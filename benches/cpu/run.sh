@@ -4,11 +4,11 @@
 # expert JAX baseline (jax_nonlin_hru.py) and `hsc bench` on the given backends, each pinned to
 # core 0, and prints one markdown table of median ns per sequence·step·P (hsc bench's unit).
 #
-# Usage: benches/cpu/run.sh [backends, comma-separated (default cranelift)] [steps (default 1000)]
+# Usage: benches/cpu/run.sh [backends, comma-separated (default c,cranelift)] [steps (default 1000)]
 # Needs gcc, python3 with jax[cpu], and target/release/hsc (built beforehand).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-backends=${1:-cranelift}
+backends=${1:-c,cranelift}
 steps=${2:-1000}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
