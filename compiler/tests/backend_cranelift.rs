@@ -12,7 +12,7 @@
 //!   on RHEL at ε = 1e-2 (a difference of two f32 echoes divided by 2ε). The interpreter rounds
 //!   every operation to f32 as the backend computes it, so the two differ only through the
 //!   math functions: the interpreter rounds libm's f64 result, the backend computes them in
-//!   f32 (`math_f32.rs`, at most 2 ulp), and those ulps, magnified by 1/ε in RHEL, are what
+//!   f32 (`backend/math/f32.rs`, at most 2 ulp), and those ulps, magnified by 1/ε in RHEL, are what
 //!   the f32 tolerances allow for. Where the dynamics magnify them past a tolerance, the
 //!   backend must be as close to the f64 interpreter (the truth) as the f32 interpreter is,
 //!   within a factor 4 plus the tolerance: as accurate, not bit-identical.
