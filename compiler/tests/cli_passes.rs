@@ -209,14 +209,26 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&text(&out.stdout)).unwrap()
 }
 
+/// By default `hsc bench` measures the native backends (C and Cranelift where a C compiler
+/// works, else Cranelift) and the interpreter, and times the C build, first and from the cache.
 #[test]
-fn bench_reports_every_pass_on_both_backends() {
+fn bench_reports_every_pass_on_every_backend() {
     let json = bench_json(&["--steps", "20", "--batch", "2"]);
     let compile_ms = json["compile_ms"].as_f64().unwrap();
     let verify_ms = json["verify_ms"].as_f64().expect("the verifier's share of the compile time");
     assert!(compile_ms > 0.0 && verify_ms >= 0.0, "{json}");
     let rows = json["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 8, "4 passes × 2 backends");
+    let c = hsc::backend::c::Toolchain::find().is_ok();
+    let backends = if c { vec!["c", "cranelift", "interp"] } else { vec!["cranelift", "interp"] };
+    assert_eq!(rows.len(), 4 * backends.len(), "4 passes × {backends:?}");
+    for b in &backends {
+        assert_eq!(rows.iter().filter(|r| r["backend"] == *b).count(), 4, "{b}: {json}");
+    }
+    if c {
+        let build = &json["c_build"];
+        let (first, cached) = (build["first_ms"].as_f64().unwrap(), build["cached_ms"].as_f64().unwrap());
+        assert!(first > 0.0 && cached > 0.0 && cached < first, "{build}");
+    }
     for row in rows {
         assert!(row["ns_per_seq_step_state"].as_f64().unwrap() > 0.0, "{row}");
         assert!(row["peak_bytes"].as_u64().is_some(), "{row}");
@@ -226,8 +238,9 @@ fn bench_reports_every_pass_on_both_backends() {
 }
 
 #[test]
-fn gradcheck_and_simulate_run_on_either_backend() {
-    for backend in ["interp", "cranelift"] {
+fn gradcheck_and_simulate_run_on_every_cpu_backend() {
+    let c = hsc::backend::c::Toolchain::find().is_ok();
+    for backend in ["interp", "cranelift", "c"].into_iter().filter(|b| c || *b != "c") {
         let out =
             hsc(&["gradcheck", &path("examples/ring_lattice.ham"), "--steps", "20", "--backend", backend]);
         assert_eq!(out.status.code(), Some(0), "{backend}: {}", text(&out.stdout));
