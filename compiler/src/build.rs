@@ -85,8 +85,8 @@ impl Config {
     /// Cranelift's object: the fast kernels (vectorised at the widest width the target has;
     /// without [`Config::native`], built for AVX-512, AVX2 and the baseline and chosen at load
     /// time on x86-64). Off by default: Cranelift's object needs no C compiler for the
-    /// target, so cross builds work with nothing installed; the generated Rust module is the
-    /// same either way.
+    /// target, so cross builds work with nothing installed; the generated Rust module has the
+    /// same API either way.
     pub fn c(mut self, c: bool) -> Config {
         self.c = c;
         self
