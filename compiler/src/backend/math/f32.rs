@@ -42,7 +42,7 @@
 // than an f32 holds.
 #![allow(clippy::excessive_precision)]
 
-use super::{Cc, Ops};
+use super::{Cc, Emitter, Ops};
 use crate::ir::Func;
 
 /// `f(x)` lane-wise, in f32 arithmetic: fast, at most 2 ulp
@@ -140,66 +140,12 @@ const LN2_HI: f32 = std::f32::consts::LN_2;
 const LN2_LO: f32 = (std::f64::consts::LN_2 - std::f32::consts::LN_2 as f64) as f32;
 
 // ---------------------------------------------------------------------------------------------
-// The emitter
-
-/// The builder of the code, with the helpers the f32 functions share.
-struct Emitter<'a, O: Ops> {
-    o: &'a mut O,
-}
+// The helpers only the f32 functions use (the shared ones are `super::Emitter`'s)
 
 impl<O: Ops> Emitter<'_, O> {
-    fn c(&mut self, v: f32) -> O::V {
-        self.o.fconst(f64::from(v))
-    }
-    fn ci(&mut self, v: i64) -> O::V {
-        self.o.iconst(v)
-    }
-    fn add(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fadd(a, b)
-    }
-    fn sub(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fsub(a, b)
-    }
-    fn mul(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fmul(a, b)
-    }
-    fn div(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fdiv(a, b)
-    }
-    fn addc(&mut self, a: O::V, c: f32) -> O::V {
-        let c = self.c(c);
-        self.add(a, c)
-    }
-    fn mulc(&mut self, a: O::V, c: f32) -> O::V {
-        let c = self.c(c);
-        self.mul(a, c)
-    }
-    /// `c - a`.
-    fn csub(&mut self, c: f32, a: O::V) -> O::V {
-        let c = self.c(c);
-        self.sub(c, a)
-    }
-    fn bits(&mut self, a: O::V) -> O::V {
-        self.o.bits(a)
-    }
-    fn float(&mut self, a: O::V) -> O::V {
-        self.o.float(a)
-    }
     fn iaddc(&mut self, a: O::V, c: i64) -> O::V {
         let c = self.ci(c);
         self.o.iadd(a, c)
-    }
-    fn bandc(&mut self, a: O::V, c: i64) -> O::V {
-        let c = self.ci(c);
-        self.o.band(a, c)
-    }
-    fn cmpc(&mut self, cc: Cc, a: O::V, c: f32) -> O::V {
-        let c = self.c(c);
-        self.o.fcmp(cc, a, c)
-    }
-    /// `cond ? a : b`, lane-wise.
-    fn sel(&mut self, cond: O::V, a: O::V, b: O::V) -> O::V {
-        self.o.select(cond, a, b)
     }
     /// `max(x, c)`, NaN propagating: a compare and a select, where `fmax` (which orders
     /// `-0 < +0` and propagates NaN in either operand) takes seven instructions on x86-64.
@@ -212,20 +158,6 @@ impl<O: Ops> Emitter<'_, O> {
         let above = self.cmpc(Cc::GreaterThan, x, c);
         self.csel(above, c, x)
     }
-    fn csel(&mut self, cond: O::V, c: f32, b: O::V) -> O::V {
-        let c = self.c(c);
-        self.sel(cond, c, b)
-    }
-    /// `c[0] + z (c[1] + z (c[2] + ...))`.
-    fn poly(&mut self, z: O::V, c: &[f32]) -> O::V {
-        let (last, rest) = c.split_last().expect("a coefficient");
-        let mut acc = self.c(*last);
-        for &ci in rest.iter().rev() {
-            let t = self.mul(z, acc);
-            acc = self.addc(t, ci);
-        }
-        acc
-    }
     /// `r | sign(s)`, for `r` with its sign bit clear.
     fn or_sign(&mut self, r: O::V, s: O::V) -> O::V {
         let sb = self.bits(s);
@@ -234,8 +166,8 @@ impl<O: Ops> Emitter<'_, O> {
         let rb = self.o.bor(rb, sb);
         self.float(rb)
     }
-    /// `2^k` for an integer `k` in `[-126, 127]`.
-    fn pow2(&mut self, k: O::V) -> O::V {
+    /// `2^k` for an integer `k` (not an integer-valued float) in `[-126, 127]`.
+    fn pow2_int(&mut self, k: O::V) -> O::V {
         let e = self.iaddc(k, 127);
         let e = self.o.shl(e, 23);
         self.float(e)
@@ -269,8 +201,8 @@ fn exp_parts<O: Ops>(m: &mut Emitter<O>, x: O::V) -> (O::V, O::V) {
 fn scale2<O: Ops>(m: &mut Emitter<O>, p: O::V, k: O::V) -> O::V {
     let k1 = m.o.sshr(k, 1);
     let k2 = m.o.isub(k, k1);
-    let s1 = m.pow2(k1);
-    let s2 = m.pow2(k2);
+    let s1 = m.pow2_int(k1);
+    let s2 = m.pow2_int(k2);
     let p = m.mul(p, s1);
     m.mul(p, s2)
 }
@@ -447,7 +379,7 @@ fn exp_minus_twice<O: Ops>(m: &mut Emitter<O>, a: O::V) -> O::V {
     let na2 = m.o.fneg(a2);
     let x = m.at_least(na2, -80.0);
     let (p, k) = exp_parts(m, x);
-    let s = m.pow2(k);
+    let s = m.pow2_int(k);
     m.mul(p, s)
 }
 

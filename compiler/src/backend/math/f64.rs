@@ -49,7 +49,7 @@
 //! overflow only where the true value does. Odd functions keep the sign of zero;
 //! `sign(±0) = step(±0) = +0`, and `relu(-0) = -0`, as [`Func::eval`] gives on x86-64.
 
-use super::{Cc, Ops};
+use super::{Cc, Emitter, Ops};
 use crate::ir::Func;
 
 /// `f(x)` lane-wise, in f64 arithmetic. No calls, no libm.
@@ -209,118 +209,14 @@ const ATANH_TAYLOR: [f64; 9] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// The emitter: the helpers of the f64 functions over any [`Ops`]
-
-/// The builder of the code, with the helpers the f64 functions share.
-struct Emitter<'a, O: Ops> {
-    o: &'a mut O,
-}
+// The helpers only the f64 functions use (the shared ones are `super::Emitter`'s)
 
 impl<O: Ops> Emitter<'_, O> {
-    /// A float constant.
-    fn c(&mut self, v: f64) -> O::V {
-        self.o.fconst(v)
-    }
-    /// An integer constant.
-    fn ci(&mut self, v: i64) -> O::V {
-        self.o.iconst(v)
-    }
-    fn add(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fadd(a, b)
-    }
-    fn sub(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fsub(a, b)
-    }
-    fn mul(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fmul(a, b)
-    }
-    fn div(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.fdiv(a, b)
-    }
-    fn neg(&mut self, a: O::V) -> O::V {
-        self.o.fneg(a)
-    }
-    fn abs(&mut self, a: O::V) -> O::V {
-        self.o.fabs(a)
-    }
-    /// `a + c`.
-    fn addc(&mut self, a: O::V, c: f64) -> O::V {
-        let c = self.c(c);
-        self.add(a, c)
-    }
-    /// `c - a`.
-    fn csub(&mut self, c: f64, a: O::V) -> O::V {
-        let c = self.c(c);
-        self.sub(c, a)
-    }
-    /// `a * c`.
-    fn mulc(&mut self, a: O::V, c: f64) -> O::V {
-        let c = self.c(c);
-        self.mul(a, c)
-    }
     /// `a` clamped to `[lo, hi]`; NaN stays NaN.
     fn clamp(&mut self, a: O::V, lo: f64, hi: f64) -> O::V {
         let (lo, hi) = (self.c(lo), self.c(hi));
         let a = self.o.fmax(a, lo);
         self.o.fmin(a, hi)
-    }
-
-    /// The bits of a float, as an integer of the same shape.
-    fn bits(&mut self, a: O::V) -> O::V {
-        self.o.bits(a)
-    }
-    /// The float with these bits.
-    fn float(&mut self, a: O::V) -> O::V {
-        self.o.float(a)
-    }
-    fn iadd(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.iadd(a, b)
-    }
-    fn band(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.band(a, b)
-    }
-    fn bor(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.bor(a, b)
-    }
-    fn bxor(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.bxor(a, b)
-    }
-    fn bandc(&mut self, a: O::V, c: i64) -> O::V {
-        let c = self.ci(c);
-        self.band(a, c)
-    }
-    fn shl(&mut self, a: O::V, n: i64) -> O::V {
-        self.o.shl(a, n)
-    }
-    fn ushr(&mut self, a: O::V, n: i64) -> O::V {
-        self.o.ushr(a, n)
-    }
-
-    /// `a cc b`, as a condition for [`Emitter::sel`].
-    fn cmp(&mut self, cc: Cc, a: O::V, b: O::V) -> O::V {
-        self.o.fcmp(cc, a, b)
-    }
-    /// `a cc c`.
-    fn cmpc(&mut self, cc: Cc, a: O::V, c: f64) -> O::V {
-        let c = self.c(c);
-        self.cmp(cc, a, c)
-    }
-    /// Both conditions.
-    fn and(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.and(a, b)
-    }
-    /// Either condition.
-    fn or(&mut self, a: O::V, b: O::V) -> O::V {
-        self.o.or(a, b)
-    }
-    /// `cond ? a : b`, lane-wise; `a` and `b` are both floats or both integers.
-    fn sel(&mut self, cond: O::V, a: O::V, b: O::V) -> O::V {
-        self.o.select(cond, a, b)
-    }
-    /// `cond ? c : b`.
-    fn csel(&mut self, cond: O::V, c: f64, b: O::V) -> O::V {
-        let c = self.c(c);
-        self.sel(cond, c, b)
     }
 
     /// `|a|` with the sign of `s`.
@@ -331,17 +227,6 @@ impl<O: Ops> Emitter<'_, O> {
         let s = self.bandc(s, SIGN_BIT);
         let r = self.bor(a, s);
         self.float(r)
-    }
-
-    /// `c[0] + z (c[1] + z (c[2] + ...))`.
-    fn poly(&mut self, z: O::V, c: &[f64]) -> O::V {
-        let (last, rest) = c.split_last().expect("a polynomial has a coefficient");
-        let mut acc = self.c(*last);
-        for &ci in rest.iter().rev() {
-            let t = self.mul(z, acc);
-            acc = self.addc(t, ci);
-        }
-        acc
     }
 
     /// `a` rounded to the nearest integer (ties to even), for `|a| < 2^51`, and the bits of
@@ -490,21 +375,15 @@ fn exp_dd<O: Ops>(m: &mut Emitter<O>, x: O::V, shift: f64) -> (O::V, O::V) {
 // ---------------------------------------------------------------------------------------------
 // log, log1p
 
-/// `log(x) + corr = hi + lo` (unrounded, `|lo|` below `|hi|/4`) for finite `x > 0` (normal or
-/// subnormal) and a small correction `corr` (added where fdlibm adds the low half of `k ln2`);
-/// any other `x` gives finite, wrong values, which the callers replace.
-///
-/// fdlibm's `log`, `log(1+f) = f - (hfsq - s (hfsq + R))`, with its last two additions,
-/// `k ln2_hi + f - (...)`, kept exact so that the caller rounds once.
-fn log_parts<O: Ops>(m: &mut Emitter<O>, x: O::V, corr: Option<O::V>) -> (O::V, O::V) {
-    // Subnormals: scale by 2^54 first.
+/// `x = 2^k m` for finite `x > 0` (normal or subnormal): `k` an integer-valued float and
+/// `m` in `[1, 2)`, `k` from the exponent bits (as the float `2^52 + e`), `m` from the
+/// mantissa bits; subnormals are scaled by `2^54` first.
+fn exponent_mantissa<O: Ops>(m: &mut Emitter<O>, x: O::V) -> (O::V, O::V) {
     let sub = m.cmpc(Cc::LessThan, x, f64::MIN_POSITIVE);
     let xs = m.mulc(x, 1.8014398509481984e+16);
     let x = m.sel(sub, xs, x);
     let zero = m.c(0.0);
     let k_adj = m.csel(sub, -54.0, zero);
-    // x = 2^k m, m in [1, 2): k from the exponent bits (as the float 2^52 + e), m from the
-    // mantissa bits.
     let bits = m.bits(x);
     let e = m.ushr(bits, 52);
     let two52 = m.ci(0x4330_0000_0000_0000);
@@ -515,7 +394,17 @@ fn log_parts<O: Ops>(m: &mut Emitter<O>, x: O::V, corr: Option<O::V>) -> (O::V, 
     let mant = m.bandc(bits, MANTISSA_BITS);
     let one = m.ci(ONE_BITS);
     let mant = m.bor(mant, one);
-    let mant = m.float(mant);
+    (k, m.float(mant))
+}
+
+/// `log(x) + corr = hi + lo` (unrounded, `|lo|` below `|hi|/4`) for finite `x > 0` (normal or
+/// subnormal) and a small correction `corr` (added where fdlibm adds the low half of `k ln2`);
+/// any other `x` gives finite, wrong values, which the callers replace.
+///
+/// fdlibm's `log`, `log(1+f) = f - (hfsq - s (hfsq + R))`, with its last two additions,
+/// `k ln2_hi + f - (...)`, kept exact so that the caller rounds once.
+fn log_parts<O: Ops>(m: &mut Emitter<O>, x: O::V, corr: Option<O::V>) -> (O::V, O::V) {
+    let (k, mant) = exponent_mantissa(m, x);
     // m in [sqrt2/2, sqrt2).
     let big = m.cmpc(Cc::GreaterThan, mant, std::f64::consts::SQRT_2);
     let half = m.mulc(mant, 0.5);
@@ -869,22 +758,7 @@ fn step<O: Ops>(m: &mut Emitter<O>, x: O::V) -> O::V {
 /// `a = 2^k m b (1+s)/(1-s)` with `b` 1 or 1.5, `|s| < 0.102`, and
 /// `log(a) = k ln2 + ln b + 2 atanh(s)`, `2 atanh(s) = 2s + s^3 P(s^2)`, `s` as a double-double.
 fn log_dd<O: Ops>(m: &mut Emitter<O>, a: O::V) -> (O::V, O::V) {
-    let sub = m.cmpc(Cc::LessThan, a, f64::MIN_POSITIVE);
-    let scaled = m.mulc(a, 1.8014398509481984e+16);
-    let a = m.sel(sub, scaled, a);
-    let zero = m.c(0.0);
-    let k_adj = m.csel(sub, -54.0, zero);
-    let bits = m.bits(a);
-    let e = m.ushr(bits, 52);
-    let two52 = m.ci(0x4330_0000_0000_0000);
-    let e = m.bor(e, two52);
-    let e = m.float(e);
-    let k = m.addc(e, -(4503599627370496.0 + 1023.0));
-    let k = m.add(k, k_adj);
-    let mant = m.bandc(bits, MANTISSA_BITS);
-    let one = m.ci(ONE_BITS);
-    let mant = m.bor(mant, one);
-    let mant = m.float(mant);
+    let (k, mant) = exponent_mantissa(m, a);
     // m in [sqrt3/2, sqrt3), then b = 1.5 above sqrt(3/2).
     let big = m.cmpc(Cc::GreaterThan, mant, 1.7320508075688772);
     let half = m.mulc(mant, 0.5);
@@ -894,6 +768,7 @@ fn log_dd<O: Ops>(m: &mut Emitter<O>, a: O::V) -> (O::V, O::V) {
     let b15 = m.cmpc(Cc::GreaterThan, mant, 1.224744871391589);
     let one_f = m.c(1.0);
     let base = m.csel(b15, 1.5, one_f);
+    let zero = m.c(0.0);
     let lb_hi = m.csel(b15, LN1_5_HI, zero);
     let lb_lo = m.csel(b15, LN1_5_LO, zero);
     // s = (m - b)/(m + b) as sh + sl.

@@ -13,6 +13,123 @@
 pub mod f32;
 pub mod f64;
 
+/// The code being built, with the helpers both libraries use, each a few [`Ops`]. Constants
+/// come in either precision: an f32 converts to f64 exactly, and [`Ops::fconst`] rounds to
+/// the working precision. Each library adds the helpers only it uses (`f64.rs`, `f32.rs`).
+struct Emitter<'a, O: Ops> {
+    o: &'a mut O,
+}
+
+impl<O: Ops> Emitter<'_, O> {
+    /// A float constant.
+    fn c(&mut self, v: impl Into<f64>) -> O::V {
+        self.o.fconst(v.into())
+    }
+    /// An integer constant.
+    fn ci(&mut self, v: i64) -> O::V {
+        self.o.iconst(v)
+    }
+    fn add(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fadd(a, b)
+    }
+    fn sub(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fsub(a, b)
+    }
+    fn mul(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fmul(a, b)
+    }
+    fn div(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.fdiv(a, b)
+    }
+    fn neg(&mut self, a: O::V) -> O::V {
+        self.o.fneg(a)
+    }
+    fn abs(&mut self, a: O::V) -> O::V {
+        self.o.fabs(a)
+    }
+    /// `a + c`.
+    fn addc(&mut self, a: O::V, c: impl Into<f64>) -> O::V {
+        let c = self.c(c);
+        self.add(a, c)
+    }
+    /// `c - a`.
+    fn csub(&mut self, c: impl Into<f64>, a: O::V) -> O::V {
+        let c = self.c(c);
+        self.sub(c, a)
+    }
+    /// `a * c`.
+    fn mulc(&mut self, a: O::V, c: impl Into<f64>) -> O::V {
+        let c = self.c(c);
+        self.mul(a, c)
+    }
+    /// The bits of a float, as an integer of the same shape.
+    fn bits(&mut self, a: O::V) -> O::V {
+        self.o.bits(a)
+    }
+    /// The float with these bits.
+    fn float(&mut self, a: O::V) -> O::V {
+        self.o.float(a)
+    }
+    fn iadd(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.iadd(a, b)
+    }
+    fn band(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.band(a, b)
+    }
+    fn bor(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.bor(a, b)
+    }
+    fn bxor(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.bxor(a, b)
+    }
+    fn bandc(&mut self, a: O::V, c: i64) -> O::V {
+        let c = self.ci(c);
+        self.band(a, c)
+    }
+    fn shl(&mut self, a: O::V, n: i64) -> O::V {
+        self.o.shl(a, n)
+    }
+    fn ushr(&mut self, a: O::V, n: i64) -> O::V {
+        self.o.ushr(a, n)
+    }
+    /// `a cc b`, as a condition for [`Emitter::sel`].
+    fn cmp(&mut self, cc: Cc, a: O::V, b: O::V) -> O::V {
+        self.o.fcmp(cc, a, b)
+    }
+    /// `a cc c`.
+    fn cmpc(&mut self, cc: Cc, a: O::V, c: impl Into<f64>) -> O::V {
+        let c = self.c(c);
+        self.cmp(cc, a, c)
+    }
+    /// Both conditions.
+    fn and(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.and(a, b)
+    }
+    /// Either condition.
+    fn or(&mut self, a: O::V, b: O::V) -> O::V {
+        self.o.or(a, b)
+    }
+    /// `cond ? a : b`, lane-wise; `a` and `b` are both floats or both integers.
+    fn sel(&mut self, cond: O::V, a: O::V, b: O::V) -> O::V {
+        self.o.select(cond, a, b)
+    }
+    /// `cond ? c : b`.
+    fn csel(&mut self, cond: O::V, c: impl Into<f64>, b: O::V) -> O::V {
+        let c = self.c(c);
+        self.sel(cond, c, b)
+    }
+    /// `c[0] + z (c[1] + z (c[2] + ...))`.
+    fn poly<T: Into<f64> + Copy>(&mut self, z: O::V, c: &[T]) -> O::V {
+        let (last, rest) = c.split_last().expect("a polynomial has a coefficient");
+        let mut acc = self.c(*last);
+        for &ci in rest.iter().rev() {
+            let t = self.mul(z, acc);
+            acc = self.addc(t, ci);
+        }
+        acc
+    }
+}
+
 /// How two floats compare (the names and meanings of Cranelift's `FloatCC`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cc {
