@@ -26,7 +26,7 @@ use hsc_runtime::Real;
 use super::math::{self, literal};
 use crate::ir::Func;
 use crate::kernel::info::lanes::UNROLL;
-use crate::kernel::{BinOp, Cond, Index, Info, Kernel, Op, Stmt, Value, Verified};
+use crate::kernel::{BinOp, Cond, Index, Info, Kernel, LoopVar, Op, Stmt, Value, Verified};
 
 /// The C source of a module's kernels, and their symbols in kernel order.
 #[derive(Clone, Debug)]
@@ -250,18 +250,7 @@ impl Emitter<'_> {
                 let e = self.op(op);
                 self.line(&format!("const {ty} {} = {e};", val(*v)));
             }
-            Stmt::Loop { var, lo, hi, body } => {
-                let simd = !self.simd && self.info.lanes.contains(var);
-                if simd {
-                    self.line("HSC_LANES");
-                } else if self.simd && hi - lo <= UNROLL {
-                    self.line("HSC_UNROLL");
-                }
-                let i = var.to_string();
-                self.line(&format!("for (int64_t {i} = {lo}; {i} < {hi}; {i}++) {{"));
-                self.nested(simd, body);
-                self.line("}");
-            }
+            Stmt::Loop { var, lo, hi, body } => self.counted(*var, *lo, *hi, "HSC_LANES", body, None),
             Stmt::Steps { var, reverse, body } => {
                 let i = var.to_string();
                 if *reverse {
@@ -269,28 +258,14 @@ impl Emitter<'_> {
                 } else {
                     self.line(&format!("for (int64_t {i} = 0; {i} < steps; {i}++) {{"));
                 }
-                self.nested(false, body);
+                self.nested(false, body, None);
                 self.line("}");
             }
             Stmt::Reduce { result, var, lo, hi, body, value } => {
                 let acc = val(*result);
                 self.line(&format!("{ty} {acc} = 0;"));
-                let simd = !self.simd && self.info.lanes.contains(var);
-                if simd {
-                    self.line(&format!("HSC_LANE_SUM({acc})"));
-                } else if self.simd && hi - lo <= UNROLL {
-                    self.line("HSC_UNROLL");
-                }
-                let i = var.to_string();
-                self.line(&format!("for (int64_t {i} = {lo}; {i} < {hi}; {i}++) {{"));
-                let was = self.simd;
-                self.simd |= simd;
-                self.depth += 1;
-                self.block(body);
-                self.line(&format!("{acc} += {};", val(*value)));
-                self.depth -= 1;
-                self.simd = was;
-                self.line("}");
+                let add = format!("{acc} += {};", val(*value));
+                self.counted(*var, *lo, *hi, &format!("HSC_LANE_SUM({acc})"), body, Some(&add));
             }
             Stmt::Store { buf, index, value, add } => {
                 let at = self.element(*buf, index);
@@ -300,11 +275,30 @@ impl Emitter<'_> {
         }
     }
 
-    fn nested(&mut self, simd: bool, body: &[Stmt]) {
+    /// `for (var = lo; var < hi; var++) { body last }`, headed by `lanes` (the loop's
+    /// `omp simd` hint) where [`Info`] finds it lane-wise outside any other such loop, or by an
+    /// unroll hint where it is a short loop inside one.
+    fn counted(&mut self, var: LoopVar, lo: i64, hi: i64, lanes: &str, body: &[Stmt], last: Option<&str>) {
+        let simd = !self.simd && self.info.lanes.contains(&var);
+        if simd {
+            self.line(lanes);
+        } else if self.simd && hi - lo <= UNROLL {
+            self.line("HSC_UNROLL");
+        }
+        self.line(&format!("for (int64_t {var} = {lo}; {var} < {hi}; {var}++) {{"));
+        self.nested(simd, body, last);
+        self.line("}");
+    }
+
+    /// `body`, then `last`, one level deeper; `simd`: inside a loop that carries `omp simd`.
+    fn nested(&mut self, simd: bool, body: &[Stmt], last: Option<&str>) {
         let was = self.simd;
         self.simd |= simd;
         self.depth += 1;
         self.block(body);
+        if let Some(last) = last {
+            self.line(last);
+        }
         self.depth -= 1;
         self.simd = was;
     }
