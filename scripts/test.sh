@@ -34,7 +34,7 @@ echo "== the Cranelift backend against the interpreter (every example and 200 ra
 cargo test -p hsc --locked --test backend_cranelift -- --nocapture --test-threads 2
 echo "== the C backend against the interpreter (every example and 200 random models, with each C"
 echo "   compiler here: GCC, Clang)"
-cargo test -p hsc --locked --test backend_c -- --nocapture --test-threads 2
+cargo test -p hsc --locked --test backend_c -- agree --nocapture --test-threads 2
 echo "== the CUDA backend: every example to PTX with NVRTC; the CUDA C built for the host (blocks of"
 echo "   threads, real barriers) against the interpreter on every example and 40 random models; the GPU"
 echo "   itself where there is one"
