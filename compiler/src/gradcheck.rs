@@ -122,6 +122,14 @@ pub fn tolerances(eps: f64, precision: Precision) -> BTreeMap<&'static str, f64>
     ])
 }
 
+/// The echoes' default nudge: `1e-5` in f64, [`F32_DEFAULT_EPS`] in f32.
+pub fn default_eps(precision: Precision) -> f64 {
+    match precision {
+        Precision::F64 => 1e-5,
+        Precision::F32 => F32_DEFAULT_EPS,
+    }
+}
+
 /// The default `ε` in f32 (docs/precision.md, from `cargo run --release -p hsc --example precision`).
 pub const F32_DEFAULT_EPS: f64 = 1e-3;
 /// RHEL-f32 against BPTT-f64 at the default `ε`, for `T <= 200` (measured: 2.2e-4 on

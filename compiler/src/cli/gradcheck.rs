@@ -53,10 +53,7 @@ pub struct Args {
 pub fn gradcheck(front: &FrontEnd, args: &Args) -> Result<Output, Diagnostic> {
     let Some(compiled) = super::compiled(front, None)? else { return Ok(String::new().into()) };
     let precision = args.precision;
-    let eps = args.eps.unwrap_or(match precision {
-        Precision::F64 => 1e-5,
-        Precision::F32 => hsc::gradcheck::F32_DEFAULT_EPS,
-    });
+    let eps = args.eps.unwrap_or(hsc::gradcheck::default_eps(precision));
     if !eps.is_finite() || eps <= 0.0 {
         return Err(Diagnostic::error(format!("--eps must be a positive number, not {eps}")));
     }
