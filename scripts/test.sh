@@ -60,3 +60,34 @@ if python3 -c "import numpy, safetensors" 2>/dev/null; then
 else
     echo "skipped: python3 has no numpy and safetensors (CI installs them; locally: pip install numpy safetensors)"
 fi
+echo "== hsc from Python (python/): its Rust formatted and linted, the wheel built as the README's"
+echo "   install command builds it, installed into a fresh virtual environment where a gradient runs,"
+echo "   then the module's tests (pytest: against the CLI, plain JAX and torch.autograd.gradcheck)"
+cargo fmt --manifest-path python/Cargo.toml -- --check
+# The Python crate is a workspace of its own; the workspace's target folder shares what both build.
+export CARGO_TARGET_DIR="$PWD/target"
+cargo clippy --manifest-path python/Cargo.toml --all-targets --locked -- -D warnings
+if python3 -c "import numpy, pytest" 2>/dev/null; then
+    repo="$PWD"
+    work="$(mktemp -d)"
+    python3 -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" ./python
+    python3 -m venv "$work/fresh"
+    "$work/fresh/bin/pip" install --quiet "$work"/dist/hsc-*.whl
+    (cd "$work" && fresh/bin/python -c "
+import hsc, numpy as np
+m = hsc.load('$repo/examples/nonlin_hru.ham', dims={'P': 8, 'N': 3})
+g = m.rhel_grad(m.init(0), {'u': np.ones((2, 20, 3))}, cotangents={'q': np.ones((2, 20, 8))})
+print('a fresh virtual environment: hsc', hsc.__version__, 'on', m.backend, '- RHEL dL/dalpha =', g['params']['alpha'])")
+    # The tests run with python3's own packages (JAX, PyTorch), the wheel unpacked beside them.
+    python3 -m pip install --quiet --no-deps --target "$work/site" "$work"/dist/hsc-*.whl
+    missing="$(python3 -c "import importlib.util as u; print(' '.join(m for m in ('jax', 'torch') if not u.find_spec(m)))")"
+    if [ -n "$missing" ] && [ -n "${HSC_REQUIRE_PYTHON_TESTS:-}" ]; then
+        echo "the Python tests need $missing (.ci/run installs them)" >&2
+        exit 1
+    fi
+    (cd "$work" && PYTHONPATH="$work/site" HSC_BIN="$repo/target/debug/hsc" \
+        python3 -m pytest -q -rs -p no:cacheprovider "$repo/python/tests")
+    rm -rf "$work"
+else
+    echo "skipped: python3 has no numpy and pytest (CI installs them; locally: pip install numpy pytest jax torch)"
+fi

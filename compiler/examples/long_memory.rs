@@ -25,7 +25,7 @@ const BATCH: usize = 4;
 
 /// `BATCH` sequences of `steps` steps: a cue of ±1 at step 0, noise of 0.01 after; the target
 /// is the cue, scored at the last step only.
-fn batch(steps: usize, seed: u64) -> Batch {
+fn batch(steps: usize, seed: u64) -> Batch<'static> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut noise = move || {
         state ^= state << 13;
@@ -42,7 +42,7 @@ fn batch(steps: usize, seed: u64) -> Batch {
             m.push(if t + 1 == steps { 1.0 } else { 0.0 });
         }
     }
-    Batch { steps, size: BATCH, inputs: vec![u], targets: vec![y, m], cotangents: vec![], initial: None }
+    Batch { steps, size: BATCH, inputs: vec![u.into()], targets: vec![y.into(), m.into()], cotangents: vec![], initial: None }
 }
 
 /// Runs `f`, returning its result and the peak bytes it allocated beyond what was live before.

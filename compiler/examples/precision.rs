@@ -73,7 +73,7 @@ fn main() {
             let mut worst: f64 = 0.0;
             for (s, (x, x0)) in sides.iter().zip(echo.iter().zip(initial)) {
                 let sign = if s.momentum { -1.0 } else { 1.0 };
-                for (a, b) in x.iter().zip(x0) {
+                for (a, b) in x.iter().zip(x0.iter()) {
                     worst = worst.max((a - sign * round(*b)).abs());
                 }
             }

@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use std::borrow::Cow;
+
 use hsc_runtime::{Batch, Echo, Model, Params, RunError};
 
 use crate::gradcheck::draw;
@@ -146,23 +148,21 @@ impl Report {
 
 /// A batch of `size` sequences, each drawn as gradcheck draws one (sequence `b` from seed
 /// `seed + b`), with the params from `seed`.
-pub fn batch(model: &Model, steps: usize, size: usize, seed: u64) -> (Params, Batch) {
+pub fn batch(model: &Model, steps: usize, size: usize, seed: u64) -> (Params, Batch<'static>) {
     let first = draw(model, steps, seed);
     let mut batch = Batch { size, ..first.batch.clone() };
     for b in 1..size {
         let more = draw(model, steps, seed.wrapping_add(b as u64)).batch;
-        let join = |mine: &mut Vec<Vec<f64>>, theirs: Vec<Vec<f64>>| {
+        let join = |mine: &mut Vec<Cow<'static, [f64]>>, theirs: Vec<Cow<'static, [f64]>>| {
             for (m, t) in mine.iter_mut().zip(theirs) {
-                m.extend(t);
+                m.to_mut().extend_from_slice(&t);
             }
         };
         join(&mut batch.inputs, more.inputs);
         join(&mut batch.targets, more.targets);
         join(&mut batch.cotangents, more.cotangents);
         if let (Some(mine), Some(theirs)) = (&mut batch.initial, more.initial) {
-            for (m, t) in mine.iter_mut().zip(theirs) {
-                m.extend(t);
-            }
+            join(mine, theirs);
         }
     }
     (first.params, batch)

@@ -65,7 +65,7 @@ pub struct Drawn {
     pub params: Params,
     /// One sequence: inputs, targets or cotangents, and an initial state, all standard normal
     /// (the state scaled by 1/2).
-    pub batch: Batch,
+    pub batch: Batch<'static>,
 }
 
 /// Everything `hsc gradcheck` prints.
@@ -150,14 +150,14 @@ pub fn draw(model: &Model, steps: usize, seed: u64) -> Drawn {
         (0..n).map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng)).collect()
     };
     let mut rng = stream(0);
-    let initial = Some(spec.sides().into_iter().map(|s| normal(&mut rng, spec.side(s).len(), 0.5)).collect());
+    let initial = Some(spec.sides().into_iter().map(|s| normal(&mut rng, spec.side(s).len(), 0.5).into()).collect());
     let mut rng = stream(1);
-    let inputs = spec.inputs.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0)).collect();
+    let inputs = spec.inputs.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0).into()).collect();
     let mut rng = stream(2);
     let (targets, cotangents) = if spec.has_loss {
-        (spec.targets.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0)).collect(), Vec::new())
+        (spec.targets.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0).into()).collect(), Vec::new())
     } else {
-        (Vec::new(), spec.pairs.iter().map(|p| normal(&mut rng, steps * p.position.len(), 1.0)).collect())
+        (Vec::new(), spec.pairs.iter().map(|p| normal(&mut rng, steps * p.position.len(), 1.0).into()).collect())
     };
     Drawn { params, batch: Batch { steps, size: 1, inputs, targets, cotangents, initial } }
 }
@@ -281,8 +281,8 @@ fn finite_difference(
         let (mut p, mut b) = (params.clone(), batch.clone());
         let x = match target {
             Target::Param(i) => &mut p.values[i][e],
-            Target::Input(i) => &mut b.inputs[i][e],
-            Target::Initial(i) => &mut b.initial.as_mut().expect("an initial state")[i][e],
+            Target::Input(i) => &mut b.inputs[i].to_mut()[e],
+            Target::Initial(i) => &mut b.initial.as_mut().expect("an initial state")[i].to_mut()[e],
         };
         *x += delta;
         Ok(model.forward(&p, &b)?.loss)

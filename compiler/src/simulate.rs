@@ -40,7 +40,7 @@ pub fn run(
     let mut drawn = draw(&model, steps, seed);
     if free {
         for u in &mut drawn.batch.inputs {
-            u.fill(0.0);
+            u.to_mut().fill(0.0);
         }
     }
     let (params, batch) = (&drawn.params, &drawn.batch);
@@ -54,7 +54,7 @@ pub fn run(
     let mut scale: f64 = 0.0;
     for (s, (x, x0)) in model.spec().sides().into_iter().zip(echo.iter().zip(initial)) {
         let sign = if s.momentum { -1.0 } else { 1.0 };
-        for (a, b) in x.iter().zip(x0) {
+        for (a, b) in x.iter().zip(x0.iter()) {
             reversibility = reversibility.max((a - sign * b).abs());
             scale = scale.max(b.abs());
         }

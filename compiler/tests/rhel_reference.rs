@@ -72,8 +72,8 @@ fn fd_data(m: &Model, params: &Params, batch: &Batch, delta: f64) -> (Vec<f64>, 
     let inputs = (0..batch.inputs[0].len())
         .map(|e| {
             let (mut up, mut down) = (batch.clone(), batch.clone());
-            up.inputs[0][e] += delta;
-            down.inputs[0][e] -= delta;
+            up.inputs[0].to_mut()[e] += delta;
+            down.inputs[0].to_mut()[e] -= delta;
             (loss(&up) - loss(&down)) / (2.0 * delta)
         })
         .collect();
@@ -82,8 +82,8 @@ fn fd_data(m: &Model, params: &Params, batch: &Batch, delta: f64) -> (Vec<f64>, 
             (0..5)
                 .map(|e| {
                     let (mut up, mut down) = (batch.clone(), batch.clone());
-                    up.initial.as_mut().unwrap()[s][e] += delta;
-                    down.initial.as_mut().unwrap()[s][e] -= delta;
+                    up.initial.as_mut().unwrap()[s].to_mut()[e] += delta;
+                    down.initial.as_mut().unwrap()[s].to_mut()[e] -= delta;
                     (loss(&up) - loss(&down)) / (2.0 * delta)
                 })
                 .collect()

@@ -49,17 +49,17 @@ impl PyModel {
     /// Reads and checks the arrays of one call; `need_cotangents` makes missing cotangents (of
     /// a model without a loss) an error instead of zeros.
     #[allow(clippy::too_many_arguments)]
-    fn arrays(
+    fn arrays<'py>(
         &self,
-        params: &Bound<'_, PyAny>,
-        inputs: Option<&Bound<'_, PyAny>>,
-        targets: Option<&Bound<'_, PyAny>>,
-        cotangents: Option<&Bound<'_, PyAny>>,
-        initial: Option<&Bound<'_, PyAny>>,
+        params: &Bound<'py, PyAny>,
+        inputs: Option<&Bound<'py, PyAny>>,
+        targets: Option<&Bound<'py, PyAny>>,
+        cotangents: Option<&Bound<'py, PyAny>>,
+        initial: Option<&Bound<'py, PyAny>>,
         steps: Option<usize>,
         size: Option<usize>,
         need_cotangents: bool,
-    ) -> PyResult<(Params, Batch)> {
+    ) -> PyResult<Call<'py>> {
         let spec = self.model.spec();
         let mut sizes = Sizes {
             batch: size.map(|b| (b, "size=".to_string())),
@@ -102,9 +102,7 @@ impl PyModel {
             let mut out = Vec::with_capacity(names.len());
             for (a, value) in positions.iter().zip(given) {
                 match value {
-                    Some(v) => out.push(Some(
-                        read("cotangent", &a.name, &v, &per_step(a), &mut sizes)?.data().into_owned(),
-                    )),
+                    Some(v) => out.push(Some(read("cotangent", &a.name, &v, &per_step(a), &mut sizes)?)),
                     None if need_cotangents => {
                         return Err(PyValueError::new_err(format!(
                             "cotangents: `{0}` is missing; a model without a `loss` is differentiated through \
@@ -127,7 +125,7 @@ impl PyModel {
             let axes: Vec<Axis> =
                 std::iter::once(Axis::Batch).chain(a.shape.iter().map(|&n| Axis::Fixed(n))).collect();
             initial.push(match value {
-                Some(v) => Some(read("initial", &a.name, &v, &axes, &mut sizes)?.data().into_owned()),
+                Some(v) => Some(read("initial", &a.name, &v, &axes, &mut sizes)?),
                 None => None,
             });
         }
@@ -138,18 +136,7 @@ impl PyModel {
             ));
         };
         let (size, steps) = (*size, *steps);
-        let cotangents = cotangents
-            .into_iter()
-            .zip(&positions)
-            .map(|(c, a)| c.unwrap_or_else(|| vec![0.0; size * steps * a.len()]))
-            .collect();
-        let initial = if initial.iter().all(Option::is_none) {
-            None
-        } else {
-            let zeros = |s| vec![0.0; size * spec.side(s).len()];
-            Some(initial.into_iter().zip(&sides).map(|(v, &s)| v.unwrap_or_else(|| zeros(s))).collect())
-        };
-        Ok((params, Batch { steps, size, inputs, targets, cotangents, initial }))
+        Ok(Call { params, inputs, targets, cotangents, initial, size, steps })
     }
 
     /// The names and shapes of the state arrays, in [`ModelSpec::sides`] order.
@@ -204,6 +191,56 @@ impl PyModel {
     }
 }
 
+/// The arrays of one call, read and checked, held (borrowed from NumPy where they are
+/// C-contiguous float64) until the call returns.
+struct Call<'py> {
+    params: Params,
+    inputs: Vec<Numbers<'py>>,
+    targets: Vec<Numbers<'py>>,
+    /// Per pair; absent ones are zero.
+    cotangents: Vec<Option<Numbers<'py>>>,
+    /// Per state array; absent ones are zero.
+    initial: Vec<Option<Numbers<'py>>>,
+    size: usize,
+    steps: usize,
+}
+
+impl Call<'_> {
+    /// The batch, borrowing the arrays.
+    fn batch(&self, spec: &ModelSpec) -> Batch<'_> {
+        let (size, steps) = (self.size, self.steps);
+        let cotangents = self
+            .cotangents
+            .iter()
+            .zip(&spec.pairs)
+            .map(|(c, pair)| {
+                c.as_ref().map_or_else(|| vec![0.0; size * steps * pair.position.len()].into(), Numbers::data)
+            })
+            .collect();
+        let initial = if self.initial.iter().all(Option::is_none) {
+            None
+        } else {
+            let sides = spec.sides();
+            let zeros = |s| vec![0.0; size * spec.side(s).len()].into();
+            Some(
+                self.initial
+                    .iter()
+                    .zip(sides)
+                    .map(|(v, s)| v.as_ref().map_or_else(|| zeros(s), Numbers::data))
+                    .collect(),
+            )
+        };
+        Batch {
+            steps,
+            size,
+            inputs: self.inputs.iter().map(Numbers::data).collect(),
+            targets: self.targets.iter().map(Numbers::data).collect(),
+            cotangents,
+            initial,
+        }
+    }
+}
+
 /// Reads one array and checks its shape.
 fn read<'py>(
     what: &str,
@@ -218,13 +255,13 @@ fn read<'py>(
 }
 
 /// Every array of `specs` read from the dict `given`, each of them required.
-fn required(
+fn required<'py>(
     what: &str,
-    given: Option<&Bound<'_, PyAny>>,
+    given: Option<&Bound<'py, PyAny>>,
     specs: &[ArraySpec],
     axes: &dyn Fn(&ArraySpec) -> Vec<Axis>,
     sizes: &mut Sizes,
-) -> PyResult<Vec<Vec<f64>>> {
+) -> PyResult<Vec<Numbers<'py>>> {
     let names: Vec<&str> = specs.iter().map(|a| a.name.as_str()).collect();
     let entries = arrays::entries(&format!("{what}s"), given, &names)?;
     let mut out = Vec::with_capacity(specs.len());
@@ -236,7 +273,7 @@ fn required(
                 a.shape.iter().map(|n| format!(", {n}")).collect::<String>()
             )));
         };
-        out.push(read(what, &a.name, &value, &axes(a), sizes)?.data().into_owned());
+        out.push(read(what, &a.name, &value, &axes(a), sizes)?);
     }
     Ok(out)
 }
@@ -348,9 +385,9 @@ impl PyModel {
         steps: Option<usize>,
         size: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (params, batch) =
-            self.arrays(params, inputs, targets, cotangents, initial, steps, size, false)?;
-        let forward = self.run(py, |m| m.forward(&params, &batch))?;
+        let call = self.arrays(params, inputs, targets, cotangents, initial, steps, size, false)?;
+        let (params, batch) = (&call.params, call.batch(self.model.spec()));
+        let forward = self.run(py, |m| m.forward(params, &batch))?;
         let out = PyDict::new(py);
         out.set_item("loss", forward.loss)?;
         out.set_item("state", Self::batched(py, &self.states(), forward.state, &[batch.size])?)?;
@@ -372,9 +409,9 @@ impl PyModel {
         steps: Option<usize>,
         size: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (params, batch) =
-            self.arrays(params, inputs, targets, cotangents, initial, steps, size, false)?;
-        let trajectory = self.run(py, |m| m.trajectory(&params, &batch))?;
+        let call = self.arrays(params, inputs, targets, cotangents, initial, steps, size, false)?;
+        let (params, batch) = (&call.params, call.batch(self.model.spec()));
+        let trajectory = self.run(py, |m| m.trajectory(params, &batch))?;
         let out = PyDict::new(py);
         out.set_item("loss", trajectory.loss)?;
         let lead = [batch.size, batch.steps + 1];
@@ -413,8 +450,9 @@ impl PyModel {
                 )));
             }
         };
-        let (params, batch) = self.arrays(params, inputs, targets, cotangents, initial, steps, size, true)?;
-        let grads = self.run(py, |m| m.rhel_grad(&params, &batch, echo))?;
+        let call = self.arrays(params, inputs, targets, cotangents, initial, steps, size, true)?;
+        let (params, batch) = (&call.params, call.batch(self.model.spec()));
+        let grads = self.run(py, |m| m.rhel_grad(params, &batch, echo))?;
         self.gradients(py, grads, &batch)
     }
 
@@ -432,8 +470,9 @@ impl PyModel {
         steps: Option<usize>,
         size: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (params, batch) = self.arrays(params, inputs, targets, cotangents, initial, steps, size, true)?;
-        let grads = self.run(py, |m| m.tangent_grad(&params, &batch))?;
+        let call = self.arrays(params, inputs, targets, cotangents, initial, steps, size, true)?;
+        let (params, batch) = (&call.params, call.batch(self.model.spec()));
+        let grads = self.run(py, |m| m.tangent_grad(params, &batch))?;
         self.gradients(py, grads, &batch)
     }
 
@@ -452,8 +491,9 @@ impl PyModel {
         steps: Option<usize>,
         size: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (params, batch) = self.arrays(params, inputs, targets, cotangents, initial, steps, size, true)?;
-        let grads = self.run(py, |m| m.bptt_grad(&params, &batch))?;
+        let call = self.arrays(params, inputs, targets, cotangents, initial, steps, size, true)?;
+        let (params, batch) = (&call.params, call.batch(self.model.spec()));
+        let grads = self.run(py, |m| m.bptt_grad(params, &batch))?;
         self.gradients(py, grads, &batch)
     }
 

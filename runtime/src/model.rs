@@ -2,6 +2,7 @@
 //! sequences, on whichever [`Engine`] runs the kernels (the interpreter now; compiled
 //! backends later plug in under the same trait).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -126,21 +127,30 @@ impl Params {
     }
 }
 
-/// A batch of sequences, each array row-major with the sequence first, then the step.
+/// A batch of sequences, each array row-major with the sequence first, then the step. The
+/// arrays are owned (`vec.into()`) or borrowed from the caller (`slice.into()`, as the Python
+/// module borrows NumPy's arrays): kernels only read them.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Batch {
+pub struct Batch<'a> {
     /// Steps per sequence, `T >= 1`.
     pub steps: usize,
     /// Number of sequences `B >= 1`.
     pub size: usize,
     /// Per input: `[B, T, ...]`.
-    pub inputs: Vec<Vec<f64>>,
+    pub inputs: Vec<Cow<'a, [f64]>>,
     /// Per target: `[B, T, ...]` (models with a loss).
-    pub targets: Vec<Vec<f64>>,
+    pub targets: Vec<Cow<'a, [f64]>>,
     /// Per pair: `[B, T, ...]` cotangents of the positions (models without a loss).
-    pub cotangents: Vec<Vec<f64>>,
+    pub cotangents: Vec<Cow<'a, [f64]>>,
     /// Per state array (`q`, `p` of pair 0, ...): `[B, ...]`; zero when absent.
-    pub initial: Option<Vec<Vec<f64>>>,
+    pub initial: Option<Vec<Cow<'a, [f64]>>>,
+}
+
+impl Batch<'static> {
+    /// Arrays the batch owns, as its fields take them.
+    pub fn owned(arrays: Vec<Vec<f64>>) -> Vec<Cow<'static, [f64]>> {
+        arrays.into_iter().map(Cow::Owned).collect()
+    }
 }
 
 /// The result of a forward pass.
@@ -444,7 +454,7 @@ impl Model {
         pass: Pass,
         eps: [f64; 2],
         params: &'a Params,
-        batch: &'a Batch,
+        batch: &'a Batch<'_>,
         b: usize,
     ) -> Frame<'a> {
         let mut frame = Frame { steps: batch.steps, eps, ..Frame::default() };
@@ -460,7 +470,7 @@ impl Model {
     }
 
     /// Sequence `b`'s part of one of the model's own arrays.
-    fn given<'a>(&self, slot: Slot, params: &'a Params, batch: &'a Batch, b: usize) -> Option<&'a [f64]> {
+    fn given<'a>(&self, slot: Slot, params: &'a Params, batch: &'a Batch<'_>, b: usize) -> Option<&'a [f64]> {
         let len = self.spec.slot_len(slot, batch.steps);
         let row = |data: &'a [f64]| &data[b * len..(b + 1) * len];
         match slot {

@@ -38,8 +38,8 @@ pub fn check(spec: &ModelSpec) -> Result<(), String> {
 /// each step.
 pub fn forward(model: &Model, params: &Params, u: &[f64], steps: usize) -> Result<Vec<f64>, TrainError> {
     let spec = model.spec();
-    let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()]).collect();
-    let batch = Batch { steps, size: 1, inputs: split(spec, u, steps), cotangents, ..Batch::default() };
+    let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()].into()).collect();
+    let batch = Batch { steps, size: 1, inputs: Batch::owned(split(spec, u, steps)), cotangents, ..Batch::default() };
     let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
     let (_, width) = widths(spec);
     let mut q = vec![0.0; steps * width];
@@ -86,7 +86,13 @@ pub fn backward(
         cotangents.push(c);
         offset += len;
     }
-    let batch = Batch { steps, size: 1, inputs: split(spec, u, steps), cotangents, ..Batch::default() };
+    let batch = Batch {
+        steps,
+        size: 1,
+        inputs: Batch::owned(split(spec, u, steps)),
+        cotangents: Batch::owned(cotangents),
+        ..Batch::default()
+    };
     let grads: Gradients = match method {
         GradMethod::Rhel { eps } => model.rhel_grad(params, &batch, Echo::Central(eps)),
         GradMethod::Tangent => model.tangent_grad(params, &batch),
