@@ -42,7 +42,14 @@ fn batch(steps: usize, seed: u64) -> Batch<'static> {
             m.push(if t + 1 == steps { 1.0 } else { 0.0 });
         }
     }
-    Batch { steps, size: BATCH, inputs: vec![u.into()], targets: vec![y.into(), m.into()], cotangents: vec![], initial: None }
+    Batch {
+        steps,
+        size: BATCH,
+        inputs: vec![u.into()],
+        targets: vec![y.into(), m.into()],
+        cotangents: vec![],
+        initial: None,
+    }
 }
 
 /// Runs `f`, returning its result and the peak bytes it allocated beyond what was live before.

@@ -7,9 +7,8 @@
 //! interpreter is slow, so it runs a shorter, smaller batch; per-element figures compare
 //! all the same.
 
-use std::time::{Duration, Instant};
-
 use std::borrow::Cow;
+use std::time::{Duration, Instant};
 
 use hsc_runtime::{Batch, Echo, Model, Params, RunError};
 

@@ -150,14 +150,18 @@ pub fn draw(model: &Model, steps: usize, seed: u64) -> Drawn {
         (0..n).map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng)).collect()
     };
     let mut rng = stream(0);
-    let initial = Some(spec.sides().into_iter().map(|s| normal(&mut rng, spec.side(s).len(), 0.5).into()).collect());
+    let initial =
+        Some(spec.sides().into_iter().map(|s| normal(&mut rng, spec.side(s).len(), 0.5).into()).collect());
     let mut rng = stream(1);
     let inputs = spec.inputs.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0).into()).collect();
     let mut rng = stream(2);
     let (targets, cotangents) = if spec.has_loss {
         (spec.targets.iter().map(|a| normal(&mut rng, steps * a.len(), 1.0).into()).collect(), Vec::new())
     } else {
-        (Vec::new(), spec.pairs.iter().map(|p| normal(&mut rng, steps * p.position.len(), 1.0).into()).collect())
+        (
+            Vec::new(),
+            spec.pairs.iter().map(|p| normal(&mut rng, steps * p.position.len(), 1.0).into()).collect(),
+        )
     };
     Drawn { params, batch: Batch { steps, size: 1, inputs, targets, cotangents, initial } }
 }

@@ -16,7 +16,7 @@ fn model() -> Model {
 }
 
 /// Standard-normal inputs and targets and an initial state, drawn as `hsc gradcheck` draws them.
-fn batch(m: &Model) -> Batch {
+fn batch(m: &Model) -> Batch<'static> {
     hsc::gradcheck::draw(m, T, 0).batch
 }
 

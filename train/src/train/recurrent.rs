@@ -39,7 +39,8 @@ pub fn check(spec: &ModelSpec) -> Result<(), String> {
 pub fn forward(model: &Model, params: &Params, u: &[f64], steps: usize) -> Result<Vec<f64>, TrainError> {
     let spec = model.spec();
     let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()].into()).collect();
-    let batch = Batch { steps, size: 1, inputs: Batch::owned(split(spec, u, steps)), cotangents, ..Batch::default() };
+    let batch =
+        Batch { steps, size: 1, inputs: Batch::owned(split(spec, u, steps)), cotangents, ..Batch::default() };
     let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
     let (_, width) = widths(spec);
     let mut q = vec![0.0; steps * width];
