@@ -64,7 +64,8 @@ def test_pass_matches_cli(dumped, method):
         echo = {"rhel": "central"}.get(method, method)
         got = model.rhel_grad(params, eps=1e-5, echo=echo, **data)
     # The same engine on the same numbers: equal up to the order of the batch's sums.
-    compare(got, expected(model, load, method), 1e-12)
+    worst = compare(got, expected(model, load, method), 1e-12)
+    print(f"{name} {method}: against the CLI {worst:.1e}")
     assert got["loss"] == pytest.approx(float(load("loss")), rel=1e-13)
 
 
