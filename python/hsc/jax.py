@@ -21,37 +21,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero, custom_vjp_primal_tree_values
 
-GRADS = ("rhel", "tangent", "bptt")
+from ._gradient import check, gradient
+
 
 
 def function(model, grad="rhel", eps=None, echo="central"):
     """A JAX-differentiable function of `model` whose VJP is hsc's `grad` pass ("rhel",
     "tangent" or "bptt"); `eps` and `echo` as in `Model.rhel_grad`."""
-    if grad not in GRADS:
-        raise ValueError(f"unknown grad `{grad}` (expected one of {', '.join(GRADS)})")
+    check(grad)
     spec = model.spec
     positions = [s for s in spec["states"] if not s["momentum"]]
 
     def grad_pass(params, inputs, targets, initial, cotangents=None):
-        kwargs = dict(inputs=inputs, initial=initial)
-        if spec["has_loss"]:
-            kwargs["targets"] = targets
-        scale = 1.0
-        if cotangents is not None:
-            if grad == "rhel":
-                largest = max((float(np.max(np.abs(c))) for c in cotangents.values()), default=0.0)
-                scale = largest if largest > 0 else 1.0
-                cotangents = {k: np.asarray(c, np.float64) / scale for k, c in cotangents.items()}
-            kwargs["cotangents"] = cotangents
-        if grad == "rhel":
-            out = model.rhel_grad(params, eps=eps, echo=echo, **kwargs)
-        elif grad == "tangent":
-            out = model.tangent_grad(params, **kwargs)
-        else:
-            out = model.bptt_grad(params, **kwargs)
-        if scale != 1.0:
-            out = jax.tree_util.tree_map(lambda x: x * scale, out)
-        return out
+        return gradient(model, grad, eps, echo, params, inputs, targets, initial, cotangents)
 
     def like(x, tree):
         """Numbers `x` (a NumPy tree) with the dtypes of the JAX tree `tree`."""

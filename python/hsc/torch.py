@@ -19,14 +19,14 @@ so `eps` is relative to it.
 import numpy as np
 import torch
 
-GRADS = ("rhel", "tangent", "bptt")
+from ._gradient import check, gradient
+
 
 
 def function(model, grad="rhel", eps=None, echo="central"):
     """A PyTorch-differentiable function of `model` whose backward is hsc's `grad` pass
     ("rhel", "tangent" or "bptt"); `eps` and `echo` as in `Model.rhel_grad`."""
-    if grad not in GRADS:
-        raise ValueError(f"unknown grad `{grad}` (expected one of {', '.join(GRADS)})")
+    check(grad)
     spec = model.spec
     names = {
         "params": [a["name"] for a in spec["params"]],
@@ -37,25 +37,7 @@ def function(model, grad="rhel", eps=None, echo="central"):
     positions = [s["name"] for s in spec["states"] if not s["momentum"]]
 
     def grad_pass(arrays, cotangents=None):
-        kwargs = dict(arrays)
-        scale = 1.0
-        if cotangents is not None:
-            if grad == "rhel":
-                largest = max((float(np.max(np.abs(c))) for c in cotangents.values()), default=0.0)
-                scale = largest if largest > 0 else 1.0
-                cotangents = {k: c / scale for k, c in cotangents.items()}
-            kwargs["cotangents"] = cotangents
-        params = kwargs.pop("params")
-        if grad == "rhel":
-            out = model.rhel_grad(params, eps=eps, echo=echo, **kwargs)
-        elif grad == "tangent":
-            out = model.tangent_grad(params, **kwargs)
-        else:
-            out = model.bptt_grad(params, **kwargs)
-        if scale != 1.0:
-            for group in ("params", "inputs", "initial"):
-                out[group] = {k: v * scale for k, v in out[group].items()}
-        return out
+        return gradient(model, grad, eps, echo, **arrays, cotangents=cotangents)
 
     class Function(torch.autograd.Function):
         @staticmethod

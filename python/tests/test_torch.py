@@ -1,7 +1,6 @@
 """hsc.torch.function: torch.autograd.gradcheck (finite differences) of every pass on a model
 with a loss and on one without, RHEL against BPTT, and the errors PyTorch users can meet."""
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
