@@ -153,3 +153,16 @@ def test_models_are_not_pickled(model):
     import pickle
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(model)
+
+
+def test_cuda_runs_or_says_why_not():
+    """The GPU backend is built in: with a GPU the model runs on it, without one the error
+    says what is missing."""
+    try:
+        m = hsc.load(NONLIN, dims={"P": 8, "N": 3}, backend="cuda")
+    except hsc.BackendUnavailable as e:
+        assert "the CUDA backend cannot run here" in str(e), str(e)
+    else:
+        assert m.backend == "cuda"
+        out = m.forward(m.init(0), {"u": np.zeros((2, 5, 3))})
+        assert out["state"]["q"].shape == (2, 8)
