@@ -24,7 +24,6 @@ from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero, custom_vjp_pri
 from ._gradient import check, gradient
 
 
-
 def function(model, grad="rhel", eps=None, echo="central"):
     """A JAX-differentiable function of `model` whose VJP is hsc's `grad` pass ("rhel",
     "tangent" or "bptt"); `eps` and `echo` as in `Model.rhel_grad`."""
