@@ -41,13 +41,13 @@ def function(model, grad="rhel", eps=None, echo="central"):
     def shapes(tree):
         return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), tree)
 
-    def batch_and_steps(inputs, targets):
-        for group, arrays in (("inputs", inputs), ("targets", targets)):
-            for name, a in (arrays or {}).items():
-                if jnp.ndim(a) < 2:
-                    raise ValueError(f"{group[:-1]} `{name}` has shape {jnp.shape(a)}; expected (B, T, ...)")
-                return jnp.shape(a)[0], jnp.shape(a)[1]
-        raise ValueError("hsc.jax.function needs a per-step input or target to tell B and T")
+    def batch_and_steps(inputs):
+        """`B` and `T` of a layer's output, from its first input."""
+        for name, a in inputs.items():
+            if jnp.ndim(a) < 2:
+                raise ValueError(f"input `{name}` has shape {jnp.shape(a)}; expected (B, T, ...)")
+            return jnp.shape(a)[0], jnp.shape(a)[1]
+        raise ValueError("hsc.jax.function needs a per-step input to tell B and T of the positions")
 
     def dtype_of(params):
         leaves = jax.tree_util.tree_leaves(params)
@@ -98,7 +98,7 @@ def function(model, grad="rhel", eps=None, echo="central"):
         return run_layer(params, inputs, initial)
 
     def run_layer(params, inputs, initial):
-        size, steps = batch_and_steps(inputs, None)
+        size, steps = batch_and_steps(inputs)
         dtype = dtype_of(params)
         out = {s["name"]: jax.ShapeDtypeStruct((size, steps) + tuple(s["shape"]), dtype) for s in positions}
 

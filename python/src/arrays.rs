@@ -23,6 +23,13 @@ pub enum Axis {
     Fixed(usize),
 }
 
+impl Axis {
+    /// The axes `lead` followed by the fixed axes of `shape`.
+    pub fn of(lead: &[Axis], shape: &[usize]) -> Vec<Axis> {
+        lead.iter().copied().chain(shape.iter().map(|&n| Axis::Fixed(n))).collect()
+    }
+}
+
 /// The batch size and step count of a call, learned from the first array that has them.
 #[derive(Clone, Debug, Default)]
 pub struct Sizes {
@@ -99,19 +106,9 @@ pub fn read<'py>(what: &str, obj: &Bound<'py, PyAny>) -> PyResult<Numbers<'py>> 
 /// Checks that `numbers` has the shape `expected`, learning `B` and `T` from the first array
 /// that has them (`what` names the array in the error).
 pub fn check(what: &str, name: &str, got: &[usize], expected: &[Axis], sizes: &mut Sizes) -> PyResult<()> {
-    let wanted = |sizes: &Sizes| -> String {
-        let axes: Vec<String> = expected
-            .iter()
-            .map(|a| match a {
-                Axis::Batch => sizes.batch.as_ref().map_or("B".into(), |b| b.0.to_string()),
-                Axis::Steps => sizes.steps.as_ref().map_or("T".into(), |t| t.0.to_string()),
-                Axis::Fixed(n) => n.to_string(),
-            })
-            .collect();
-        tuple(&axes)
-    };
     let fail = |sizes: &Sizes| -> PyErr {
-        let mut msg = format!("{what} `{name}` has shape {}; expected {}", tuple(got), wanted(sizes));
+        let mut msg =
+            format!("{what} `{name}` has shape {}; expected {}", tuple(got), wanted(expected, sizes));
         let learned: Vec<String> = [("B", &sizes.batch), ("T", &sizes.steps)]
             .iter()
             .filter_map(|(axis, from)| from.as_ref().map(|(n, w)| format!("{axis} = {n} from {w}")))
@@ -151,6 +148,20 @@ pub fn check(what: &str, name: &str, got: &[usize], expected: &[Axis], sizes: &m
         sizes.steps = Some((t, from()));
     }
     Ok(())
+}
+
+/// The shape `axes` as NumPy prints it, with `B` and `T` where `sizes` does not know them yet:
+/// `(B, T, 16)`, `(4, 100, 16)`.
+pub fn wanted(axes: &[Axis], sizes: &Sizes) -> String {
+    let axes: Vec<String> = axes
+        .iter()
+        .map(|a| match a {
+            Axis::Batch => sizes.batch.as_ref().map_or("B".into(), |b| b.0.to_string()),
+            Axis::Steps => sizes.steps.as_ref().map_or("T".into(), |t| t.0.to_string()),
+            Axis::Fixed(n) => n.to_string(),
+        })
+        .collect();
+    tuple(&axes)
 }
 
 /// `(4, 100, 16)`, `()`, `(3,)`, as NumPy prints shapes.

@@ -65,70 +65,43 @@ impl PyModel {
             batch: size.map(|b| (b, "size=".to_string())),
             steps: steps.map(|t| (t, "steps=".to_string())),
         };
-        let per_step = |a: &ArraySpec| -> Vec<Axis> {
-            [Axis::Batch, Axis::Steps].into_iter().chain(a.shape.iter().map(|&n| Axis::Fixed(n))).collect()
+        const STEPPED: [Axis; 2] = [Axis::Batch, Axis::Steps];
+        let param_specs: Vec<&ArraySpec> = spec.params.iter().collect();
+        let missing_param = |a: &ArraySpec, shape: String| {
+            format!("params: `{}` is missing (shape {shape}); m.init(seed) draws every param", a.name)
         };
-        let params = {
-            let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
-            let given = arrays::entries("params", Some(params), &names)?;
-            let mut values = Vec::with_capacity(names.len());
-            for (p, value) in spec.params.iter().zip(given) {
-                let Some(value) = value else {
-                    return Err(PyValueError::new_err(format!(
-                        "params: `{}` is missing (shape {}); m.init(seed) draws every param",
-                        p.name,
-                        arrays::tuple(&p.shape)
-                    )));
-                };
-                let fixed: Vec<Axis> = p.shape.iter().map(|&n| Axis::Fixed(n)).collect();
-                values.push(read("param", &p.name, &value, &fixed, &mut sizes)?.data().into_owned());
+        let params = group("param", Some(params), &param_specs, &[], Some(&missing_param), &mut sizes)?;
+        let params = Params { values: params.iter().flatten().map(|n| n.data().into_owned()).collect() };
+        let required = |what: &'static str| {
+            move |a: &ArraySpec, shape: String| {
+                format!("{what}s: `{}` is missing; expected shape {shape}", a.name)
             }
-            Params { values }
         };
-        let inputs = required("input", inputs, &spec.inputs, &per_step, &mut sizes)?;
+        let specs: Vec<&ArraySpec> = spec.inputs.iter().collect();
+        let inputs = group("input", inputs, &specs, &STEPPED, Some(&required("input")), &mut sizes)?;
         let targets = if spec.has_loss {
-            required("target", targets, &spec.targets, &per_step, &mut sizes)?
+            let specs: Vec<&ArraySpec> = spec.targets.iter().collect();
+            group("target", targets, &specs, &STEPPED, Some(&required("target")), &mut sizes)?
         } else {
             arrays::entries("targets (the model has no `loss`)", targets, &[])?;
             Vec::new()
         };
-        let positions: Vec<&ArraySpec> = spec.pairs.iter().map(|p| &p.position).collect();
         let cotangents = if spec.has_loss {
             arrays::entries("cotangents (the model has a `loss`, which makes them)", cotangents, &[])?;
             Vec::new()
         } else {
-            let names: Vec<&str> = positions.iter().map(|a| a.name.as_str()).collect();
-            let given = arrays::entries("cotangents", cotangents, &names)?;
-            let mut out = Vec::with_capacity(names.len());
-            for (a, value) in positions.iter().zip(given) {
-                match value {
-                    Some(v) => out.push(Some(read("cotangent", &a.name, &v, &per_step(a), &mut sizes)?)),
-                    None if need_cotangents => {
-                        return Err(PyValueError::new_err(format!(
-                            "cotangents: `{0}` is missing; a model without a `loss` is differentiated through \
-                             per-step cotangents dL/d{0}_t of its positions, shaped (B, T{1})",
-                            a.name,
-                            a.shape.iter().map(|n| format!(", {n}")).collect::<String>()
-                        )));
-                    }
-                    None => out.push(None),
-                }
-            }
-            out
+            let positions: Vec<&ArraySpec> = spec.pairs.iter().map(|p| &p.position).collect();
+            let missing = |a: &ArraySpec, shape: String| {
+                format!(
+                    "cotangents: `{0}` is missing; a model without a `loss` is differentiated through \
+                     per-step cotangents dL/d{0}_t of its positions, shaped {shape}",
+                    a.name
+                )
+            };
+            let missing: Option<Missing<'_>> = need_cotangents.then_some(&missing);
+            group("cotangent", cotangents, &positions, &STEPPED, missing, &mut sizes)?
         };
-        let sides = spec.sides();
-        let names: Vec<&str> = sides.iter().map(|&s| spec.side(s).name.as_str()).collect();
-        let given = arrays::entries("initial", initial, &names)?;
-        let mut initial = Vec::with_capacity(names.len());
-        for (&s, value) in sides.iter().zip(given) {
-            let a = spec.side(s);
-            let axes: Vec<Axis> =
-                std::iter::once(Axis::Batch).chain(a.shape.iter().map(|&n| Axis::Fixed(n))).collect();
-            initial.push(match value {
-                Some(v) => Some(read("initial", &a.name, &v, &axes, &mut sizes)?),
-                None => None,
-            });
-        }
+        let initial = group("initial", initial, &self.states(), &[Axis::Batch], None, &mut sizes)?;
         let (Some((size, _)), Some((steps, _))) = (&sizes.batch, &sizes.steps) else {
             return Err(PyValueError::new_err(
                 "cannot tell the batch size B and the number of steps T from the arrays given: \
@@ -136,6 +109,8 @@ impl PyModel {
             ));
         };
         let (size, steps) = (*size, *steps);
+        let (inputs, targets) =
+            (inputs.into_iter().flatten().collect(), targets.into_iter().flatten().collect());
         Ok(Call { params, inputs, targets, cotangents, initial, size, steps })
     }
 
@@ -254,26 +229,34 @@ fn read<'py>(
     Ok(numbers)
 }
 
-/// Every array of `specs` read from the dict `given`, each of them required.
-fn required<'py>(
+/// The error for a missing array, made from the array and the shape expected.
+type Missing<'a> = &'a dyn Fn(&ArraySpec, String) -> String;
+
+/// The arrays of one group (`what`: `input`, `param`, ...; the dict's name is its plural,
+/// but `initial`) read from the dict `given`, each
+/// of the shape `lead` followed by its own. A missing one is an error made by `missing` from
+/// the array and the shape expected, or, without `missing`, absent.
+fn group<'py>(
     what: &str,
     given: Option<&Bound<'py, PyAny>>,
-    specs: &[ArraySpec],
-    axes: &dyn Fn(&ArraySpec) -> Vec<Axis>,
+    specs: &[&ArraySpec],
+    lead: &[Axis],
+    missing: Option<Missing<'_>>,
     sizes: &mut Sizes,
-) -> PyResult<Vec<Numbers<'py>>> {
+) -> PyResult<Vec<Option<Numbers<'py>>>> {
     let names: Vec<&str> = specs.iter().map(|a| a.name.as_str()).collect();
-    let entries = arrays::entries(&format!("{what}s"), given, &names)?;
+    let dict = if what == "initial" { what.to_string() } else { format!("{what}s") };
+    let entries = arrays::entries(&dict, given, &names)?;
     let mut out = Vec::with_capacity(specs.len());
     for (a, value) in specs.iter().zip(entries) {
-        let Some(value) = value else {
-            return Err(PyValueError::new_err(format!(
-                "{what}s: `{}` is missing; expected shape (B, T{})",
-                a.name,
-                a.shape.iter().map(|n| format!(", {n}")).collect::<String>()
-            )));
-        };
-        out.push(read(what, &a.name, &value, &axes(a), sizes)?);
+        let axes = Axis::of(lead, &a.shape);
+        out.push(match (value, missing) {
+            (Some(value), _) => Some(read(what, &a.name, &value, &axes, sizes)?),
+            (None, Some(missing)) => {
+                return Err(PyValueError::new_err(missing(a, arrays::wanted(&axes, &Sizes::default()))));
+            }
+            (None, None) => None,
+        });
     }
     Ok(out)
 }
