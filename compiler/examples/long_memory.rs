@@ -173,16 +173,17 @@ fn main() {
                 Line {
                     label: "the batch's own arrays (for scale)".into(),
                     points: to_mib(|r| r.batch_bytes),
+                    dashed: false,
                 },
-                Line { label: "BPTT".into(), points: to_mib(|r| r.bptt) },
-                Line { label: "RHEL".into(), points: to_mib(|r| r.rhel) },
+                Line { label: "BPTT".into(), points: to_mib(|r| r.bptt), dashed: false },
+                Line { label: "RHEL".into(), points: to_mib(|r| r.rhel), dashed: false },
             ],
             scientific: false,
         },
         Panel {
             caption: format!("training with RHEL at T = {steps}: loss per sequence"),
             x: "update".into(),
-            lines: vec![Line { label: String::new(), points: curve.clone() }],
+            lines: vec![Line { label: String::new(), points: curve.clone(), dashed: false }],
             scientific: false,
         },
     ];

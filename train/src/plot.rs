@@ -36,6 +36,7 @@ pub fn trajectory(
     let timed = |label: &str, v: &[f64]| Line {
         label: label.to_owned(),
         points: v.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v)).collect(),
+        dashed: false,
     };
     let lines: Vec<Line> = states.iter().map(|s| timed(&s.label, &s.values)).collect();
     let h0 = energy.first().copied().unwrap_or(0.0);
@@ -55,6 +56,9 @@ pub struct Line {
     pub label: String,
     /// The points, in order.
     pub points: Vec<(f64, f64)>,
+    /// Drawn dashed, in the colour of the line before it (the second of a pair, such as data
+    /// beside a model).
+    pub dashed: bool,
 }
 
 /// One chart of a figure.
@@ -117,11 +121,19 @@ fn draw_panel(
         mesh.y_label_formatter(&scientific);
     }
     mesh.draw().map_err(|e| e.to_string())?;
+    let mut colour = 0;
     for (i, line) in panel.lines.iter().enumerate() {
-        let color = palette[i % palette.len()];
+        if i > 0 && !line.dashed {
+            colour += 1;
+        }
+        let color = palette[colour % palette.len()];
         let points = line.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
-        let series =
-            chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(|e| e.to_string())?;
+        let series = if line.dashed {
+            chart.draw_series(DashedLineSeries::new(points, 8, 6, color.stroke_width(2)))
+        } else {
+            chart.draw_series(LineSeries::new(points, color.stroke_width(2)))
+        };
+        let series = series.map_err(|e| e.to_string())?;
         if !line.label.is_empty() {
             series
                 .label(line.label.clone())

@@ -12,12 +12,20 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// A line on stderr; unlike eprintln!, it does not panic when stderr is a closed pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod alloc;
 mod bench;
 mod check;
 mod compile;
 mod emit;
 mod eval;
+mod fit;
 mod gradcheck;
 mod simulate;
 mod train;
@@ -45,6 +53,7 @@ enum Command {
     Bench(bench::Args),
     Simulate(simulate::Args),
     Train(train::Args),
+    Fit(fit::Args),
     Eval(eval::Args),
 }
 
@@ -61,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => run(&a.model, &a.dims.define, color, |front| bench::bench(front, &a)),
         Command::Simulate(a) => run(&a.model, &a.dims.define, color, |front| simulate::simulate(front, &a)),
         Command::Train(a) => train::train(&a, color),
+        Command::Fit(a) => fit::fit(&a, color),
         Command::Eval(a) => with_run(&a.run, color, |model, _| eval::eval(model, &a)),
     }
 }

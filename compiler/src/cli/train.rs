@@ -95,7 +95,7 @@ pub struct Args {
 
 /// `--grad`: how the recurrent layers' gradients are computed.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum GradArg {
+pub(super) enum GradArg {
     /// Recurrent Hamiltonian Echo Learning: two nudged echoes (O(1) memory in T).
     Rhel,
     /// The tangent echo, RHEL's ε → 0 limit.
@@ -176,13 +176,6 @@ pub struct Settings {
     pub precision: Precision,
     pub backend: Backend,
     pub defines: Vec<String>,
-}
-
-/// A line on stderr; unlike eprintln!, it does not panic when stderr is a closed pipe.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
 }
 
 pub(super) fn fail(message: impl Into<String>) -> Diagnostic {
@@ -342,7 +335,7 @@ pub fn stored(dir: &Path) -> Result<Value, Diagnostic> {
     let path = dir.join("command.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         fail(format!(
-            "cannot read `{}` ({e}); is `{}` a run folder of `hsc train`?",
+            "cannot read `{}` ({e}); is `{}` a run folder of `hsc train` or `hsc fit`?",
             path.display(),
             dir.display()
         ))
@@ -518,6 +511,7 @@ fn write_metrics(
     let curve = |label: &str, f: &dyn Fn(&EpochRecord) -> Option<f64>| Line {
         label: label.to_owned(),
         points: history.iter().filter_map(|r| Some((r.epoch as f64, f(r)?))).collect(),
+        dashed: false,
     };
     let panels = [
         Panel {

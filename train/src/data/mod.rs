@@ -1,7 +1,9 @@
-//! Labelled time-series data sets: the sktime/UEA `.ts` loader ([`ts`]), train/test pairs
+//! Labelled time-series data sets: the sktime/UEA `.ts` loader ([`ts`]), NumPy's `.npz`
+//! archives ([`npz`]), train/test pairs
 //! ([`load_pair`]), per-channel normalization ([`Normalizer`]) and stratified splits ([`split`]).
 
 mod normalize;
+pub mod npz;
 mod pair;
 mod split;
 pub mod ts;

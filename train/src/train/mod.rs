@@ -15,6 +15,7 @@ pub mod recurrent;
 pub mod trainer;
 
 pub use network::{Architecture, Network, Tensor};
+pub(crate) use trainer::mix;
 pub use trainer::{Config, EpochRecord, Example, Observer, Progress, Score, Trainer, evaluate};
 
 use hsc_runtime::RunError;

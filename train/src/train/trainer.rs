@@ -237,7 +237,7 @@ pub fn evaluate(net: &Network, examples: &[Example]) -> Result<Score, TrainError
 }
 
 /// A seed for `(seed, epoch, case)`: SplitMix64 over the three.
-fn mix(seed: u64, epoch: u64, case: u64) -> u64 {
+pub(crate) fn mix(seed: u64, epoch: u64, case: u64) -> u64 {
     let mut z = seed;
     for x in [epoch, case] {
         z = z.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(x.wrapping_mul(0xD1B5_4A32_D192_ED03));
