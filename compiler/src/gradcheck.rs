@@ -81,7 +81,24 @@ pub struct Report {
     pub tolerances: BTreeMap<&'static str, f64>,
     /// The data.
     pub drawn: Drawn,
+    /// Hamiltonian Learning's check (models with a loss).
+    pub hl: Option<HlCheck>,
 }
+
+/// Hamiltonian Learning (hl.md) against BPTT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HlCheck {
+    /// Its building block: one tick from zero costates with `θ = 0`, divided by `δγ`, against
+    /// BPTT over that one step: the worst relative error of the state's costate against
+    /// `dL/dx_0` and of the params' against `dL/dθ` (exact; gated at [`HL_TOLERANCE`], in f64).
+    pub tick_vs_bptt: f64,
+    /// The forward rule over the whole sequence with the params fixed: per `θ`, the cosine
+    /// between its summed update `Σμ` and BPTT's gradient (biased by design: reported, not gated).
+    pub cosines: Vec<(f64, f64)>,
+}
+
+/// The gate of [`HlCheck::tick_vs_bptt`].
+pub const HL_TOLERANCE: f64 = 1e-10;
 
 impl Report {
     /// Whether every gated pair is within its tolerance.
@@ -103,6 +120,12 @@ impl Report {
             .filter(|(pair, tol)| self.worst.get(*pair).is_none_or(|e| e.is_nan() || e > tol))
             .filter(|(pair, _)| !(pair.starts_with("rhel") && self.bias_explained()))
             .map(|(pair, tol)| (*pair, self.worst[pair], *tol))
+            .chain(
+                self.hl
+                    .as_ref()
+                    .filter(|h| h.tick_vs_bptt.is_nan() || h.tick_vs_bptt > HL_TOLERANCE)
+                    .map(|h| ("hl_tick_vs_bptt", h.tick_vs_bptt, HL_TOLERANCE)),
+            )
             .collect()
     }
 }
@@ -270,7 +293,61 @@ pub fn run(compiled: &Compiled, opts: &Options) -> Result<Report, RunError> {
         let w = quantities.iter().map(|q| q.errors[pair]).fold(0.0, f64::max);
         worst.insert(pair, w);
     }
-    Ok(Report { loss: bptt.loss, quantities, worst, tolerances: tolerances(opts.eps, opts.precision), drawn })
+    let hl = if spec.has_loss { Some(hl_check(&reference, params, batch, &bptt)?) } else { None };
+    Ok(Report {
+        loss: bptt.loss,
+        quantities,
+        worst,
+        tolerances: tolerances(opts.eps, opts.precision),
+        drawn,
+        hl,
+    })
+}
+
+/// [`HlCheck`] on `model` (f64) and one sequence, `bptt` its BPTT gradients.
+fn hl_check(
+    model: &Model,
+    params: &Params,
+    batch: &Batch,
+    bptt: &hsc_runtime::Gradients,
+) -> Result<HlCheck, RunError> {
+    let spec = model.spec();
+    let delta = match spec.step {
+        hsc_runtime::Step::Fixed(h) => h,
+        hsc_runtime::Step::Param(i) => params.values[i][0],
+    };
+    let first = |arrays: &[std::borrow::Cow<'_, [f64]>]| -> Vec<std::borrow::Cow<'static, [f64]>> {
+        arrays.iter().map(|a| a[..a.len() / batch.steps].to_vec().into()).collect()
+    };
+    let one = Batch {
+        steps: 1,
+        size: 1,
+        inputs: first(&batch.inputs),
+        targets: first(&batch.targets),
+        cotangents: Vec::new(),
+        initial: batch.initial.clone(),
+    };
+    let initial = || batch.initial.as_ref().map(|i| i.iter().map(|a| a.to_vec()).collect());
+    let exact = model.bptt_grad(params, &one)?;
+    let gamma = 1.0;
+    let mut hl = model.hl_start(1, initial());
+    let tick = model.hl(params, &one, &mut hl, gamma, 0.0)?;
+    let scaled = |g: &[Vec<f64>]| -> Vec<f64> { g.concat().iter().map(|x| delta * gamma * x).collect() };
+    let tick_vs_bptt = relative_error(&hl.costate.concat(), &scaled(&exact.initial))
+        .max(relative_error(&tick.update.concat(), &scaled(&exact.params)));
+    let gradient = bptt.params.concat();
+    let cosines = [0.0, 0.2, 1.0]
+        .into_iter()
+        .map(|theta| {
+            let mut hl = model.hl_start(1, initial());
+            let update = model.hl(params, batch, &mut hl, gamma, theta)?.update.concat();
+            let dot: f64 = update.iter().zip(&gradient).map(|(a, b)| a * b).sum();
+            let norms = update.iter().map(|a| a * a).sum::<f64>().sqrt()
+                * gradient.iter().map(|b| b * b).sum::<f64>().sqrt();
+            Ok((theta, dot / norms))
+        })
+        .collect::<Result<_, RunError>>()?;
+    Ok(HlCheck { tick_vs_bptt, cosines })
 }
 
 /// `dL/dx` at one entry by the fourth-order central difference with step `1e-5·max(1, |x|)`.

@@ -83,7 +83,15 @@ fn windows_carried_or_forced_add_up_to_the_free_run() {
             force.iter().map(|(s, a)| (s.to_string(), a.to_string())).collect();
         let data = Observed::from_arrays(model.spec(), arrays.clone(), &force, Path::new("own.npz")).unwrap();
         for grad in [GradMethod::Bptt, GradMethod::Rhel { eps: 1e-5 }] {
-            let config = FitConfig { epochs: 1, lr: 0.0, batch: 2, window: Some(window), grad, seed: 3 };
+            let config = FitConfig {
+                epochs: 1,
+                lr: 0.0,
+                batch: 2,
+                window: Some(window),
+                grad,
+                seed: 3,
+                frozen: vec![],
+            };
             let mut fitter = Fitter::new(model.clone(), model.init_params(0), config);
             let record = fitter.epoch(&data, &mut ()).unwrap();
             let (_, free) = fitter.free_run(&data).unwrap();
@@ -107,8 +115,15 @@ fn a_resumed_fit_is_the_same_numbers() {
         Observed::from_arrays(model.spec(), own_data(&model, 3, 40), &[], Path::new("own.npz")).unwrap();
     let mut start = model.init_params(0);
     start.values[1][0] = 0.8;
-    let config =
-        FitConfig { epochs: 4, lr: 0.01, batch: 2, window: Some(15), grad: GradMethod::Tangent, seed: 1 };
+    let config = FitConfig {
+        epochs: 4,
+        lr: 0.01,
+        batch: 2,
+        window: Some(15),
+        grad: GradMethod::Tangent,
+        seed: 1,
+        frozen: vec![],
+    };
     let mut straight = Fitter::new(model.clone(), start.clone(), config.clone());
     for _ in 0..4 {
         straight.epoch(&data, &mut ()).unwrap();
@@ -341,5 +356,82 @@ fn bad_data_is_an_error_that_names_the_array() {
     let r = hsc(&["fit", "--resume", out.to_str().unwrap()]);
     assert!(r.status.success(), "{}", text(&r.stderr));
     assert!(text(&r.stderr).contains("resuming") && text(&r.stdout).contains("-> "), "{}", text(&r.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `hsc fit --online` on a stream the readout model makes with a teacher's params: learning the
+/// readout alone (`--freeze k`) by hl.md's rule lowers the loss per tick; the run folder holds
+/// the loss per stretch; the settings that cannot go together are refused.
+#[test]
+fn online_learning_lowers_the_loss_of_a_readout() {
+    let dir = scratch("online");
+    let model = hsc::jit(path("examples/fit/hl_readout.ham"), &[], Precision::F64).unwrap();
+    let ticks = 20_000;
+    let u: Vec<f64> =
+        (0..ticks).map(|t| 0.5 * ((0.31 * 0.05 * t as f64).sin() + (2.7 * 0.05 * t as f64).sin())).collect();
+    let mut teacher = model.init_params(7);
+    teacher.values[1] = vec![0.9, -0.4, 0.3, 1.1, -0.7, 0.2, 0.5, -1.0];
+    let batch = Batch {
+        steps: ticks,
+        size: 1,
+        inputs: Batch::owned(vec![u.clone()]),
+        targets: Batch::owned(vec![vec![0.0; ticks]]),
+        ..Batch::default()
+    };
+    let run = model.trajectory(&teacher, &batch).unwrap();
+    let y: Vec<f64> =
+        (1..=ticks).map(|t| (0..8).map(|i| teacher.values[1][i] * run.states[0][t * 8 + i]).sum()).collect();
+    let data = dir.join("stream.npz");
+    write_npz(&data, &[("u", &array(&[ticks, 1], u)), ("y", &array(&[ticks, 1], y))]).unwrap();
+    let out = dir.join("run");
+    let (model_s, data_s, out_s) =
+        (path("examples/fit/hl_readout.ham"), data.to_str().unwrap(), out.to_str().unwrap());
+    let r = hsc(&[
+        "fit", &model_s, "--data", data_s, "--online", "--freeze", "k", "--theta", "1", "--beta", "50",
+        "--seed", "7", "--every", "2000", "--out", out_s,
+    ]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let losses: Vec<f64> =
+        metrics["stretches"].as_array().unwrap().iter().map(|s| s["loss"].as_f64().unwrap()).collect();
+    assert_eq!(losses.len(), 10);
+    let shown: Vec<String> = losses.iter().map(|l| format!("{l:.3e}")).collect();
+    eprintln!("HL on the readout: loss per tick by stretch of 2000 ticks {}", shown.join(" "));
+    assert!(losses[9] < 0.2 * losses[0], "{losses:?}");
+    assert_eq!(metrics["params"]["k"]["first"], metrics["params"]["k"]["last"], "a frozen param moved");
+    assert!(out.join("fit.png").exists() && out.join("params.safetensors").exists());
+    let r = hsc(&["fit", "--resume", out_s]);
+    assert!(text(&r.stderr).contains("was learnt online"), "{}", text(&r.stderr));
+    let r = hsc(&["fit", &model_s, "--data", data_s, "--online", "--grad", "bptt"]);
+    assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
+    let r = hsc(&[
+        "fit",
+        &model_s,
+        "--data",
+        data_s,
+        "--online",
+        "--freeze",
+        "omega",
+        "--out",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert!(
+        text(&r.stderr).contains("--freeze names `omega`, which is not a param of HlReadout (`k`, `R`)"),
+        "{}",
+        text(&r.stderr)
+    );
+    let r = hsc(&[
+        "fit",
+        &model_s,
+        "--data",
+        data_s,
+        "--online",
+        "--theta",
+        "2",
+        "--out",
+        dir.join("y").to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

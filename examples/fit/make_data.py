@@ -3,6 +3,7 @@ integrator (RK4, 20 substeps per observed step), so the observations are the con
 flow's, not the discrete map the model runs.
 
     python3 examples/fit/make_data.py      # writes spring_chain.npz and henon_heiles.npz
+    python3 examples/fit/make_data.py --stream TICKS FILE.npz   # a stream for hl_readout.ham
 
 spring_chain.npz: 4 sequences of 300 steps (dt 0.05) of a 4-mass chain, from random states.
   y[S, T, 4]       the positions after each step (the model's target)
@@ -96,6 +97,36 @@ def henon_heiles():
     )
 
 
+def readout_stream(ticks, path):
+    """A stream for hl_readout.ham: a drive u (three sines) and a teacher's readout y of eight
+    driven oscillators (stiffnesses 0.5..4, readout weights drawn once)."""
+    k = np.linspace(0.5, 4.0, 8)
+    R = np.random.default_rng(3).normal(0, 1, 8)
+    dt, substeps = 0.05, 4
+    h = dt / substeps
+    t = np.arange(ticks) * dt
+    u = 0.5 * (np.sin(0.31 * t) + np.sin(2.7 * t + 1.0) + np.sin(3.3 * t + 2.0))
+    q, p = np.zeros(8), np.zeros(8)
+    y = np.empty(ticks)
+    for n in range(ticks):
+        # RK4 with the drive held over the step, as the model holds its input.
+        force = lambda q: -k * q + u[n]
+        for _ in range(substeps):
+            k1q, k1p = p, force(q)
+            k2q, k2p = p + 0.5 * h * k1p, force(q + 0.5 * h * k1q)
+            k3q, k3p = p + 0.5 * h * k2p, force(q + 0.5 * h * k2q)
+            k4q, k4p = p + h * k3p, force(q + h * k3q)
+            q = q + h / 6 * (k1q + 2 * k2q + 2 * k3q + k4q)
+            p = p + h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
+        y[n] = R @ q
+    np.savez(path, u=u[:, None], y=y[:, None], **{"truth.k": k, "truth.R": R})
+
+
 if __name__ == "__main__":
-    spring_chain()
-    henon_heiles()
+    import sys
+
+    if len(sys.argv) == 4 and sys.argv[1] == "--stream":
+        readout_stream(int(sys.argv[2]), sys.argv[3])
+    else:
+        spring_chain()
+        henon_heiles()

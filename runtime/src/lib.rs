@@ -16,5 +16,7 @@ pub mod model;
 pub mod spec;
 
 pub use compiled::{AbiBuffer, CompiledEngine, KernelAbi, KernelFn, Real, parse_name};
-pub use model::{Batch, Echo, Engine, Forward, Frame, Gradients, Model, Params, RunError, Trajectory};
+pub use model::{
+    Batch, Echo, Engine, Forward, Frame, Gradients, HlState, HlTicks, Model, Params, RunError, Trajectory,
+};
 pub use spec::{ArraySpec, Init, ModelSpec, PairSpec, Pass, Side, Slot, Step};

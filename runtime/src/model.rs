@@ -19,7 +19,8 @@ use crate::spec::{Init, ModelSpec, Pass, Side, Slot, Step};
 pub struct Frame<'a> {
     /// Number of steps `T`.
     pub steps: usize,
-    /// The nudges `ε_a`, `ε_b` of the two echo copies (the echo kernel only).
+    /// The pass's two runtime scalars: the nudges `ε_a`, `ε_b` of the echo's two copies, or
+    /// HL's `γ` and `θ`.
     pub eps: [f64; 2],
     /// The model's own arrays ([`Slot::is_given`]: params, inputs, targets, cotangents),
     /// borrowed from the caller's params and batch, never copied per sequence: kernels only
@@ -186,6 +187,28 @@ pub struct Gradients {
     pub initial: Vec<Vec<f64>>,
 }
 
+/// Hamiltonian Learning's running state for a batch of streams (hl.md), carried from one call
+/// of [`Model::hl`] to the next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HlState {
+    /// Per state array: `[B, ...]`.
+    pub state: Vec<Vec<f64>>,
+    /// The costate `λ` per state array: `[B, ...]`.
+    pub costate: Vec<Vec<f64>>,
+    /// The costate `μ` per param: `[B, ...]`, each stream its own.
+    pub param_costate: Vec<Vec<f64>>,
+}
+
+/// What one call of [`Model::hl`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HlTicks {
+    /// The loss summed over ticks and streams.
+    pub loss: f64,
+    /// Per param: its costate `μ` after each tick, summed over ticks and streams (the update
+    /// is `w -= δ β · this`).
+    pub update: Vec<Vec<f64>>,
+}
+
 /// How the two echoes are nudged.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Echo {
@@ -313,6 +336,95 @@ impl Model {
         self.gradients(params, batch, &passes, None, |c, s| c[&Slot::InitialGrad(s)].clone())
     }
 
+    /// Hamiltonian Learning's state at the start of `streams` streams: the states `initial`
+    /// (per state array `[B, ...]`; zero when `None`) and zero costates.
+    pub fn hl_start(&self, streams: usize, initial: Option<Vec<Vec<f64>>>) -> HlState {
+        let zeros = |a: &crate::ArraySpec| vec![0.0; streams * a.len()];
+        let sides = self.spec.sides();
+        HlState {
+            state: initial.unwrap_or_else(|| sides.iter().map(|&s| zeros(self.spec.side(s))).collect()),
+            costate: sides.iter().map(|&s| zeros(self.spec.side(s))).collect(),
+            param_costate: self.spec.params.iter().map(zeros).collect(),
+        }
+    }
+
+    /// Runs `batch.steps` ticks of Hamiltonian Learning (hl.md) on every stream of the batch
+    /// from `hl`, which they update, with the params fixed: the loss summed over ticks and
+    /// streams, and per param the sum of its costate `μ` after each tick over ticks and streams.
+    /// hl.md's rule updates the params every tick (`w -= δ β μ`): a call of one tick, then that
+    /// update, is the rule exactly; longer calls update the params once per call.
+    pub fn hl(
+        &self,
+        params: &Params,
+        batch: &Batch,
+        hl: &mut HlState,
+        gamma: f64,
+        theta: f64,
+    ) -> Result<HlTicks, RunError> {
+        let spec = &self.spec;
+        let sides = spec.sides();
+        let rows = |arrays: &[Vec<f64>], len: &dyn Fn(usize) -> usize, what: &str| -> Result<(), RunError> {
+            for (i, a) in arrays.iter().enumerate() {
+                if a.len() != batch.size * len(i) {
+                    let detail = format!("batch {} × {}", batch.size, len(i));
+                    return Err(RunError::Shape {
+                        what: format!("{what} {i}"),
+                        expected: batch.size * len(i),
+                        got: a.len(),
+                        detail,
+                    });
+                }
+            }
+            Ok(())
+        };
+        let side_len = |i: usize| spec.side(sides[i]).len();
+        rows(&hl.state, &side_len, "HL state")?;
+        rows(&hl.costate, &side_len, "HL costate")?;
+        rows(&hl.param_costate, &|i| spec.params[i].len(), "HL param costate")?;
+        let mut slots: Vec<(Slot, &Vec<f64>)> = Vec::new();
+        for (k, &s) in sides.iter().enumerate() {
+            slots.push((Slot::State(s), &hl.state[k]));
+            slots.push((Slot::Costate(s), &hl.costate[k]));
+        }
+        for (i, m) in hl.param_costate.iter().enumerate() {
+            slots.push((Slot::ParamCostate(i), m));
+        }
+        let start: Vec<Carry> = (0..batch.size)
+            .map(|b| {
+                slots
+                    .iter()
+                    .map(|&(slot, a)| {
+                        let len = spec.slot_len(slot, batch.steps);
+                        (slot, a[b * len..(b + 1) * len].to_vec())
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut out: Vec<Slot> = slots.iter().map(|&(slot, _)| slot).collect();
+        out.extend((0..spec.params.len()).map(Slot::ParamUpdate));
+        let passes = [(Pass::Hl, [gamma, theta])];
+        let (runs, mut gathered) = self.each_from(params, batch, &passes, None, &out, start)?;
+        let updates = gathered.split_off(slots.len());
+        let mut gathered = gathered.into_iter();
+        for k in 0..sides.len() {
+            hl.state[k] = gathered.next().unwrap_or_default();
+            hl.costate[k] = gathered.next().unwrap_or_default();
+        }
+        for m in &mut hl.param_costate {
+            *m = gathered.next().unwrap_or_default();
+        }
+        let update = updates
+            .iter()
+            .zip(&spec.params)
+            .map(|(u, p)| {
+                let n = p.len();
+                (0..n).map(|j| (0..batch.size).map(|b| u[b * n + j]).sum()).collect()
+            })
+            .collect();
+        let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
+        Ok(HlTicks { loss, update })
+    }
+
     /// Runs `passes` (see [`Model::each`]) and sums the per-sequence gradients over the batch;
     /// the input gradients are written into the batch's arrays as each sequence finishes, and
     /// `initial` gives a sequence's gradient with respect to its initial state.
@@ -360,7 +472,22 @@ impl Model {
         acc_scale: Option<f64>,
         out: &[Slot],
     ) -> Result<(Vec<Carry>, Vec<Vec<f64>>), RunError> {
+        self.each_from(params, batch, passes, acc_scale, out, Vec::new())
+    }
+
+    /// [`Model::each`] with each sequence's buffers starting from `start` (one map per
+    /// sequence, or none: every buffer fresh).
+    fn each_from(
+        &self,
+        params: &Params,
+        batch: &Batch,
+        passes: &[(Pass, [f64; 2])],
+        acc_scale: Option<f64>,
+        out: &[Slot],
+        mut start: Vec<Carry>,
+    ) -> Result<(Vec<Carry>, Vec<Vec<f64>>), RunError> {
         self.check(params, batch)?;
+        start.resize_with(batch.size, Carry::new);
         let lens: Vec<usize> = out.iter().map(|&s| self.spec.slot_len(s, batch.steps)).collect();
         let mut gathered: Vec<Vec<f64>> = lens.iter().map(|len| vec![0.0; batch.size * len]).collect();
         // Row `b` of every gathered array, for sequence `b`.
@@ -374,12 +501,12 @@ impl Model {
             }
         }
         let carries = if self.engine.batched() {
-            self.each_batched(params, batch, passes, acc_scale, out, &mut rows)?
+            self.each_batched(params, batch, passes, acc_scale, out, &mut rows, start)?
         } else {
             rows.par_iter_mut()
+                .zip(start)
                 .enumerate()
-                .map(|(b, row)| {
-                    let mut carry = Carry::new();
+                .map(|(b, (row, mut carry))| {
                     for &(pass, eps) in passes {
                         let mut frame = self.frame(&mut carry, pass, eps, params, batch, b);
                         self.engine.run(pass, &mut frame)?;
@@ -395,6 +522,7 @@ impl Model {
 
     /// [`Model::each`] for an engine that runs a whole batch per call: every sequence's
     /// buffers of a pass are handed over together.
+    #[allow(clippy::too_many_arguments)]
     fn each_batched(
         &self,
         params: &Params,
@@ -403,8 +531,8 @@ impl Model {
         acc_scale: Option<f64>,
         out: &[Slot],
         rows: &mut [Vec<&mut [f64]>],
+        mut carries: Vec<Carry>,
     ) -> Result<Vec<Carry>, RunError> {
-        let mut carries: Vec<Carry> = (0..batch.size).map(|_| Carry::new()).collect();
         for &(pass, eps) in passes {
             let mut frames: Vec<Frame> = carries
                 .iter_mut()

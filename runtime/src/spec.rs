@@ -124,11 +124,19 @@ impl ModelSpec {
     /// Number of elements of a slot's buffer for a sequence of `steps` steps.
     pub fn slot_len(&self, slot: Slot, steps: usize) -> usize {
         match slot {
-            Slot::Param(i) | Slot::ParamGrad(i) | Slot::ParamAcc(i) => self.params[i].len(),
+            Slot::Param(i)
+            | Slot::ParamGrad(i)
+            | Slot::ParamAcc(i)
+            | Slot::ParamCostate(i)
+            | Slot::ParamUpdate(i) => self.params[i].len(),
             Slot::Input(i) | Slot::InputGrad(i) | Slot::InputAcc(i) => steps * self.inputs[i].len(),
             Slot::Target(i) => steps * self.targets[i].len(),
             Slot::Cotangent(pair) => steps * self.pairs[pair].position.len(),
-            Slot::State(s) | Slot::Echo(_, s) | Slot::Tangent(s) | Slot::InitialGrad(s) => self.side(s).len(),
+            Slot::State(s)
+            | Slot::Echo(_, s)
+            | Slot::Tangent(s)
+            | Slot::InitialGrad(s)
+            | Slot::Costate(s) => self.side(s).len(),
             Slot::Trajectory(s) => (steps + 1) * self.side(s).len(),
             Slot::Energy => steps + 1,
             Slot::Loss => 1,
@@ -182,6 +190,13 @@ pub enum Slot {
     Tangent(Side),
     /// `dL/dx_0` from BPTT.
     InitialGrad(Side),
+    /// Hamiltonian Learning's costate `λ` of a state array (hl.md), carried from tick to tick.
+    Costate(Side),
+    /// Hamiltonian Learning's costate `μ` of a param, carried from tick to tick.
+    ParamCostate(usize),
+    /// The sum of a param's costate `μ` over the ticks of one call: the direction of the
+    /// weight update (hl.md: `w -= δ β μ` per tick).
+    ParamUpdate(usize),
 }
 
 impl Slot {
@@ -216,6 +231,9 @@ impl fmt::Display for Slot {
             Slot::Echo(c, s) => write!(f, "echo {c} {s}"),
             Slot::Tangent(s) => write!(f, "tangent {s}"),
             Slot::InitialGrad(s) => write!(f, "initial grad {s}"),
+            Slot::Costate(s) => write!(f, "costate {s}"),
+            Slot::ParamCostate(i) => write!(f, "param costate {i}"),
+            Slot::ParamUpdate(i) => write!(f, "param update {i}"),
         }
     }
 }
@@ -235,12 +253,21 @@ pub enum Pass {
     Tangent,
     /// The BPTT adjoint over a recorded trajectory.
     Bptt,
+    /// Hamiltonian Learning's ticks (hl.md): the step, and the costates forward in time.
+    Hl,
 }
 
 impl Pass {
     /// Every pass.
-    pub const ALL: [Pass; 6] =
-        [Pass::Forward, Pass::ForwardGrad, Pass::ForwardRecord, Pass::Echo, Pass::Tangent, Pass::Bptt];
+    pub const ALL: [Pass; 7] = [
+        Pass::Forward,
+        Pass::ForwardGrad,
+        Pass::ForwardRecord,
+        Pass::Echo,
+        Pass::Tangent,
+        Pass::Bptt,
+        Pass::Hl,
+    ];
 
     /// The kernel's name.
     pub fn name(self) -> &'static str {
@@ -251,6 +278,7 @@ impl Pass {
             Pass::Echo => "echo",
             Pass::Tangent => "tangent",
             Pass::Bptt => "bptt",
+            Pass::Hl => "hl",
         }
     }
 }

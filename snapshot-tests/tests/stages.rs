@@ -2,7 +2,7 @@
 //! check, the kernels as lowered and as optimised, and the C and the CUDA C in f32), printed by
 //! [`hsc::stage()`] and [`hsc::stage::check`], as `hsc emit` and `hsc check` print them.
 //!
-//! The examples run under insta's `glob!`: every one is checked, and the test fails at the
+//! The examples (`examples/*.ham` and `examples/fit/*.ham`) run under insta's `glob!`: every one is checked, and the test fails at the
 //! end with the count of every snapshot that changed, each reported as it is met.
 
 use std::path::Path;
@@ -20,7 +20,7 @@ const STAGES: [Stage; 7] =
 fn every_example_at_every_stage() {
     let examples = ham_files(&root().join("examples"));
     assert!(examples.len() >= 8, "examples/ should hold at least 8 models");
-    insta::glob!("../../examples", "*.ham", |path| {
+    insta::glob!("../../examples", "{*.ham,fit/*.ham}", |path| {
         glob_settings("").bind(|| snapshot_every_stage(path));
     });
 }
@@ -28,7 +28,8 @@ fn every_example_at_every_stage() {
 /// Checks one example and asserts each of its snapshots.
 fn snapshot_every_stage(path: &Path) {
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-    let file_name = format!("examples/{name}.ham");
+    let relative = path.strip_prefix(root().join("examples")).unwrap_or(path);
+    let file_name = format!("examples/{}", relative.display());
     let bytes = std::fs::read(path).unwrap();
     let front = hsc::front_end(&bytes, &[]);
     let rendered = render(&front.diagnostics, &file_name, &front.source, false);

@@ -17,7 +17,8 @@ use hsc_grammar::{Diagnostic, render};
 use hsc_runtime::spec::Step;
 use hsc_runtime::{Model, Params, Trajectory};
 use hsc_train::data::npz;
-use hsc_train::fit::{FitConfig, FitRecord, Fitter, Observed, store};
+use hsc_train::fit::online::{Online, OnlineConfig, StretchRecord, Watch};
+use hsc_train::fit::{self, FitConfig, FitRecord, Fitter, Observed, store};
 use hsc_train::plot::{self, Line, Panel};
 use hsc_train::train::checkpoint::write_atomically;
 use hsc_train::train::{GradMethod, Observer, Progress};
@@ -62,6 +63,9 @@ pub struct Args {
     /// from the data's state of step t - 1.
     #[arg(long, value_name = "STATE=ARRAY", value_delimiter = ',', value_parser = parse_force)]
     force: Vec<(String, String)>,
+    /// Params to hold as they are (`--freeze k,R`).
+    #[arg(long, value_name = "PARAM", value_delimiter = ',')]
+    freeze: Vec<String>,
     /// Passes over the data.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     epochs: u64,
@@ -77,6 +81,29 @@ pub struct Args {
     /// The run folder.
     #[arg(long, value_name = "DIR", default_value = "fit")]
     out: PathBuf,
+    /// Learn online with Hamiltonian Learning (hl.md) instead: one pass over the streams, the
+    /// params updated as the ticks go, memory independent of the streams' length.
+    #[arg(long, conflicts_with_all = ["grad", "eps", "window", "force", "epochs", "lr", "batch", "resume"])]
+    online: bool,
+    /// HL: the loss's weight γ.
+    #[arg(long, default_value_t = 1.0)]
+    gamma: f64,
+    /// HL: the costates' dissipation θ, in [0, 1].
+    #[arg(long, default_value_t = 0.2)]
+    theta: f64,
+    /// HL: the params' learning rate β.
+    #[arg(long, default_value_t = 1.0)]
+    beta: f64,
+    /// HL: update with the costate before each tick (μ_t) rather than after it.
+    #[arg(long, requires = "online")]
+    local: bool,
+    /// HL: ticks per kernel call, the params updated after each call (1: hl.md's rule exactly).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    chunk: u64,
+    /// HL: ticks per line of progress and per point of the loss curve [default: a hundredth of
+    /// the stream].
+    #[arg(long, value_name = "TICKS", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
+    every: Option<u64>,
     /// Arithmetic of the model's kernels.
     #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
     precision: Precision,
@@ -105,6 +132,33 @@ pub fn fit(args: &Args, color: bool) -> ExitCode {
         eprintln!("error: `hsc fit` needs a model and --data FILE, or --resume RUN");
         return ExitCode::from(2);
     };
+    if args.online {
+        let online = OnlineConfig {
+            gamma: args.gamma,
+            theta: args.theta,
+            beta: args.beta,
+            local: args.local,
+            chunk: args.chunk as usize,
+            frozen: args.freeze.clone(),
+        };
+        let finite = [args.gamma, args.theta, args.beta].iter().all(|x| x.is_finite());
+        if !finite || !(0.0..=1.0).contains(&args.theta) || args.gamma < 0.0 || args.beta < 0.0 {
+            let d = Diagnostic::error(format!(
+                "--gamma {}, --theta {} and --beta {} are out of range",
+                args.gamma, args.theta, args.beta
+            ))
+            .with_note("--gamma and --beta are at least 0, --theta is in [0, 1]");
+            eprint!("{}", render(&[d], "", "", color));
+            return ExitCode::from(2);
+        }
+        let backend = super::backend_or_native(args.backend);
+        let argv: Vec<String> = std::env::args().collect();
+        return run(model, &args.dims.define, color, |front| {
+            let Some(c) = compiled(front, None)? else { return Ok(String::new().into()) };
+            let m = c.model(backend, args.precision)?;
+            start_online(m, model, data, args, online.clone(), backend, &argv)
+        });
+    }
     let eps = args.eps.unwrap_or(hsc::gradcheck::default_eps(args.precision));
     if !(args.lr > 0.0 && args.lr.is_finite() && eps > 0.0 && eps.is_finite()) {
         let d = Diagnostic::error(format!("--lr {} and --eps {eps} must both be positive", args.lr));
@@ -122,6 +176,7 @@ pub fn fit(args: &Args, color: bool) -> ExitCode {
             GradArg::Bptt => GradMethod::Bptt,
         },
         seed: args.seed,
+        frozen: args.freeze.clone(),
     };
     let backend = super::backend_or_native(args.backend);
     let argv: Vec<String> = std::env::args().collect();
@@ -174,6 +229,24 @@ fn start(
     backend: Backend,
     argv: &[String],
 ) -> Result<Output, Diagnostic> {
+    let (data, out) =
+        prepare(&model, model_path, data_path, args, backend, argv, store::config_json(&config))?;
+    let initial = model.init_params(config.seed);
+    let fitter = Fitter::new(model, initial.clone(), config);
+    run_epochs(fitter, &initial, &data, &out)
+}
+
+/// Reads the data, makes the run folder and writes `model.ham` and `command.json` into it
+/// (`config`: the run's settings).
+fn prepare(
+    model: &Model,
+    model_path: &Path,
+    data_path: &Path,
+    args: &Args,
+    backend: Backend,
+    argv: &[String],
+    config: Value,
+) -> Result<(Observed, PathBuf), Diagnostic> {
     let out = &args.out;
     if out.join("params.safetensors").exists() {
         return Err(fail(format!(
@@ -182,7 +255,16 @@ fn start(
             out.display()
         )));
     }
-    let data = observe(&model, data_path, &args.force)?;
+    let spec = model.spec();
+    if let Some(name) = args.freeze.iter().find(|n| !spec.params.iter().any(|p| &p.name == *n)) {
+        let params: Vec<String> = spec.params.iter().map(|p| format!("`{}`", p.name)).collect();
+        return Err(fail(format!(
+            "--freeze names `{name}`, which is not a param of {} ({})",
+            spec.name,
+            params.join(", ")
+        )));
+    }
+    let data = observe(model, data_path, &args.force)?;
     std::fs::create_dir_all(out).map_err(|e| fail(format!("cannot create `{}`: {e}", out.display())))?;
     let source = std::fs::read(model_path)
         .map_err(|e| fail(format!("cannot read `{}`: {e}", model_path.display())))?;
@@ -197,18 +279,125 @@ fn start(
         "defines": args.dims.define.iter().map(|o: &Override| format!("{}={}", o.name, o.value)).collect::<Vec<_>>(),
         "precision": args.precision.name(),
         "backend": backend.name(),
-        "config": store::config_json(&config),
+        "online": args.online,
+        "config": config,
     });
     let text = serde_json::to_string_pretty(&command).unwrap_or_default();
     write_atomically(&out.join("command.json"), text.as_bytes()).map_err(file_error)?;
-    let initial = model.init_params(config.seed);
-    let fitter = Fitter::new(model, initial.clone(), config);
-    run_epochs(fitter, &initial, &data, out)
+    Ok((data, out.clone()))
+}
+
+/// Learns online with HL: one pass over the streams.
+fn start_online(
+    model: Model,
+    model_path: &Path,
+    data_path: &Path,
+    args: &Args,
+    config: OnlineConfig,
+    backend: Backend,
+    argv: &[String],
+) -> Result<Output, Diagnostic> {
+    let settings = json!({
+        "gamma": config.gamma, "theta": config.theta, "beta": config.beta, "local": config.local,
+        "chunk": config.chunk, "seed": args.seed, "frozen": config.frozen,
+    });
+    let (data, out) = prepare(&model, model_path, data_path, args, backend, argv, settings.clone())?;
+    let started = Instant::now();
+    let initial = model.init_params(args.seed);
+    let mut online = Online::new(model, initial.clone(), config.clone(), &data);
+    let every = args.every.map_or((data.steps / 100).max(1), |e| e as usize);
+    let spec = online.model.spec().clone();
+    say!(
+        "{}: params {}, Hamiltonian Learning online (γ {}, θ {}, β {}{}), {} tick{} per call, {} stream{} of {} ticks, {}, {}",
+        spec.name,
+        spec.params.iter().map(|p| p.describe()).collect::<Vec<_>>().join(" "),
+        config.gamma,
+        config.theta,
+        config.beta,
+        if config.local { ", local" } else { "" },
+        config.chunk,
+        if config.chunk == 1 { "" } else { "s" },
+        data.sequences,
+        if data.sequences == 1 { "" } else { "s" },
+        data.steps,
+        online.model.engine(),
+        online.model.precision()
+    );
+    let bar = indicatif::ProgressBar::new(data.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} ticks {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut watch = TickBar(bar);
+    let result = online.run(&data, every, &mut watch);
+    watch.0.finish_and_clear();
+    result.map_err(|e| {
+        fail(format!("learning stopped: {e}"))
+            .with_note("a smaller --beta or a larger --theta keeps HL stable")
+    })?;
+    store::save_params(&out, &spec, &online.params, "online").map_err(file_error)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = online.ticks as f64 / seconds;
+    let stretches: Vec<Value> = online
+        .history
+        .iter()
+        .map(|r| json!({ "ticks": r.ticks, "loss": store::finite(r.loss), "ticks_per_second": r.rate }))
+        .collect();
+    let mut settings = settings;
+    settings["ticks"] = json!(online.ticks);
+    settings["ticks_per_second"] = json!(rate);
+    let report = Report {
+        model: &online.model,
+        initial: &initial,
+        params: &online.params,
+        curve: online.history.iter().map(|r| (r.ticks as f64, r.loss)).collect(),
+        x: "tick",
+        title: format!("{} learnt online (Hamiltonian Learning)", spec.name),
+        figures: vec![("online", settings), ("stretches", Value::from(stretches))],
+    };
+    let free = write_metrics(&out, &report, &data, true)?;
+    let (first, last) = (online.history.first(), online.history.last());
+    let mut text = format!(
+        "{} ticks in {seconds:.1} s ({rate:.0} ticks per second); loss per tick {:.4e} in the first stretch, {:.4e} in the last; run freely with the learnt params: {free:.4e}\n",
+        online.ticks,
+        first.map_or(f64::NAN, |r| r.loss),
+        last.map_or(f64::NAN, |r| r.loss),
+    );
+    for (p, (a, b)) in spec.params.iter().zip(initial.values.iter().zip(&online.params.values)) {
+        text += &format!("  {:<12} {} -> {}\n", p.describe(), numbers(a), numbers(b));
+    }
+    text += &format!("wrote {}/{{params.safetensors, metrics.json, fit.png}}\n", out.display());
+    Ok(text.into())
+}
+
+/// The progress of an online run: a bar, and a line per stretch of ticks.
+struct TickBar(indicatif::ProgressBar);
+
+impl Watch for TickBar {
+    fn stretch(&mut self, r: &StretchRecord, total: usize) {
+        self.0.set_position(r.ticks as u64);
+        self.0.set_message(format!("loss {:.4e}, {:.0} ticks/s", r.loss, r.rate));
+        self.0.suspend(|| {
+            let _ = writeln!(
+                std::io::stdout(),
+                "ticks {:>9}/{total}  loss {:.4e}  {:.0} ticks/s",
+                r.ticks,
+                r.loss,
+                r.rate
+            );
+        });
+    }
 }
 
 /// Goes on with the fit in `dir` after its last epoch; `data` overrides the stored file.
 fn resume(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, Diagnostic> {
     let command = stored(dir)?;
+    if command["online"].as_bool() == Some(true) {
+        return Err(fail(format!(
+            "`{}` was learnt online (--online), which keeps no costates to go on from; start a new run",
+            dir.display()
+        )));
+    }
     let (fitter, initial) = store::load(dir, model).map_err(file_error)?;
     let path = data.map(Path::to_path_buf).or_else(|| command["data"].as_str().map(PathBuf::from));
     let path =
@@ -264,7 +453,7 @@ fn run_epochs(
     );
     let (mut drawn, mut free) = (Instant::now(), f64::NAN);
     if fitter.epochs_done() >= total {
-        free = write_metrics(out, &fitter, initial, data, true)?;
+        free = write_metrics(out, &report(&fitter, initial), data, true)?;
     }
     while fitter.epochs_done() < total {
         let epoch = fitter.epochs_done() + 1;
@@ -291,7 +480,7 @@ fn run_epochs(
         store::save(out, &fitter, initial).map_err(file_error)?;
         // The picture at most every few seconds (it takes a few tens of milliseconds), and last.
         let draw = fitter.epochs_done() == total || drawn.elapsed().as_secs_f64() > 5.0;
-        free = write_metrics(out, &fitter, initial, data, draw)?;
+        free = write_metrics(out, &report(&fitter, initial), data, draw)?;
         if draw {
             drawn = Instant::now();
         }
@@ -310,6 +499,19 @@ fn run_epochs(
         out.display()
     );
     Ok(text.into())
+}
+
+/// The report of an offline fit.
+fn report<'a>(fitter: &'a Fitter, initial: &'a Params) -> Report<'a> {
+    Report {
+        model: &fitter.model,
+        initial,
+        params: &fitter.params,
+        curve: fitter.history.iter().map(|r| (r.epoch as f64, r.loss)).collect(),
+        x: "epoch",
+        title: format!("{} fitted, {} gradients", fitter.model.spec().name, fitter.config.grad.name()),
+        figures: vec![("epochs", fitter.history.iter().map(store::record_json).collect())],
+    }
 }
 
 /// A few numbers, rounded for reading (all of them in `metrics.json`).
@@ -341,21 +543,31 @@ fn line(r: &FitRecord, total: usize, fitter: &Fitter) -> String {
     )
 }
 
+/// What a run folder's `metrics.json` and `fit.png` show: the loss as the fit went, and the
+/// params before and after.
+struct Report<'a> {
+    model: &'a Model,
+    initial: &'a Params,
+    params: &'a Params,
+    /// `(x, loss per step)` as the fit went: per epoch, or per stretch of ticks.
+    curve: Vec<(f64, f64)>,
+    /// What `x` is.
+    x: &'a str,
+    /// The figure's title.
+    title: String,
+    /// The run's own figures, by name (`epochs`, `online`, ...).
+    figures: Vec<(&'a str, Value)>,
+}
+
 /// `metrics.json`, and `fit.png` when `draw` holds; returns the loss per step of the model
 /// run freely over whole sequences from the data's initial states.
-fn write_metrics(
-    out: &Path,
-    fitter: &Fitter,
-    initial: &Params,
-    data: &Observed,
-    draw: bool,
-) -> Result<f64, Diagnostic> {
-    let spec = fitter.model.spec();
-    let (run, free) = fitter.free_run(data).map_err(file_error)?;
+fn write_metrics(out: &Path, report: &Report, data: &Observed, draw: bool) -> Result<f64, Diagnostic> {
+    let spec = report.model.spec();
+    let (run, free) = fit::free_run(report.model, report.params, data).map_err(file_error)?;
     let params: serde_json::Map<String, Value> = spec
         .params
         .iter()
-        .zip(initial.values.iter().zip(&fitter.params.values))
+        .zip(report.initial.values.iter().zip(&report.params.values))
         .filter(|(p, _)| p.len() <= 64)
         .map(|(p, (first, last))| {
             let one = |v: &[f64]| match p.shape.is_empty() {
@@ -365,42 +577,39 @@ fn write_metrics(
             (p.name.clone(), json!({ "first": one(first), "last": one(last) }))
         })
         .collect();
-    let metrics = json!({
-        "epochs": fitter.history.iter().map(store::record_json).collect::<Vec<_>>(),
-        "final_loss": fitter.history.last().map(|r| store::finite(r.loss)),
-        "free_run_loss": store::finite(free),
-        "params": params,
-    });
-    let text = serde_json::to_string_pretty(&metrics).unwrap_or_default();
+    let mut metrics = serde_json::Map::new();
+    for (key, value) in &report.figures {
+        metrics.insert((*key).to_owned(), value.clone());
+    }
+    metrics.insert("final_loss".into(), report.curve.last().map_or(Value::Null, |c| store::finite(c.1)));
+    metrics.insert("free_run_loss".into(), store::finite(free));
+    metrics.insert("params".into(), Value::Object(params));
+    let text = serde_json::to_string_pretty(&Value::Object(metrics)).unwrap_or_default();
     write_atomically(&out.join("metrics.json"), text.as_bytes()).map_err(file_error)?;
     if draw {
-        plot_fit(&out.join("fit.png"), fitter, data, &run)?;
+        plot_fit(&out.join("fit.png"), report, data, &run)?;
     }
     Ok(free)
 }
 
-/// The loss per epoch, and the first sequence observed against the model run freely (`run`).
-fn plot_fit(path: &Path, fitter: &Fitter, data: &Observed, run: &Trajectory) -> Result<(), Diagnostic> {
-    let spec = fitter.model.spec();
+/// The loss as the fit went, and the first sequence observed against the model run freely
+/// (`run`).
+fn plot_fit(path: &Path, report: &Report, data: &Observed, run: &Trajectory) -> Result<(), Diagnostic> {
+    let spec = report.model.spec();
     let loss = Line {
         label: String::new(),
-        points: fitter
-            .history
-            .iter()
-            .filter(|r| r.loss > 0.0)
-            .map(|r| (r.epoch as f64, r.loss.log10()))
-            .collect(),
+        points: report.curve.iter().filter(|c| c.1 > 0.0).map(|&(x, l)| (x, l.log10())).collect(),
         dashed: false,
     };
     let mut panels = vec![Panel {
         caption: "log10 of the loss per step".into(),
-        x: "epoch".into(),
+        x: report.x.into(),
         lines: vec![loss],
         scientific: false,
     }];
     let dt = match spec.step {
         Step::Fixed(h) => h,
-        Step::Param(i) => fitter.params.values[i][0],
+        Step::Param(i) => report.params.values[i][0],
     };
     // What is observed of pair 0's positions: its forced array, else a target of its size.
     let position = &spec.pairs[0].position;
@@ -411,7 +620,8 @@ fn plot_fit(path: &Path, fitter: &Fitter, data: &Observed, run: &Trajectory) -> 
             .position(|t| t.len() == n)
             .map(|i| (&data.targets[i], format!("target {}", spec.targets[i].name)))
     });
-    let (t, shown) = (data.steps, n.min(3));
+    // A long stream is drawn over its first 2000 steps.
+    let (t, shown) = (data.steps.min(2000), n.min(3));
     let mut lines = Vec::new();
     for c in 0..shown {
         lines.push(Line {
@@ -427,16 +637,16 @@ fn plot_fit(path: &Path, fitter: &Fitter, data: &Observed, run: &Trajectory) -> 
             });
         }
     }
+    let steps = if t < data.steps { format!(", its first {t} steps") } else { String::new() };
     panels.push(Panel {
         caption: format!(
-            "sequence 0, the fitted model run freely from the data's initial state ({shown} of {n} positions)"
+            "sequence 0{steps}: the fitted model run freely from the data's initial state ({shown} of {n} positions)"
         ),
         x: "time".into(),
         lines,
         scientific: false,
     });
-    let title = format!("{} fitted, {} gradients", spec.name, fitter.config.grad.name());
-    plot::draw(path, &title, &panels).map_err(fail)
+    plot::draw(path, &report.title, &panels).map_err(fail)
 }
 
 /// A progress bar per epoch with the running loss.

@@ -152,6 +152,18 @@ fn table(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
     row(&mut s, "tolerance", String::new(), &|p| {
         r.tolerances.get(p).map_or("-".into(), |t| format!("{t:.0e}"))
     });
+    if let Some(hl) = &r.hl {
+        let cosines: Vec<String> = hl.cosines.iter().map(|(t, c)| format!("{c:+.3} (θ {t})")).collect();
+        let _ = writeln!(
+            s,
+            "\nHamiltonian Learning (hl.md), in f64: one tick against BPTT over one step {:.1e} (tolerance {:.0e}); \
+             its update over the {} steps, the params fixed, against BPTT's gradient: cosine {} (biased by design, not gated)",
+            hl.tick_vs_bptt,
+            hsc::gradcheck::HL_TOLERANCE,
+            o.steps,
+            cosines.join(", ")
+        );
+    }
     let failed: Vec<String> = r.failures().iter().map(|(p, e, t)| format!("{p} {e:.1e} > {t:.0e}")).collect();
     let (rhel, tol) = (r.worst["rhel_vs_bptt"], r.tolerances["rhel_vs_bptt"]);
     if rhel > tol && r.bias_explained() {
@@ -195,6 +207,11 @@ fn json(compiled: &hsc::Compiled, o: &Options, r: &Report) -> String {
         "loss": r.loss,
         "max_rel_err": r.worst,
         "tolerances": r.tolerances,
+        "hl": r.hl.as_ref().map(|h| serde_json::json!({
+            "tick_vs_bptt": h.tick_vs_bptt,
+            "tolerance": hsc::gradcheck::HL_TOLERANCE,
+            "cosines": h.cosines.iter().map(|(t, c)| serde_json::json!({ "theta": t, "cosine": c })).collect::<Vec<_>>(),
+        })),
         "ok": r.ok(),
         "rhel_bias_explained": r.bias_explained(),
         "quantities": quantities,

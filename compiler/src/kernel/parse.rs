@@ -495,6 +495,8 @@ impl<'a> Cursor<'a> {
                 let i = self.int("an index")?;
                 if kind == "param" { Slot::ParamAcc(i) } else { Slot::InputAcc(i) }
             }
+            "param" if self.eat_word("costate") => Slot::ParamCostate(self.int("an index")?),
+            "param" if self.eat_word("update") => Slot::ParamUpdate(self.int("an index")?),
             "param" => Slot::Param(self.int("an index")?),
             "input" => Slot::Input(self.int("an index")?),
             "target" => Slot::Target(self.int("an index")?),
@@ -509,6 +511,7 @@ impl<'a> Cursor<'a> {
             "echo" => Slot::Echo(self.int("an echo copy")?, self.side()?),
             "tangent" => Slot::Tangent(self.side()?),
             "initial" if self.eat_word("grad") => Slot::InitialGrad(self.side()?),
+            "costate" => Slot::Costate(self.side()?),
             _ => return Err(self.error_at(kind, "`scratch` or a runtime slot (`param 0`, `state q0`, ...)")),
         })
     }
@@ -799,6 +802,9 @@ mod tests {
             Slot::Echo(1, side(0, true)),
             Slot::Tangent(side(0, false)),
             Slot::InitialGrad(side(2, true)),
+            Slot::Costate(side(1, true)),
+            Slot::ParamCostate(4),
+            Slot::ParamUpdate(0),
         ];
         for slot in slots {
             let text = SMALL.replacen("param 0", &slot.to_string(), 1);

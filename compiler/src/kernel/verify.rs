@@ -185,8 +185,8 @@ impl Verifier<'_> {
     fn op(&self, op: &Op, visible: &[Value]) -> Result<(), String> {
         match op {
             Op::Const(_) => Ok(()),
-            Op::Eps(_) if self.k.pass == Pass::Echo => Ok(()),
-            Op::Eps(_) => Err("ε read outside the echo".into()),
+            Op::Eps(_) if matches!(self.k.pass, Pass::Echo | Pass::Hl) => Ok(()),
+            Op::Eps(_) => Err("a runtime scalar (ε) read outside the echo and HL".into()),
             Op::Load { buf, index } => self.access(*buf, index),
             Op::Neg(a) | Op::Powi(a, _) | Op::Call(_, a) => self.use_value(*a, visible),
             Op::Binary(_, a, b) => {

@@ -10,6 +10,7 @@
 //! walks the windows in time order, a minibatch of sequences at a time.
 
 mod observed;
+pub mod online;
 pub mod store;
 
 use std::borrow::Cow;
@@ -40,6 +41,8 @@ pub struct FitConfig {
     pub grad: GradMethod,
     /// Seed of the shuffles.
     pub seed: u64,
+    /// Params held as they are (by name).
+    pub frozen: Vec<String>,
 }
 
 /// One epoch's figures.
@@ -176,15 +179,22 @@ impl Fitter {
                 return Err(stopped(format!("the loss is {}", grads.loss)));
             }
             let scale = 1.0 / counted as f64;
-            let mean: Vec<Vec<f64>> =
-                grads.params.iter().map(|g| g.iter().map(|x| x * scale).collect()).collect();
+            let mean: Vec<Vec<f64>> = grads
+                .params
+                .iter()
+                .zip(&self.model.spec().params)
+                .map(|(g, p)| {
+                    let held = self.config.frozen.contains(&p.name);
+                    g.iter().map(|x| if held { 0.0 } else { x * scale }).collect()
+                })
+                .collect();
             for (p, g) in self.model.spec().params.iter().zip(&mean) {
                 if let Some(x) = g.iter().find(|x| !x.is_finite()) {
                     return Err(stopped(format!("the gradient of {} is {x}", p.name)));
                 }
             }
-            // The first update takes the first step of the warm-up, not a zero one.
             norms += mean.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
+            // The first update takes the first step of the warm-up, not a zero one.
             lr = schedule.lr(self.adam.step + 1);
             let decay = vec![false; mean.len()];
             let optimizer = AdamW { weight_decay: 0.0, ..AdamW::default() };
@@ -270,11 +280,16 @@ impl Fitter {
     /// The model run freely over every whole sequence from the data's initial state, with
     /// the current params: the trajectory and the loss per step and sequence.
     pub fn free_run(&self, data: &Observed) -> Result<(Trajectory, f64), TrainError> {
-        let windows: Vec<Window> =
-            (0..data.sequences).map(|sequence| Window { sequence, start: 0, len: data.steps }).collect();
-        let batch = self.batch(data, &windows, &data.initial);
-        let run = self.model.trajectory(&self.params, &batch).map_err(TrainError::Run)?;
-        let per_step = run.loss / (data.sequences * data.steps) as f64;
-        Ok((run, per_step))
+        free_run(&self.model, &self.params, data)
     }
+}
+
+/// `model` with `params` run freely over every whole sequence of `data` from its initial
+/// states: the trajectory and the loss per step and sequence.
+pub fn free_run(model: &Model, params: &Params, data: &Observed) -> Result<(Trajectory, f64), TrainError> {
+    let mut batch = data.slice(0, data.steps);
+    batch.initial = Some(data.initial.iter().map(|a| Cow::Borrowed(a.as_slice())).collect());
+    let run = model.trajectory(params, &batch).map_err(TrainError::Run)?;
+    let per_step = run.loss / (data.sequences * data.steps) as f64;
+    Ok((run, per_step))
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use hsc_runtime::{Model, Params};
+use hsc_runtime::{Model, ModelSpec, Params};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::{Value, json};
 
@@ -40,18 +40,20 @@ pub fn save(dir: &Path, fitter: &Fitter, initial: &Params) -> Result<(), TrainEr
         ("history".to_owned(), Value::from(history).to_string()),
     ]);
     write_atomically(&dir.join("optimizer.safetensors"), &encode(&state, meta)?)?;
-    let params: Vec<_> = spec
-        .params
-        .iter()
-        .zip(&fitter.params.values)
-        .map(|(p, v)| (p.name.clone(), p.shape.clone(), v))
-        .collect();
+    save_params(dir, spec, &fitter.params, &epoch)
+}
+
+/// Writes `params.safetensors` into `dir`: `params` by name; `epoch` says after what (an
+/// epoch's number, or `online`).
+pub fn save_params(dir: &Path, spec: &ModelSpec, params: &Params, epoch: &str) -> Result<(), TrainError> {
+    let arrays: Vec<_> =
+        spec.params.iter().zip(&params.values).map(|(p, v)| (p.name.clone(), p.shape.clone(), v)).collect();
     let meta = HashMap::from([
         ("format".to_owned(), FORMAT.to_owned()),
         ("model".to_owned(), spec.name.clone()),
-        ("epoch".to_owned(), epoch),
+        ("epoch".to_owned(), epoch.to_owned()),
     ]);
-    write_atomically(&dir.join("params.safetensors"), &encode(&params, meta)?)
+    write_atomically(&dir.join("params.safetensors"), &encode(&arrays, meta)?)
 }
 
 fn encode(
@@ -189,6 +191,7 @@ pub fn config_json(c: &FitConfig) -> Value {
         "grad": c.grad.name(),
         "eps": match c.grad { GradMethod::Rhel { eps } => Some(eps), _ => None },
         "seed": c.seed,
+        "frozen": c.frozen,
     })
 }
 
@@ -206,6 +209,10 @@ fn config_from(v: &Value) -> Option<FitConfig> {
         window: v["window"].as_u64().map(|w| w as usize),
         grad,
         seed: v["seed"].as_u64()?,
+        frozen: v["frozen"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -217,7 +224,8 @@ mod tests {
     fn settings_read_back() {
         for grad in [GradMethod::Rhel { eps: 1e-5 }, GradMethod::Tangent, GradMethod::Bptt] {
             for window in [None, Some(40)] {
-                let c = FitConfig { epochs: 7, lr: 0.02, batch: 3, window, grad, seed: 11 };
+                let frozen = vec!["k".to_owned()];
+                let c = FitConfig { epochs: 7, lr: 0.02, batch: 3, window, grad, seed: 11, frozen };
                 assert_eq!(config_from(&config_json(&c)), Some(c));
             }
         }

@@ -14,6 +14,7 @@
 //! | `echo` | `T-1..0` | nudge both copies by `ε_a`, `ε_b`; pieces on both; accumulate `τ (dG/dθ(a) - dG/dθ(b))` (where one factor of a product differs, as `tanh(z[k])` in `dV/dB[k, l]`, that factor per piece and the product once per step) |
 //! | `tangent` | `T-1..0` | nudge `δx̂`; pieces with their Jacobian-vector products; accumulate `τ d²G/dθdx · δx̂` |
 //! | `bptt` | `T-1..0` | `λ += ∇l(x_{t+1})`; recompute the step's pieces from `x_t`; their adjoints in reverse |
+//! | `hl` | `0..T` | the pieces, keeping the state each acts at; `λ += δγ ∇l(x_{t+1})`; the adjoints in reverse; the costates' dissipation (hl.md) |
 //!
 //! The echo starts from `(q_T, -p_T)` and nudges *before* each step: the nudge at step `t`
 //! is the loss of `x_{t+1}`, so the first one is the start nudge `ε ∇l(x_T)` and the last
@@ -24,6 +25,7 @@
 mod bptt;
 mod echo;
 mod forward;
+mod hl;
 mod tangent;
 
 use hsc_runtime::{ArraySpec, ModelSpec, PairSpec, Pass, Side, Slot, Step};
@@ -258,6 +260,7 @@ impl<'a> Ctx<'a> {
             Pass::Echo => self.echo(&mut b, d),
             Pass::Tangent => self.tangent(&mut b, d),
             Pass::Bptt => self.bptt(&mut b, d),
+            Pass::Hl => self.hl(&mut b, d),
         }
         b.finish()
     }
