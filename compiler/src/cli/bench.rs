@@ -182,7 +182,8 @@ fn table(c: &hsc::Compiled, b: &Build, o: &Options, r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "compile (front end, derivatives, 6 kernels, Cranelift JIT): {compile_ms:.1} ms, of which verifying the kernels and their facts {verify_ms:.1} ms"
+        "compile (front end, derivatives, {} kernels, Cranelift JIT): {compile_ms:.1} ms, of which verifying the kernels and their facts {verify_ms:.1} ms",
+        hsc_runtime::Pass::ALL.len()
     );
     if let Some((first, cached, compiler)) = c_build {
         let _ = writeln!(

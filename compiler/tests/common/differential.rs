@@ -52,6 +52,14 @@ pub fn outputs(m: &Model, steps: usize, seed: u64, eps: f64) -> Result<Vec<Outpu
             arrays.enumerate().map(|(i, x)| (format!("{name} gradient {i}"), x, name == "rhel", true)),
         );
     }
+    // Hamiltonian Learning's ticks (hl.md), the params fixed: the state, the costates, the update.
+    let initial = batch.initial.as_ref().map(|i| i.iter().map(|a| a.to_vec()).collect());
+    let mut hl = m.hl_start(1, initial);
+    let ticks = m.hl(params, batch, &mut hl, 1.0, 0.2).map_err(e)?;
+    out.push(("hl loss".to_owned(), vec![ticks.loss], false, false));
+    out.extend(hl.state.into_iter().map(|x| ("hl state".to_owned(), x, false, false)));
+    let costates = hl.costate.into_iter().chain(hl.param_costate).chain(ticks.update);
+    out.extend(costates.enumerate().map(|(i, x)| (format!("hl costate {i}"), x, false, true)));
     Ok(out)
 }
 
