@@ -94,7 +94,7 @@ fn windows_carried_or_forced_add_up_to_the_free_run() {
             };
             let mut fitter = Fitter::new(model.clone(), model.init_params(0), config);
             let record = fitter.epoch(&data, &mut ()).unwrap();
-            let (_, free) = fitter.free_run(&data).unwrap();
+            let free = fitter.free_run(&data).unwrap();
             assert!(
                 (record.loss - free).abs() <= 1e-12 * free,
                 "window {window}, force {force:?}, {}: windows {:e}, free run {free:e}",

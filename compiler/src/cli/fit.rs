@@ -302,8 +302,9 @@ fn start_online(
         "chunk": config.chunk, "seed": args.seed, "frozen": config.frozen,
     });
     let (data, out) = prepare(&model, model_path, data_path, args, backend, argv, settings.clone())?;
-    let started = Instant::now();
     let initial = model.init_params(args.seed);
+    let (_, before) = fit::free_run(&model, &initial, &data, 1).map_err(file_error)?;
+    let started = Instant::now();
     let mut online = Online::new(model, initial.clone(), config.clone(), &data);
     let every = args.every.map_or((data.steps / 100).max(1), |e| e as usize);
     let spec = online.model.spec().clone();
@@ -346,6 +347,7 @@ fn start_online(
     let mut settings = settings;
     settings["ticks"] = json!(online.ticks);
     settings["ticks_per_second"] = json!(rate);
+    settings["free_run_loss_initial"] = store::finite(before);
     let report = Report {
         model: &online.model,
         initial: &initial,
@@ -358,7 +360,7 @@ fn start_online(
     let free = write_metrics(&out, &report, &data, true)?;
     let (first, last) = (online.history.first(), online.history.last());
     let mut text = format!(
-        "{} ticks in {seconds:.1} s ({rate:.0} ticks per second); loss per tick {:.4e} in the first stretch, {:.4e} in the last; run freely with the learnt params: {free:.4e}\n",
+        "{} ticks in {seconds:.1} s ({rate:.0} ticks per second); loss per tick {:.4e} in the first stretch, {:.4e} in the last\nloss per tick of the model run freely over the streams: {before:.4e} with the initial params, {free:.4e} with the learnt ones\n",
         online.ticks,
         first.map_or(f64::NAN, |r| r.loss),
         last.map_or(f64::NAN, |r| r.loss),
@@ -543,6 +545,9 @@ fn line(r: &FitRecord, total: usize, fitter: &Fitter) -> String {
     )
 }
 
+/// Steps of the first sequence drawn in `fit.png` (a long stream is drawn over its start).
+const PLOTTED: usize = 2000;
+
 /// What a run folder's `metrics.json` and `fit.png` show: the loss as the fit went, and the
 /// params before and after.
 struct Report<'a> {
@@ -563,7 +568,7 @@ struct Report<'a> {
 /// run freely over whole sequences from the data's initial states.
 fn write_metrics(out: &Path, report: &Report, data: &Observed, draw: bool) -> Result<f64, Diagnostic> {
     let spec = report.model.spec();
-    let (run, free) = fit::free_run(report.model, report.params, data).map_err(file_error)?;
+    let (run, free) = fit::free_run(report.model, report.params, data, PLOTTED).map_err(file_error)?;
     let params: serde_json::Map<String, Value> = spec
         .params
         .iter()
@@ -620,8 +625,7 @@ fn plot_fit(path: &Path, report: &Report, data: &Observed, run: &Trajectory) -> 
             .position(|t| t.len() == n)
             .map(|i| (&data.targets[i], format!("target {}", spec.targets[i].name)))
     });
-    // A long stream is drawn over its first 2000 steps.
-    let (t, shown) = (data.steps.min(2000), n.min(3));
+    let (t, shown) = (data.steps.min(PLOTTED), n.min(3));
     let mut lines = Vec::new();
     for c in 0..shown {
         lines.push(Line {

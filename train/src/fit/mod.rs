@@ -277,19 +277,33 @@ impl Fitter {
         }
     }
 
-    /// The model run freely over every whole sequence from the data's initial state, with
-    /// the current params: the trajectory and the loss per step and sequence.
-    pub fn free_run(&self, data: &Observed) -> Result<(Trajectory, f64), TrainError> {
-        free_run(&self.model, &self.params, data)
+    /// The loss per step and sequence of the model run freely over every whole sequence from
+    /// the data's initial states, with the current params.
+    pub fn free_run(&self, data: &Observed) -> Result<f64, TrainError> {
+        Ok(free_run(&self.model, &self.params, data, 0)?.1)
     }
 }
 
 /// `model` with `params` run freely over every whole sequence of `data` from its initial
-/// states: the trajectory and the loss per step and sequence.
-pub fn free_run(model: &Model, params: &Params, data: &Observed) -> Result<(Trajectory, f64), TrainError> {
-    let mut batch = data.slice(0, data.steps);
-    batch.initial = Some(data.initial.iter().map(|a| Cow::Borrowed(a.as_slice())).collect());
+/// states: the trajectory of the first `recorded` steps (at most; memory grows with them, not
+/// with the sequences), and the loss per step and sequence over the whole sequences.
+pub fn free_run(
+    model: &Model,
+    params: &Params,
+    data: &Observed,
+    recorded: usize,
+) -> Result<(Trajectory, f64), TrainError> {
+    let initial = || Some(data.initial.iter().map(|a| Cow::Borrowed(a.as_slice())).collect());
+    let steps = recorded.clamp(1, data.steps);
+    let mut batch = data.slice(0, steps);
+    batch.initial = initial();
     let run = model.trajectory(params, &batch).map_err(TrainError::Run)?;
-    let per_step = run.loss / (data.sequences * data.steps) as f64;
-    Ok((run, per_step))
+    let loss = if steps == data.steps {
+        run.loss
+    } else {
+        let mut whole = data.slice(0, data.steps);
+        whole.initial = initial();
+        model.forward(params, &whole).map_err(TrainError::Run)?.loss
+    };
+    Ok((run, loss / (data.sequences * data.steps) as f64))
 }
