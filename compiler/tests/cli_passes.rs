@@ -172,7 +172,7 @@ fn compile_writes_the_object_the_module_and_the_description() {
     let dir = scratch_dir("compile");
     let out = hsc(&["compile", &path("examples/nonlin_hru.ham"), "-o", dir.to_str().unwrap(), "-D", "P=8"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("compiled NonlinHRU (7 kernels, f64"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("compiled NonlinHRU (9 kernels, f64"), "{}", text(&out.stdout));
     let object = std::fs::read(dir.join("nonlin_hru.o")).unwrap();
     assert_eq!(&object[..4], b"\x7fELF", "an ELF object file");
     let module = std::fs::read_to_string(dir.join("nonlin_hru.rs")).unwrap();
@@ -187,7 +187,7 @@ fn compile_writes_the_object_the_module_and_the_description() {
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("nonlin_hru.json")).unwrap()).unwrap();
-    assert_eq!(json["kernels"].as_array().unwrap().len(), 7);
+    assert_eq!(json["kernels"].as_array().unwrap().len(), 9);
     assert_eq!(json["dims"][0]["value"], 8);
 
     // A bad model writes nothing and exits 1 with its diagnostic.

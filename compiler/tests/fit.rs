@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use common::{path, text};
 use hsc::kernel::Precision;
-use hsc_runtime::{Batch, Model};
+use hsc_runtime::{Batch, Forcing, Model};
 use hsc_train::data::npz::{Array, read_npz, write_npz};
 use hsc_train::fit::{FitConfig, Fitter, Observed, store};
 use hsc_train::train::GradMethod;
@@ -91,6 +91,7 @@ fn windows_carried_or_forced_add_up_to_the_free_run() {
                 grad,
                 seed: 3,
                 frozen: vec![],
+                forcing: None,
             };
             let mut fitter = Fitter::new(model.clone(), model.init_params(0), config);
             let record = fitter.epoch(&data, &mut ()).unwrap();
@@ -123,6 +124,7 @@ fn a_resumed_fit_is_the_same_numbers() {
         grad: GradMethod::Tangent,
         seed: 1,
         frozen: vec![],
+        forcing: None,
     };
     let mut straight = Fitter::new(model.clone(), start.clone(), config.clone());
     for _ in 0..4 {
@@ -223,7 +225,8 @@ fn fit_recovers_the_spring_chain_from_data_hsc_did_not_make() {
 
 /// Henon-Heiles near its escape energy: fitted over the whole 5000-step orbit the loss stays
 /// at the size of the signal and the params end far from the truth; in windows of 25 steps
-/// from the data's states they come within 2 %.
+/// from the data's states, or over the whole orbit with generalized teacher forcing of the
+/// positions alone, they come within 2 %.
 #[test]
 fn a_chaotic_orbit_is_recovered_in_windows_and_not_whole() {
     let dir = scratch("chaos");
@@ -247,12 +250,53 @@ fn a_chaotic_orbit_is_recovered_in_windows_and_not_whole() {
         &dir.join("windows"),
         &["--epochs", "100", "--window", "25", "--batch", "16", "--lr", "0.02", "--force", "q=qobs,p=pobs"],
     );
+    // Generalized teacher forcing from the positions alone (the momenta unobserved), over the
+    // whole orbit, α from the step's Jacobian.
+    let forced = run(
+        &dir.join("gtf"),
+        &["--epochs", "400", "--lr", "0.03", "--grad", "bptt", "--force", "q=qobs", "--forcing", "auto"],
+    );
     eprintln!(
-        "Henon-Heiles: whole orbit worst error {:.1e} ({}), windows {:.1e} ({})",
-        whole.1, whole.0, windows.1, windows.0
+        "Henon-Heiles: whole orbit worst error {:.1e} ({}), windows {:.1e} ({}), GTF from positions {:.1e} ({})",
+        whole.1, whole.0, windows.1, windows.0, forced.1, forced.0
     );
     assert!(whole.1 > 0.05, "the whole-orbit fit was expected to fail: {whole:?}");
     assert!(windows.1 < 0.02, "{windows:?}");
+    assert!(forced.1 < 0.02, "{forced:?}");
+    let (model, data) = (path("examples/fit/henon_heiles.ham"), path("examples/fit/henon_heiles.npz"));
+    for (extra, message) in [
+        (vec!["--forcing", "0.1"], "name them with --force"),
+        (vec!["--forcing", "0.1", "--force", "q=qobs"], "use --grad bptt"),
+        (
+            vec!["--forcing", "1.5", "--force", "q=qobs", "--grad", "bptt"],
+            "expected a number in [0, 1] or `auto`",
+        ),
+    ] {
+        let mut args = vec!["fit", &model, "--data", &data];
+        args.extend(extra);
+        let r = hsc(&args);
+        assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
+        assert!(text(&r.stderr).contains(message), "{}", text(&r.stderr));
+    }
+    let out = dir.join("w");
+    let r = hsc(&[
+        "fit",
+        &model,
+        "--data",
+        &data,
+        "--forcing",
+        "0.1",
+        "--force",
+        "q=qobs",
+        "--grad",
+        "bptt",
+        "--window",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("name every state array with --force"), "{}", text(&r.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -434,4 +478,51 @@ fn online_learning_lowers_the_loss_of_a_readout() {
     ]);
     assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Generalized teacher forcing's BPTT (`forced_record` then `forced_bptt`) against central
+/// finite differences of the forced loss, on the spring chain with the positions forced (α
+/// 0.3) and the momenta not; with α = 0 it is plain BPTT, to the last bits of the loss.
+#[test]
+fn forced_bptt_matches_finite_differences() {
+    let model = spring_chain();
+    let arrays = own_data(&model, 2, 40);
+    let mut params = model.init_params(0);
+    params.values[0] = vec![1.2, 0.9, 1.4, 1.05];
+    let batch = Batch {
+        steps: 40,
+        size: 2,
+        targets: Batch::owned(vec![arrays["y"].values.iter().map(|y| y + 0.05).collect()]),
+        initial: Some(Batch::owned(vec![arrays["q"].values.clone(), arrays["p"].values.clone()])),
+        ..Batch::default()
+    };
+    let forcing = |alpha: [f64; 2]| Forcing {
+        alpha: alpha.to_vec(),
+        states: Batch::owned(vec![arrays["qobs"].values.clone(), arrays["pobs"].values.clone()]),
+    };
+    let plain = model.bptt_grad(&params, &batch).unwrap();
+    let none = model.forced_bptt_grad(&params, &batch, &forcing([0.0, 0.0])).unwrap();
+    assert!((plain.loss - none.loss).abs() <= 1e-14 * plain.loss, "{} {}", plain.loss, none.loss);
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-12 * (1.0 + y.abs()));
+    assert!(close(&none.params.concat(), &plain.params.concat()));
+    let forced = forcing([0.3, 0.0]);
+    let g = model.forced_bptt_grad(&params, &batch, &forced).unwrap();
+    assert!(g.loss < plain.loss, "forcing toward the data should lower the loss: {} {}", g.loss, plain.loss);
+    let mut worst = 0.0f64;
+    for (i, p) in params.values.iter().enumerate() {
+        for j in 0..p.len() {
+            let h = 1e-6;
+            let at = |d: f64| {
+                let mut moved = params.clone();
+                moved.values[i][j] += d;
+                model.forced_bptt_grad(&moved, &batch, &forced).unwrap().loss
+            };
+            let fd = (at(h) - at(-h)) / (2.0 * h);
+            worst = worst.max((g.params[i][j] - fd).abs() / fd.abs().max(1e-3));
+        }
+    }
+    eprintln!("forced BPTT against finite differences: worst relative error {worst:.1e}");
+    assert!(worst < 1e-6, "{worst:e}");
+    let bad = Forcing { alpha: vec![0.3], states: Vec::new() };
+    assert!(model.forced_bptt_grad(&params, &batch, &bad).is_err());
 }

@@ -17,6 +17,7 @@ pub mod spec;
 
 pub use compiled::{AbiBuffer, CompiledEngine, KernelAbi, KernelFn, Real, parse_name};
 pub use model::{
-    Batch, Echo, Engine, Forward, Frame, Gradients, HlState, HlTicks, Model, Params, RunError, Trajectory,
+    Batch, Echo, Engine, Forcing, Forward, Frame, Gradients, HlState, HlTicks, Model, Params, RunError,
+    Trajectory,
 };
 pub use spec::{ArraySpec, Init, ModelSpec, PairSpec, Pass, Side, Slot, Step};

@@ -187,6 +187,17 @@ pub struct Gradients {
     pub initial: Vec<Vec<f64>>,
 }
 
+/// Generalized teacher forcing (Hess et al. 2023): after every step, each state array `k` is
+/// pulled toward the data's value of that step, `x ← x + α_k (d − x)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forcing<'a> {
+    /// Per state array ([`ModelSpec::sides`] order): `α_k` (0: not forced).
+    pub alpha: Vec<f64>,
+    /// Per state array: `[B, T, ...]`, its value after each step (read where `α_k ≠ 0`; zeros
+    /// will do elsewhere).
+    pub states: Vec<Cow<'a, [f64]>>,
+}
+
 /// Hamiltonian Learning's running state for a batch of streams (hl.md), carried from one call
 /// of [`Model::hl`] to the next.
 #[derive(Clone, Debug, PartialEq)]
@@ -318,7 +329,7 @@ impl Model {
         }
         let scale = 1.0 / (a - b);
         let passes = [(Pass::ForwardGrad, [0.0; 2]), (Pass::Echo, [a, b])];
-        self.gradients(params, batch, &passes, Some(-scale), |c, s| {
+        self.gradients(params, batch, None, &passes, Some(-scale), |c, s| {
             let (x, y) = (&c[&Slot::Echo(0, s.flip())], &c[&Slot::Echo(1, s.flip())]);
             x.iter().zip(y).map(|(x, y)| (x - y) * scale).collect()
         })
@@ -327,13 +338,57 @@ impl Model {
     /// Gradients by the tangent echo (the `ε → 0` limit, exact).
     pub fn tangent_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
         let passes = [(Pass::ForwardGrad, [0.0; 2]), (Pass::Tangent, [0.0; 2])];
-        self.gradients(params, batch, &passes, Some(-1.0), |c, s| c[&Slot::Tangent(s.flip())].clone())
+        self.gradients(params, batch, None, &passes, Some(-1.0), |c, s| c[&Slot::Tangent(s.flip())].clone())
     }
 
     /// Gradients by BPTT over a stored trajectory (the reference).
     pub fn bptt_grad(&self, params: &Params, batch: &Batch) -> Result<Gradients, RunError> {
         let passes = [(Pass::ForwardRecord, [0.0; 2]), (Pass::Bptt, [0.0; 2])];
-        self.gradients(params, batch, &passes, None, |c, s| c[&Slot::InitialGrad(s)].clone())
+        self.gradients(params, batch, None, &passes, None, |c, s| c[&Slot::InitialGrad(s)].clone())
+    }
+
+    /// Gradients by BPTT of the map with generalized teacher forcing (GTF, `forcing`): after
+    /// every step each state array is pulled toward the data, `x ← x + α (d − x)`, and the
+    /// loss reads the state before the pull. A forced map is not reversible, so there is no
+    /// echo of it: BPTT over the recorded forced trajectory.
+    pub fn forced_bptt_grad(
+        &self,
+        params: &Params,
+        batch: &Batch,
+        forcing: &Forcing,
+    ) -> Result<Gradients, RunError> {
+        let sides = self.spec.sides();
+        if forcing.alpha.len() != sides.len() || forcing.states.len() != sides.len() {
+            let why = format!(
+                "the forcing has {} rates and {} arrays, for {} state arrays",
+                forcing.alpha.len(),
+                forcing.states.len(),
+                sides.len()
+            );
+            return Err(RunError::Invalid(why));
+        }
+        for (k, (&s, a)) in sides.iter().zip(&forcing.states).enumerate() {
+            let expected = batch.size * self.spec.slot_len(Slot::Forced(s), batch.steps);
+            if a.len() != expected {
+                let side = self.spec.side(s);
+                let detail = format!("batch {} × {} steps × {}", batch.size, batch.steps, side.describe());
+                return Err(RunError::Shape {
+                    what: format!("forced {}", side.name),
+                    expected,
+                    got: a.len(),
+                    detail,
+                });
+            }
+            if !forcing.alpha[k].is_finite() {
+                return Err(RunError::Invalid(format!(
+                    "the forcing of {} is {}",
+                    self.spec.side(s).name,
+                    forcing.alpha[k]
+                )));
+            }
+        }
+        let passes = [(Pass::ForcedRecord, [0.0; 2]), (Pass::ForcedBptt, [0.0; 2])];
+        self.gradients(params, batch, Some(forcing), &passes, None, |c, s| c[&Slot::InitialGrad(s)].clone())
     }
 
     /// Hamiltonian Learning's state at the start of `streams` streams: the states `initial`
@@ -403,7 +458,7 @@ impl Model {
         let mut out: Vec<Slot> = slots.iter().map(|&(slot, _)| slot).collect();
         out.extend((0..spec.params.len()).map(Slot::ParamUpdate));
         let passes = [(Pass::Hl, [gamma, theta])];
-        let (runs, mut gathered) = self.each_from(params, batch, &passes, None, &out, start)?;
+        let (runs, mut gathered) = self.each_from(params, batch, None, &passes, None, &out, start)?;
         let updates = gathered.split_off(slots.len());
         let mut gathered = gathered.into_iter();
         for k in 0..sides.len() {
@@ -432,13 +487,14 @@ impl Model {
         &self,
         params: &Params,
         batch: &Batch,
+        forcing: Option<&Forcing>,
         passes: &[(Pass, [f64; 2])],
         acc_scale: Option<f64>,
         initial: impl Fn(&Carry, Side) -> Vec<f64>,
     ) -> Result<Gradients, RunError> {
         let spec = &self.spec;
         let out: Vec<Slot> = (0..spec.inputs.len()).map(Slot::InputGrad).collect();
-        let (runs, inputs) = self.each(params, batch, passes, acc_scale, &out)?;
+        let (runs, inputs) = self.each_from(params, batch, forcing, passes, acc_scale, &out, Vec::new())?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
         let totals = (0..spec.params.len())
             .map(|i| {
@@ -472,15 +528,17 @@ impl Model {
         acc_scale: Option<f64>,
         out: &[Slot],
     ) -> Result<(Vec<Carry>, Vec<Vec<f64>>), RunError> {
-        self.each_from(params, batch, passes, acc_scale, out, Vec::new())
+        self.each_from(params, batch, None, passes, acc_scale, out, Vec::new())
     }
 
     /// [`Model::each`] with each sequence's buffers starting from `start` (one map per
     /// sequence, or none: every buffer fresh).
+    #[allow(clippy::too_many_arguments)]
     fn each_from(
         &self,
         params: &Params,
         batch: &Batch,
+        forcing: Option<&Forcing>,
         passes: &[(Pass, [f64; 2])],
         acc_scale: Option<f64>,
         out: &[Slot],
@@ -501,14 +559,14 @@ impl Model {
             }
         }
         let carries = if self.engine.batched() {
-            self.each_batched(params, batch, passes, acc_scale, out, &mut rows, start)?
+            self.each_batched(params, batch, forcing, passes, acc_scale, out, &mut rows, start)?
         } else {
             rows.par_iter_mut()
                 .zip(start)
                 .enumerate()
                 .map(|(b, (row, mut carry))| {
                     for &(pass, eps) in passes {
-                        let mut frame = self.frame(&mut carry, pass, eps, params, batch, b);
+                        let mut frame = self.frame(&mut carry, pass, eps, params, batch, forcing, b);
                         self.engine.run(pass, &mut frame)?;
                         carry.extend(frame.buffers);
                     }
@@ -527,6 +585,7 @@ impl Model {
         &self,
         params: &Params,
         batch: &Batch,
+        forcing: Option<&Forcing>,
         passes: &[(Pass, [f64; 2])],
         acc_scale: Option<f64>,
         out: &[Slot],
@@ -537,7 +596,7 @@ impl Model {
             let mut frames: Vec<Frame> = carries
                 .iter_mut()
                 .enumerate()
-                .map(|(b, carry)| self.frame(carry, pass, eps, params, batch, b))
+                .map(|(b, carry)| self.frame(carry, pass, eps, params, batch, forcing, b))
                 .collect();
             self.engine.run_batch(pass, &mut frames)?;
             for (carry, frame) in carries.iter_mut().zip(frames) {
@@ -576,6 +635,7 @@ impl Model {
 
     /// The buffers of `pass` for sequence `b`: the model's own arrays borrowed where they are,
     /// what the passes before it left in `carry` (taken out of it), the rest fresh.
+    #[allow(clippy::too_many_arguments)]
     fn frame<'a>(
         &self,
         carry: &mut Carry,
@@ -583,11 +643,12 @@ impl Model {
         eps: [f64; 2],
         params: &'a Params,
         batch: &'a Batch<'_>,
+        forcing: Option<&'a Forcing<'_>>,
         b: usize,
     ) -> Frame<'a> {
         let mut frame = Frame { steps: batch.steps, eps, ..Frame::default() };
         for &slot in self.engine.slots(pass) {
-            if let Some(data) = self.given(slot, params, batch, b) {
+            if let Some(data) = self.given(slot, params, batch, forcing, b) {
                 frame.given.insert(slot, data);
             } else {
                 let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, batch, b));
@@ -598,7 +659,14 @@ impl Model {
     }
 
     /// Sequence `b`'s part of one of the model's own arrays.
-    fn given<'a>(&self, slot: Slot, params: &'a Params, batch: &'a Batch<'_>, b: usize) -> Option<&'a [f64]> {
+    fn given<'a>(
+        &self,
+        slot: Slot,
+        params: &'a Params,
+        batch: &'a Batch<'_>,
+        forcing: Option<&'a Forcing<'_>>,
+        b: usize,
+    ) -> Option<&'a [f64]> {
         let len = self.spec.slot_len(slot, batch.steps);
         let row = |data: &'a [f64]| &data[b * len..(b + 1) * len];
         match slot {
@@ -606,6 +674,11 @@ impl Model {
             Slot::Input(i) => Some(row(&batch.inputs[i])),
             Slot::Target(i) => Some(row(&batch.targets[i])),
             Slot::Cotangent(i) => Some(row(&batch.cotangents[i])),
+            Slot::Forced(side) => {
+                let k = self.spec.sides().iter().position(|&x| x == side)?;
+                Some(row(&forcing?.states[k]))
+            }
+            Slot::Forcing => Some(&forcing?.alpha),
             _ => None,
         }
     }
@@ -684,7 +757,7 @@ impl Model {
 /// Drops what a sequence no longer needs after `passes`: the trajectory once BPTT has used
 /// it, and (with `acc_scale`) the accumulators, folded into their gradients.
 fn keep(carry: &mut Carry, passes: &[(Pass, [f64; 2])], acc_scale: Option<f64>) {
-    if passes.last().is_some_and(|(p, _)| *p == Pass::Bptt) {
+    if passes.last().is_some_and(|(p, _)| matches!(p, Pass::Bptt | Pass::ForcedBptt)) {
         carry.retain(|slot, _| !matches!(slot, Slot::Trajectory(_)));
     }
     if let Some(scale) = acc_scale {

@@ -139,6 +139,8 @@ impl ModelSpec {
             | Slot::Costate(s) => self.side(s).len(),
             Slot::Trajectory(s) => (steps + 1) * self.side(s).len(),
             Slot::Energy => steps + 1,
+            Slot::Forced(s) => steps * self.side(s).len(),
+            Slot::Forcing => 2 * self.pairs.len(),
             Slot::Loss => 1,
         }
     }
@@ -197,13 +199,27 @@ pub enum Slot {
     /// The sum of a param's costate `μ` over the ticks of one call: the direction of the
     /// weight update (hl.md: `w -= δ β μ` per tick).
     ParamUpdate(usize),
+    /// `[T, ...]`: the data's value of a state array after each step, toward which generalized
+    /// teacher forcing pulls it (`x ← x + α (d − x)`).
+    Forced(Side),
+    /// The forcing `α` of every state array, in [`ModelSpec::sides`] order (0: not forced).
+    Forcing,
 }
 
 impl Slot {
-    /// Whether the slot holds one of the model's own arrays (a param, an input, a target or a
-    /// cotangent): what the caller gives, which kernels read and never write.
+    /// Whether the slot holds one of the model's own arrays (a param, an input, a target, a
+    /// cotangent, forced data or the forcing): what the caller gives, which kernels read and
+    /// never write.
     pub fn is_given(self) -> bool {
-        matches!(self, Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_))
+        matches!(
+            self,
+            Slot::Param(_)
+                | Slot::Input(_)
+                | Slot::Target(_)
+                | Slot::Cotangent(_)
+                | Slot::Forced(_)
+                | Slot::Forcing
+        )
     }
 }
 
@@ -234,6 +250,8 @@ impl fmt::Display for Slot {
             Slot::Costate(s) => write!(f, "costate {s}"),
             Slot::ParamCostate(i) => write!(f, "param costate {i}"),
             Slot::ParamUpdate(i) => write!(f, "param update {i}"),
+            Slot::Forced(s) => write!(f, "forced {s}"),
+            Slot::Forcing => f.write_str("forcing"),
         }
     }
 }
@@ -255,11 +273,16 @@ pub enum Pass {
     Bptt,
     /// Hamiltonian Learning's ticks (hl.md): the step, and the costates forward in time.
     Hl,
+    /// [`Pass::ForwardRecord`] with generalized teacher forcing after every step (the loss
+    /// reads the state before the forcing).
+    ForcedRecord,
+    /// The BPTT adjoint of the forced map over a recorded forced trajectory.
+    ForcedBptt,
 }
 
 impl Pass {
     /// Every pass.
-    pub const ALL: [Pass; 7] = [
+    pub const ALL: [Pass; 9] = [
         Pass::Forward,
         Pass::ForwardGrad,
         Pass::ForwardRecord,
@@ -267,6 +290,8 @@ impl Pass {
         Pass::Tangent,
         Pass::Bptt,
         Pass::Hl,
+        Pass::ForcedRecord,
+        Pass::ForcedBptt,
     ];
 
     /// The kernel's name.
@@ -279,6 +304,8 @@ impl Pass {
             Pass::Tangent => "tangent",
             Pass::Bptt => "bptt",
             Pass::Hl => "hl",
+            Pass::ForcedRecord => "forced_record",
+            Pass::ForcedBptt => "forced_bptt",
         }
     }
 }

@@ -18,7 +18,7 @@ use hsc_runtime::spec::Step;
 use hsc_runtime::{Model, Params, Trajectory};
 use hsc_train::data::npz;
 use hsc_train::fit::online::{Online, OnlineConfig, StretchRecord, Watch};
-use hsc_train::fit::{self, FitConfig, FitRecord, Fitter, Observed, store};
+use hsc_train::fit::{self, FitConfig, FitRecord, Fitter, Observed, Rate, store};
 use hsc_train::plot::{self, Line, Panel};
 use hsc_train::train::checkpoint::write_atomically;
 use hsc_train::train::{GradMethod, Observer, Progress};
@@ -63,6 +63,12 @@ pub struct Args {
     /// from the data's state of step t - 1.
     #[arg(long, value_name = "STATE=ARRAY", value_delimiter = ',', value_parser = parse_force)]
     force: Vec<(String, String)>,
+    /// Generalized teacher forcing: after every step, pull the state arrays of --force toward
+    /// the data, x ← x + α (x_data − x), the loss reading the state before the pull; `α` in
+    /// [0, 1], or `auto`: α = max(0, 1 − 1/G) each epoch, G the growth per step of a small
+    /// perturbation over the first window. Needs --grad bptt (a forced map has no echo).
+    #[arg(long, value_name = "α|auto", value_parser = parse_forcing)]
+    forcing: Option<Rate>,
     /// Params to hold as they are (`--freeze k,R`).
     #[arg(long, value_name = "PARAM", value_delimiter = ',')]
     freeze: Vec<String>,
@@ -83,7 +89,7 @@ pub struct Args {
     out: PathBuf,
     /// Learn online with Hamiltonian Learning (hl.md) instead: one pass over the streams, the
     /// params updated as the ticks go, memory independent of the streams' length.
-    #[arg(long, conflicts_with_all = ["grad", "eps", "window", "force", "epochs", "lr", "batch", "resume"])]
+    #[arg(long, conflicts_with_all = ["grad", "eps", "window", "force", "forcing", "epochs", "lr", "batch", "resume"])]
     online: bool,
     /// HL: the loss's weight γ.
     #[arg(long, default_value_t = 1.0)]
@@ -112,6 +118,16 @@ pub struct Args {
     backend: Option<Backend>,
     #[command(flatten)]
     dims: Dims,
+}
+
+fn parse_forcing(text: &str) -> Result<Rate, String> {
+    if text == "auto" {
+        return Ok(Rate::Auto);
+    }
+    match text.parse::<f64>() {
+        Ok(a) if (0.0..=1.0).contains(&a) => Ok(Rate::Fixed(a)),
+        _ => Err(format!("expected a number in [0, 1] or `auto`, not `{text}`")),
+    }
 }
 
 fn parse_force(text: &str) -> Result<(String, String), String> {
@@ -177,7 +193,24 @@ pub fn fit(args: &Args, color: bool) -> ExitCode {
         },
         seed: args.seed,
         frozen: args.freeze.clone(),
+        forcing: args.forcing,
     };
+    if args.forcing.is_some() {
+        let why = if args.force.is_empty() {
+            Some("--forcing pulls the state arrays the data give toward them: name them with --force q=ARRAY")
+        } else if !matches!(args.grad, GradArg::Bptt) {
+            Some(
+                "a forced map is not reversible, so RHEL and the tangent echo do not apply to it: use --grad bptt",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let d = Diagnostic::error(why);
+            eprint!("{}", render(&[d], "", "", color));
+            return ExitCode::from(2);
+        }
+    }
     let backend = super::backend_or_native(args.backend);
     let argv: Vec<String> = std::env::args().collect();
     run(model, &args.dims.define, color, |front| {
@@ -231,6 +264,12 @@ fn start(
 ) -> Result<Output, Diagnostic> {
     let (data, out) =
         prepare(&model, model_path, data_path, args, backend, argv, store::config_json(&config))?;
+    let windowed = config.window.is_some_and(|w| w < data.steps);
+    if config.forcing.is_some() && windowed && data.forced.iter().any(Option::is_none) {
+        return Err(fail(
+            "with --forcing, a window after the first starts from the data's state: name every state array with --force, or fit whole sequences",
+        ));
+    }
     let initial = model.init_params(config.seed);
     let fitter = Fitter::new(model, initial.clone(), config);
     run_epochs(fitter, &initial, &data, &out)
@@ -439,8 +478,10 @@ fn run_epochs(
     } else {
         format!("windows of {w} steps, each from where the one before ended")
     };
-    let eps = match fitter.config.grad {
-        GradMethod::Rhel { eps } => format!(" (ε {eps:e})"),
+    let eps = match (fitter.config.grad, fitter.config.forcing) {
+        (_, Some(Rate::Fixed(a))) => format!(" with teacher forcing α {a}"),
+        (_, Some(Rate::Auto)) => " with teacher forcing, α from the growth of a perturbation".to_owned(),
+        (GradMethod::Rhel { eps }, None) => format!(" (ε {eps:e})"),
         _ => String::new(),
     };
     say!(
@@ -535,10 +576,11 @@ fn line(r: &FitRecord, total: usize, fitter: &Fitter) -> String {
         .map(|(p, v)| format!("  {} {:.5}", p.name, v[0]))
         .collect();
     format!(
-        "epoch {:>3}/{total}  loss {:.4e}  |grad| {:.2e}  lr {:.2e}  {:.1} s{}",
+        "epoch {:>3}/{total}  loss {:.4e}  |grad| {:.2e}{}  lr {:.2e}  {:.1} s{}",
         r.epoch,
         r.loss,
         r.grad_norm,
+        if fitter.config.forcing.is_some() { format!("  α {:.4}", r.alpha) } else { String::new() },
         r.lr,
         r.seconds,
         scalars.concat()

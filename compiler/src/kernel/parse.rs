@@ -512,6 +512,8 @@ impl<'a> Cursor<'a> {
             "tangent" => Slot::Tangent(self.side()?),
             "initial" if self.eat_word("grad") => Slot::InitialGrad(self.side()?),
             "costate" => Slot::Costate(self.side()?),
+            "forced" => Slot::Forced(self.side()?),
+            "forcing" => Slot::Forcing,
             _ => return Err(self.error_at(kind, "`scratch` or a runtime slot (`param 0`, `state q0`, ...)")),
         })
     }
@@ -805,6 +807,8 @@ mod tests {
             Slot::Costate(side(1, true)),
             Slot::ParamCostate(4),
             Slot::ParamUpdate(0),
+            Slot::Forced(side(1, false)),
+            Slot::Forcing,
         ];
         for slot in slots {
             let text = SMALL.replacen("param 0", &slot.to_string(), 1);

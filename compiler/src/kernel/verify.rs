@@ -19,7 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use hsc_runtime::{Pass, Slot};
+use hsc_runtime::Pass;
 
 use super::{Buf, Cond, Index, Kernel, LoopVar, Op, Stmt, Value};
 
@@ -128,8 +128,8 @@ impl Verifier<'_> {
                     let access = self.access(*buf, index);
                     self.report(access);
                     if let Some(b) = self.k.buffers.get(*buf)
-                        && let Some(Slot::Param(_) | Slot::Input(_) | Slot::Target(_) | Slot::Cotangent(_)) =
-                            b.slot
+                        && let Some(slot) = b.slot
+                        && slot.is_given()
                     {
                         self.errors.push(format!("stores into the model's own array {}", b.name));
                     }

@@ -4,7 +4,7 @@
 
 use hsc::gradcheck::{draw, relative_error};
 use hsc::kernel::Precision;
-use hsc_runtime::{Echo, Model};
+use hsc_runtime::{Echo, Forcing, Model};
 
 pub struct Tolerance {
     pub states: f64,
@@ -34,6 +34,17 @@ pub fn outputs(m: &Model, steps: usize, seed: u64, eps: f64) -> Result<Vec<Outpu
     out.push(("forward loss".to_owned(), vec![forward.loss], false, false));
     out.extend(forward.state.into_iter().map(|x| ("final state".to_owned(), x, false, false)));
     let t = m.trajectory(params, batch).map_err(e)?;
+    // Generalized teacher forcing toward the trajectory after each step, moved by 0.1: the
+    // positions forced, the momenta not.
+    let sides = m.spec().sides();
+    let forcing = Forcing {
+        alpha: sides.iter().map(|s| if s.momentum { 0.0 } else { 0.3 }).collect(),
+        states: sides
+            .iter()
+            .zip(&t.states)
+            .map(|(&s, x)| x[m.spec().side(s).len()..].iter().map(|v| v + 0.1).collect::<Vec<f64>>().into())
+            .collect(),
+    };
     out.extend(t.states.into_iter().map(|x| ("trajectory".to_owned(), x, false, false)));
     out.push(("energy".to_owned(), t.energy, false, false));
     for (name, eps) in [("unnudged echo", 0.0), ("nudged echo", eps)] {
@@ -44,6 +55,7 @@ pub fn outputs(m: &Model, steps: usize, seed: u64, eps: f64) -> Result<Vec<Outpu
         ("rhel", m.rhel_grad(params, batch, Echo::Central(eps)).map_err(e)?),
         ("tangent", m.tangent_grad(params, batch).map_err(e)?),
         ("bptt", m.bptt_grad(params, batch).map_err(e)?),
+        ("forced bptt", m.forced_bptt_grad(params, batch, &forcing).map_err(e)?),
     ];
     for (name, g) in grads {
         out.push((format!("{name} loss"), vec![g.loss], false, false));

@@ -16,7 +16,7 @@ pub mod store;
 use std::borrow::Cow;
 use std::time::Instant;
 
-use hsc_runtime::{Batch, Echo, Gradients, Model, Params, Trajectory};
+use hsc_runtime::{Batch, Echo, Forcing, Gradients, Model, Params, Trajectory};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
@@ -43,6 +43,18 @@ pub struct FitConfig {
     pub seed: u64,
     /// Params held as they are (by name).
     pub frozen: Vec<String>,
+    /// Generalized teacher forcing of the state arrays the data give (BPTT only).
+    pub forcing: Option<Rate>,
+}
+
+/// How strongly generalized teacher forcing pulls the state toward the data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// A fixed `α` in `[0, 1]`.
+    Fixed(f64),
+    /// `α = max(0, 1 − 1/‖J‖)`, set at the start of every epoch from the step's Jacobian along
+    /// the model's trajectory ([`Fitter::jacobian_norm`]).
+    Auto,
 }
 
 /// One epoch's figures.
@@ -55,6 +67,8 @@ pub struct FitRecord {
     /// The norm of the gradient of the loss per step (all params together), averaged over
     /// the epoch's updates.
     pub grad_norm: f64,
+    /// The forcing `α` of the epoch (0 without forcing).
+    pub alpha: f64,
     /// The learning rate of the epoch's last update.
     pub lr: f64,
     /// Wall time of the epoch.
@@ -153,6 +167,11 @@ impl Fitter {
         let epoch = self.epochs_done() + 1;
         let schedule = self.schedule(data);
         let plan = self.plan(data, epoch);
+        let alpha = match self.config.forcing {
+            None => 0.0,
+            Some(Rate::Fixed(a)) => a,
+            Some(Rate::Auto) => (1.0 - 1.0 / self.jacobian_norm(data)?).max(0.0),
+        };
         let sides = self.model.spec().sides();
         // The state each sequence reached at the end of its last window (carried windows).
         let mut carried = data.initial.clone();
@@ -163,7 +182,7 @@ impl Fitter {
             let step = self.adam.step + 1;
             let stopped = |what: String| TrainError::Stopped { epoch, step, what };
             let batch = self.batch(data, windows, &carried);
-            let grads = self.gradients(&batch).map_err(TrainError::Run)?;
+            let grads = self.gradients(data, windows, &batch, alpha).map_err(TrainError::Run)?;
             if !self.independent(data) && data.forced.iter().any(Option::is_none) {
                 let end = self.model.forward(&self.params, &batch).map_err(TrainError::Run)?;
                 for (k, side) in sides.iter().enumerate() {
@@ -207,6 +226,7 @@ impl Fitter {
             epoch,
             loss: total / steps.max(1) as f64,
             grad_norm: norms / batches.max(1) as f64,
+            alpha,
             lr,
             seconds: started.elapsed().as_secs_f64(),
         };
@@ -215,12 +235,119 @@ impl Fitter {
     }
 
     /// The gradient of the in-model loss on `batch`, by the configured pass.
-    fn gradients(&self, batch: &Batch) -> Result<Gradients, hsc_runtime::RunError> {
+    fn gradients(
+        &self,
+        data: &Observed,
+        windows: &[Window],
+        batch: &Batch,
+        alpha: f64,
+    ) -> Result<Gradients, hsc_runtime::RunError> {
+        if self.config.forcing.is_some() {
+            let spec = self.model.spec();
+            let (t, len) = (data.steps, windows[0].len);
+            let states = data
+                .forced
+                .iter()
+                .zip(spec.sides())
+                .map(|(f, side)| {
+                    let n = spec.side(side).len();
+                    let mut out = Vec::with_capacity(windows.len() * len * n);
+                    for x in windows {
+                        match f {
+                            Some(f) => {
+                                let from = (x.sequence * t + x.start) * n;
+                                out.extend_from_slice(&f[from..from + len * n]);
+                            }
+                            None => out.resize(out.len() + len * n, 0.0),
+                        }
+                    }
+                    Cow::Owned(out)
+                })
+                .collect();
+            let alpha = data.forced.iter().map(|f| if f.is_some() { alpha } else { 0.0 }).collect();
+            return self.model.forced_bptt_grad(&self.params, batch, &Forcing { alpha, states });
+        }
         match self.config.grad {
             GradMethod::Rhel { eps } => self.model.rhel_grad(&self.params, batch, Echo::Central(eps)),
             GradMethod::Tangent => self.model.tangent_grad(&self.params, batch),
             GradMethod::Bptt => self.model.bptt_grad(&self.params, batch),
         }
+    }
+
+    /// GTF's bound on the step's Jacobian: the largest spectral norm `‖J_t‖` of the step's
+    /// Jacobian at 16 steps spread over the first window of the first sequence, the model run
+    /// freely from the data's initial state. Each `J_t` is taken by forward differences (one
+    /// step from `x_t` and from `x_t + h e_j` for every state entry `j`, all in one batch), its
+    /// norm by power iteration on `J_tᵀ J_t`.
+    pub fn jacobian_norm(&self, data: &Observed) -> Result<f64, TrainError> {
+        let spec = self.model.spec();
+        let sides = spec.sides();
+        let lens: Vec<usize> = sides.iter().map(|&s| spec.side(s).len()).collect();
+        let n: usize = lens.iter().sum();
+        let w = self.window(data);
+        let (run, _) = free_run(&self.model, &self.params, &data.first(), w)?;
+        let samples: Vec<usize> = (0..16).map(|i| i * w / 16).collect();
+        // The state at step t of the free run, all state arrays end to end.
+        let state = |t: usize| -> Vec<f64> {
+            run.states.iter().zip(&lens).flat_map(|(a, &m)| a[t * m..(t + 1) * m].to_vec()).collect()
+        };
+        let size = samples.len() * (n + 1);
+        let mut initial: Vec<Vec<f64>> = lens.iter().map(|&m| Vec::with_capacity(size * m)).collect();
+        let mut steps: Vec<f64> = Vec::with_capacity(size);
+        for &t in &samples {
+            let x = state(t);
+            let h = 1e-6 * (1.0 + x.iter().map(|v| v * v).sum::<f64>().sqrt());
+            for j in 0..=n {
+                let mut y = x.clone();
+                if j < n {
+                    y[j] += h;
+                }
+                let mut at = 0;
+                for (k, &m) in lens.iter().enumerate() {
+                    initial[k].extend_from_slice(&y[at..at + m]);
+                    at += m;
+                }
+            }
+            steps.push(h);
+        }
+        let row = |arrays: &[Vec<f64>], decls: &[hsc_runtime::spec::ArraySpec]| -> Vec<Cow<'_, [f64]>> {
+            arrays
+                .iter()
+                .zip(decls)
+                .map(|(a, d)| {
+                    let m = d.len();
+                    let mut out = Vec::with_capacity(size * m);
+                    for &t in &samples {
+                        for _ in 0..=n {
+                            out.extend_from_slice(&a[t * m..(t + 1) * m]);
+                        }
+                    }
+                    Cow::Owned(out)
+                })
+                .collect()
+        };
+        let batch = Batch {
+            steps: 1,
+            size,
+            inputs: row(&data.inputs, &spec.inputs),
+            targets: row(&data.targets, &spec.targets),
+            cotangents: Vec::new(),
+            initial: Some(initial.into_iter().map(Cow::Owned).collect()),
+        };
+        let out = self.model.forward(&self.params, &batch).map_err(TrainError::Run)?;
+        let after = |b: usize| -> Vec<f64> {
+            out.state.iter().zip(&lens).flat_map(|(a, &m)| a[b * m..(b + 1) * m].to_vec()).collect()
+        };
+        let mut largest: f64 = 0.0;
+        for (i, &h) in steps.iter().enumerate() {
+            let base = after(i * (n + 1) + n);
+            // Column j of J: (Φ(x + h e_j) − Φ(x)) / h.
+            let columns: Vec<Vec<f64>> = (0..n)
+                .map(|j| after(i * (n + 1) + j).iter().zip(&base).map(|(a, b)| (a - b) / h).collect())
+                .collect();
+            largest = largest.max(spectral_norm(&columns));
+        }
+        Ok(largest)
     }
 
     /// The batch of `windows` (all of one length), each from its start state.
@@ -306,4 +433,34 @@ pub fn free_run(
         model.forward(params, &whole).map_err(TrainError::Run)?.loss
     };
     Ok((run, loss / (data.sequences * data.steps) as f64))
+}
+
+/// The largest singular value of the matrix of `columns` (power iteration on `JᵀJ`).
+fn spectral_norm(columns: &[Vec<f64>]) -> f64 {
+    let n = columns.len();
+    let mut v = vec![1.0 / (n as f64).sqrt(); n];
+    let mut sigma = 0.0;
+    for _ in 0..100 {
+        // u = J v; v' = Jᵀ u.
+        let rows = columns.first().map_or(0, Vec::len);
+        let u: Vec<f64> = (0..rows).map(|r| columns.iter().zip(&v).map(|(c, x)| c[r] * x).sum()).collect();
+        let next: Vec<f64> = columns.iter().map(|c| c.iter().zip(&u).map(|(a, b)| a * b).sum()).collect();
+        let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm <= 0.0 || !norm.is_finite() {
+            return norm;
+        }
+        sigma = norm.sqrt();
+        v = next.iter().map(|x| x / norm).collect();
+    }
+    sigma
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spectral_norm_of_a_known_matrix() {
+        // [[3, 0], [4, 5]] has singular values √45 and √5.
+        let columns = vec![vec![3.0, 4.0], vec![0.0, 5.0]];
+        assert!((super::spectral_norm(&columns) - 45f64.sqrt()).abs() < 1e-9);
+    }
 }

@@ -1,11 +1,12 @@
 //! The data `hsc fit` fits to: a model's inputs, targets and initial state, and the states the
 //! data give at every step, read by name from an `.npz` archive and checked against the model.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hsc_runtime::ModelSpec;
 use hsc_runtime::spec::{ArraySpec, Side};
+use hsc_runtime::{Batch, ModelSpec};
 
 use crate::data::DataError;
 use crate::data::npz::{Array, shape_text};
@@ -204,4 +205,49 @@ fn finite(name: &str, array: &Array) -> Result<(), String> {
         array.values[at],
         index.join(", ")
     ))
+}
+
+impl Observed {
+    /// The first sequence alone.
+    pub fn first(&self) -> Observed {
+        let take = |a: &Vec<f64>| a[..a.len() / self.sequences].to_vec();
+        Observed {
+            sequences: 1,
+            steps: self.steps,
+            inputs: self.inputs.iter().map(take).collect(),
+            targets: self.targets.iter().map(take).collect(),
+            initial: self.initial.iter().map(take).collect(),
+            forced: self.forced.iter().map(|f| f.as_ref().map(take)).collect(),
+            unused: Vec::new(),
+        }
+    }
+
+    /// Steps `start..start + len` of every sequence, as a batch (no initial state).
+    pub fn slice<'a>(&'a self, start: usize, len: usize) -> Batch<'a> {
+        let t = self.steps;
+        let cut = |arrays: &'a [Vec<f64>]| -> Vec<Cow<'a, [f64]>> {
+            arrays
+                .iter()
+                .map(|a| {
+                    let n = a.len() / (self.sequences * t);
+                    if self.sequences == 1 {
+                        return Cow::Borrowed(&a[start * n..(start + len) * n]);
+                    }
+                    let mut out = Vec::with_capacity(self.sequences * len * n);
+                    for s in 0..self.sequences {
+                        out.extend_from_slice(&a[(s * t + start) * n..(s * t + start + len) * n]);
+                    }
+                    Cow::Owned(out)
+                })
+                .collect()
+        };
+        Batch {
+            steps: len,
+            size: self.sequences,
+            inputs: cut(&self.inputs),
+            targets: cut(&self.targets),
+            cotangents: Vec::new(),
+            initial: None,
+        }
+    }
 }

@@ -6,11 +6,10 @@
 //! at its end. Memory is the model's state and costates and one chunk's data, whatever the
 //! stream's length.
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use hsc_runtime::spec::Step;
-use hsc_runtime::{Batch, HlState, Model, Params};
+use hsc_runtime::{HlState, Model, Params};
 
 use super::Observed;
 use crate::train::TrainError;
@@ -151,35 +150,4 @@ fn sum_streams(model: &Model, mu: &[Vec<f64>]) -> Vec<Vec<f64>> {
             (0..n).map(|j| m.iter().skip(j).step_by(n.max(1)).sum()).collect()
         })
         .collect()
-}
-
-impl Observed {
-    /// Steps `start..start + len` of every sequence, as a batch (no initial state).
-    pub fn slice<'a>(&'a self, start: usize, len: usize) -> Batch<'a> {
-        let t = self.steps;
-        let cut = |arrays: &'a [Vec<f64>]| -> Vec<Cow<'a, [f64]>> {
-            arrays
-                .iter()
-                .map(|a| {
-                    let n = a.len() / (self.sequences * t);
-                    if self.sequences == 1 {
-                        return Cow::Borrowed(&a[start * n..(start + len) * n]);
-                    }
-                    let mut out = Vec::with_capacity(self.sequences * len * n);
-                    for s in 0..self.sequences {
-                        out.extend_from_slice(&a[(s * t + start) * n..(s * t + start + len) * n]);
-                    }
-                    Cow::Owned(out)
-                })
-                .collect()
-        };
-        Batch {
-            steps: len,
-            size: self.sequences,
-            inputs: cut(&self.inputs),
-            targets: cut(&self.targets),
-            cotangents: Vec::new(),
-            initial: None,
-        }
-    }
 }

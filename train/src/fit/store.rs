@@ -11,7 +11,7 @@ use hsc_runtime::{Model, ModelSpec, Params};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::{Value, json};
 
-use super::{FitConfig, FitRecord, Fitter};
+use super::{FitConfig, FitRecord, Fitter, Rate};
 use crate::nn::optim::AdamState;
 use crate::train::checkpoint::write_atomically;
 use crate::train::{GradMethod, TrainError};
@@ -163,7 +163,14 @@ impl<'a> File<'a> {
 
 /// An epoch's figures as JSON.
 pub fn record_json(r: &FitRecord) -> Value {
-    json!({ "epoch": r.epoch, "loss": finite(r.loss), "grad_norm": finite(r.grad_norm), "lr": r.lr, "seconds": r.seconds })
+    json!({
+        "epoch": r.epoch,
+        "loss": finite(r.loss),
+        "grad_norm": finite(r.grad_norm),
+        "alpha": r.alpha,
+        "lr": r.lr,
+        "seconds": r.seconds,
+    })
 }
 
 fn record_from(v: &Value) -> Option<FitRecord> {
@@ -171,6 +178,7 @@ fn record_from(v: &Value) -> Option<FitRecord> {
         epoch: v["epoch"].as_u64()? as usize,
         loss: v["loss"].as_f64().unwrap_or(f64::NAN),
         grad_norm: v["grad_norm"].as_f64().unwrap_or(f64::NAN),
+        alpha: v["alpha"].as_f64().unwrap_or(0.0),
         lr: v["lr"].as_f64()?,
         seconds: v["seconds"].as_f64()?,
     })
@@ -192,6 +200,11 @@ pub fn config_json(c: &FitConfig) -> Value {
         "eps": match c.grad { GradMethod::Rhel { eps } => Some(eps), _ => None },
         "seed": c.seed,
         "frozen": c.frozen,
+        "forcing": match c.forcing {
+            None => Value::Null,
+            Some(Rate::Fixed(a)) => json!(a),
+            Some(Rate::Auto) => json!("auto"),
+        },
     })
 }
 
@@ -213,6 +226,11 @@ fn config_from(v: &Value) -> Option<FitConfig> {
             .as_array()
             .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
             .unwrap_or_default(),
+        forcing: match &v["forcing"] {
+            Value::Null => None,
+            Value::String(s) if s == "auto" => Some(Rate::Auto),
+            x => Some(Rate::Fixed(x.as_f64()?)),
+        },
     })
 }
 
@@ -225,11 +243,15 @@ mod tests {
         for grad in [GradMethod::Rhel { eps: 1e-5 }, GradMethod::Tangent, GradMethod::Bptt] {
             for window in [None, Some(40)] {
                 let frozen = vec!["k".to_owned()];
-                let c = FitConfig { epochs: 7, lr: 0.02, batch: 3, window, grad, seed: 11, frozen };
-                assert_eq!(config_from(&config_json(&c)), Some(c));
+                for forcing in [None, Some(Rate::Fixed(0.2)), Some(Rate::Auto)] {
+                    let frozen = frozen.clone();
+                    let c =
+                        FitConfig { epochs: 7, lr: 0.02, batch: 3, window, grad, seed: 11, frozen, forcing };
+                    assert_eq!(config_from(&config_json(&c)), Some(c));
+                }
             }
         }
-        let r = FitRecord { epoch: 2, loss: 0.25, grad_norm: 3.0, lr: 1e-3, seconds: 0.5 };
+        let r = FitRecord { epoch: 2, loss: 0.25, grad_norm: 3.0, alpha: 0.1, lr: 1e-3, seconds: 0.5 };
         assert_eq!(record_from(&record_json(&r)), Some(r));
     }
 }

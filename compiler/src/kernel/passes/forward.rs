@@ -1,12 +1,13 @@
-//! The forward kernels: `forward`, `forward_grad` (plus the loss's direct gradients) and
-//! `forward_record` (plus the trajectory and the energy).
+//! The forward kernels: `forward`, `forward_grad` (plus the loss's direct gradients),
+//! `forward_record` (plus the trajectory and the energy) and `forced_record` (the same with
+//! generalized teacher forcing after every step).
 
 use hsc_runtime::{Pass, Slot};
 
 use super::{Ctx, State};
 use crate::kernel::Index;
 use crate::kernel::lower::{Binding, Builder, Life, Row};
-use crate::kernel::{Buf, Value};
+use crate::kernel::{BinOp, Buf, Value};
 use crate::symbolic::Table;
 
 impl Ctx<'_> {
@@ -15,10 +16,15 @@ impl Ctx<'_> {
         let state = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
         let loss = b.buffer("loss", Some(Slot::Loss), None, &[]);
         let grads = (pass == Pass::ForwardGrad).then(|| self.grad_buffers(b, "dl"));
-        let record = (pass == Pass::ForwardRecord).then(|| {
+        let record = matches!(pass, Pass::ForwardRecord | Pass::ForcedRecord).then(|| {
             let traj = self.state(b, |n| format!("{n}_traj"), |s| Some(Slot::Trajectory(s)), Some(1));
             let energy = b.buffer("energy", Some(Slot::Energy), Some(1), &[]);
             (traj, energy)
+        });
+        let forcing = (pass == Pass::ForcedRecord).then(|| {
+            let data = self.state(b, |n| format!("{n}_data"), |s| Some(Slot::Forced(s)), Some(0));
+            let alpha = b.buffer("α", Some(Slot::Forcing), None, &[self.sides().len() as u64]);
+            (data, alpha)
         });
         let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
         if let Some((traj, energy)) = &record {
@@ -36,19 +42,30 @@ impl Ctx<'_> {
             for (&(kind, _), &tau) in self.pieces.iter().zip(&taus) {
                 b.phase(|b| self.piece(b, d, kind, tau, &state, &bind));
             }
-            b.phase(|b| {
-                let l = b.value(&self.eq.dag, self.eq.loss, &bind);
-                Self::add_scalar(b, loss, Vec::new(), l);
-                if let Some((params, inputs)) = &grads {
-                    self.loss_direct(b, d, &bind, params, inputs);
-                }
+            let record_row = |b: &mut Builder| {
                 if let Some((traj, energy)) = &record {
                     self.copy_state_to_row(b, &state, traj, Row::Step(1));
                     let h = b.value(&self.eq.dag, self.eq.hamiltonian, &bind);
                     let row = b.row(Row::Step(1));
                     b.store(*energy, vec![row], h, false);
                 }
+            };
+            b.phase(|b| {
+                let l = b.value(&self.eq.dag, self.eq.loss, &bind);
+                Self::add_scalar(b, loss, Vec::new(), l);
+                if let Some((params, inputs)) = &grads {
+                    self.loss_direct(b, d, &bind, params, inputs);
+                }
+                if forcing.is_none() {
+                    record_row(b);
+                }
             });
+            // Generalized teacher forcing: the loss read the prediction; the state goes on
+            // pulled toward the data, and is recorded so.
+            if let Some((data, alpha)) = &forcing {
+                b.phase(|b| self.force(b, &state, data, *alpha));
+                b.phase(record_row);
+            }
         });
     }
 
@@ -70,6 +87,24 @@ impl Ctx<'_> {
             if let Some(g) = g {
                 self.accumulate(b, g, bind, buf, true, None, 1.0);
             }
+        }
+    }
+
+    /// `x ← x + α_k (d_t − x)` for every state array `k`, toward the data's row of this step.
+    fn force(&self, b: &mut Builder, state: &State, data: &State, alpha: Buf) {
+        for (k, s) in self.sides().into_iter().enumerate() {
+            let shape = b.shape(state.side(s));
+            b.for_shape(&shape, |b, idx| {
+                let x = b.load(state.side(s), idx.to_vec());
+                let mut at = vec![b.row(Row::Step(0))];
+                at.extend_from_slice(idx);
+                let target = b.load(data.side(s), at);
+                let a = b.load(alpha, vec![Index::constant(k as i64)]);
+                let pull = b.binary(BinOp::Sub, target, x);
+                let pull = b.binary(BinOp::Mul, a, pull);
+                let v = b.binary(BinOp::Add, x, pull);
+                b.store(state.side(s), idx.to_vec(), v, false);
+            });
         }
     }
 

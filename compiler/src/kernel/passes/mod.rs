@@ -14,6 +14,8 @@
 //! | `echo` | `T-1..0` | nudge both copies by `ε_a`, `ε_b`; pieces on both; accumulate `τ (dG/dθ(a) - dG/dθ(b))` (where one factor of a product differs, as `tanh(z[k])` in `dV/dB[k, l]`, that factor per piece and the product once per step) |
 //! | `tangent` | `T-1..0` | nudge `δx̂`; pieces with their Jacobian-vector products; accumulate `τ d²G/dθdx · δx̂` |
 //! | `bptt` | `T-1..0` | `λ += ∇l(x_{t+1})`; recompute the step's pieces from `x_t`; their adjoints in reverse |
+//! | `forced_record` | `0..T` | as `forward_record`, with `x += α (d_t − x)` after the loss (generalized teacher forcing) |
+//! | `forced_bptt` | `T-1..0` | `λ ← (1 − α) λ`; recompute the step; `λ += ∇l(x')` at the prediction; the adjoints in reverse |
 //! | `hl` | `0..T` | the pieces, keeping the state each acts at; `λ += δγ ∇l(x_{t+1})`; the adjoints in reverse; the costates' dissipation (hl.md) |
 //!
 //! The echo starts from `(q_T, -p_T)` and nudges *before* each step: the nudge at step `t`
@@ -256,10 +258,13 @@ impl<'a> Ctx<'a> {
     fn kernel(&self, pass: Pass, d: &Table) -> Kernel {
         let mut b = Builder::new(pass);
         match pass {
-            Pass::Forward | Pass::ForwardGrad | Pass::ForwardRecord => self.forward(&mut b, pass, d),
+            Pass::Forward | Pass::ForwardGrad | Pass::ForwardRecord | Pass::ForcedRecord => {
+                self.forward(&mut b, pass, d)
+            }
             Pass::Echo => self.echo(&mut b, d),
             Pass::Tangent => self.tangent(&mut b, d),
-            Pass::Bptt => self.bptt(&mut b, d),
+            Pass::Bptt => self.bptt(&mut b, d, false),
+            Pass::ForcedBptt => self.bptt(&mut b, d, true),
             Pass::Hl => self.hl(&mut b, d),
         }
         b.finish()
