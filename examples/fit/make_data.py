@@ -23,15 +23,17 @@ HERE = pathlib.Path(__file__).parent
 
 
 def rk4(force, q, p, dt, steps, substeps=20):
-    """Positions and momenta after each of `steps` steps of `dt`: [steps, ...] each."""
+    """Positions and momenta after each of `steps` steps of `dt`: [steps, ...] each.
+    `force(q, n)` is the force during step n (a drive is held over a step, as hsc's models
+    hold their inputs)."""
     h = dt / substeps
     qs, ps = [], []
-    for _ in range(steps):
+    for n in range(steps):
         for _ in range(substeps):
-            k1q, k1p = p, force(q)
-            k2q, k2p = p + 0.5 * h * k1p, force(q + 0.5 * h * k1q)
-            k3q, k3p = p + 0.5 * h * k2p, force(q + 0.5 * h * k2q)
-            k4q, k4p = p + h * k3p, force(q + h * k3q)
+            k1q, k1p = p, force(q, n)
+            k2q, k2p = p + 0.5 * h * k1p, force(q + 0.5 * h * k1q, n)
+            k3q, k3p = p + 0.5 * h * k2p, force(q + 0.5 * h * k2q, n)
+            k4q, k4p = p + h * k3p, force(q + h * k3q, n)
             q = q + h / 6 * (k1q + 2 * k2q + 2 * k3q + k4q)
             p = p + h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
         qs.append(q)
@@ -43,7 +45,7 @@ def spring_chain():
     k = np.array([1.3, 0.8, 1.6, 1.1])
     onsite, quartic = 0.35, 0.9
 
-    def force(q):
+    def force(q, _):
         stretch = np.diff(q)  # q[i] - q[i-1], i = 1..N-1
         tension = k[1:] * stretch + quartic * stretch**3
         f = -onsite * q
@@ -69,7 +71,7 @@ def spring_chain():
 def henon_heiles():
     a, b, lam = 1.0, 1.0, 1.0
 
-    def force(q):
+    def force(q, _):
         x, y = q
         return np.array([-a * x - 2 * lam * x * y, -b * y - lam * (x * x - y * y)])
 
@@ -102,23 +104,10 @@ def readout_stream(ticks, path):
     driven oscillators (stiffnesses 0.5..4, readout weights drawn once)."""
     k = np.linspace(0.5, 4.0, 8)
     R = np.random.default_rng(3).normal(0, 1, 8)
-    dt, substeps = 0.05, 4
-    h = dt / substeps
-    t = np.arange(ticks) * dt
+    t = np.arange(ticks) * 0.05
     u = 0.5 * (np.sin(0.31 * t) + np.sin(2.7 * t + 1.0) + np.sin(3.3 * t + 2.0))
-    q, p = np.zeros(8), np.zeros(8)
-    y = np.empty(ticks)
-    for n in range(ticks):
-        # RK4 with the drive held over the step, as the model holds its input.
-        force = lambda q: -k * q + u[n]
-        for _ in range(substeps):
-            k1q, k1p = p, force(q)
-            k2q, k2p = p + 0.5 * h * k1p, force(q + 0.5 * h * k1q)
-            k3q, k3p = p + 0.5 * h * k2p, force(q + 0.5 * h * k2q)
-            k4q, k4p = p + h * k3p, force(q + h * k3q)
-            q = q + h / 6 * (k1q + 2 * k2q + 2 * k3q + k4q)
-            p = p + h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
-        y[n] = R @ q
+    q, _ = rk4(lambda q, n: -k * q + u[n], np.zeros(8), np.zeros(8), 0.05, ticks, substeps=4)
+    y = q @ R
     np.savez(path, u=u[:, None], y=y[:, None], **{"truth.k": k, "truth.R": R})
 
 

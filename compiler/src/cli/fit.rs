@@ -20,12 +20,12 @@ use hsc_train::data::npz;
 use hsc_train::fit::online::{Online, OnlineConfig, StretchRecord, Watch};
 use hsc_train::fit::{self, FitConfig, FitRecord, Fitter, Observed, Rate, store};
 use hsc_train::plot::{self, Line, Panel};
+use hsc_train::train::GradMethod;
 use hsc_train::train::checkpoint::write_atomically;
-use hsc_train::train::{GradMethod, Observer, Progress};
 use serde_json::{Value, json};
 
 use super::train::{GradArg, fail, file_error, stored};
-use super::{Dims, Output, compiled, named, run, with_run};
+use super::{Dims, EpochBar, Output, compiled, named, run, with_run};
 
 /// Fit the model's params to observed sequences: minimise its in-model loss (`target` and
 /// `loss` in the .ham file) over the data's targets.
@@ -500,16 +500,9 @@ fn run_epochs(
     }
     while fitter.epochs_done() < total {
         let epoch = fitter.epochs_done() + 1;
-        let bar = indicatif::ProgressBar::new(1);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(&format!(
-                "epoch {epoch}/{total} {{bar:30}} {{pos}}/{{len}} {{msg}}"
-            ))
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        let mut observer = FitBar(bar);
-        let result = fitter.epoch(data, &mut observer as &mut dyn Observer);
-        observer.0.finish_and_clear();
+        let mut observer = EpochBar::new(epoch, total, true);
+        let result = fitter.epoch(data, &mut observer);
+        observer.bar.finish_and_clear();
         let record = result.map_err(|e| {
             let kept = match fitter.epochs_done() {
                 0 => "nothing was written".to_owned(),
@@ -693,15 +686,4 @@ fn plot_fit(path: &Path, report: &Report, data: &Observed, run: &Trajectory) -> 
         scientific: false,
     });
     plot::draw(path, &report.title, &panels).map_err(fail)
-}
-
-/// A progress bar per epoch with the running loss.
-struct FitBar(indicatif::ProgressBar);
-
-impl Observer for FitBar {
-    fn batch(&mut self, p: &Progress) {
-        self.0.set_length(p.batches as u64);
-        self.0.set_position(p.done as u64);
-        self.0.set_message(format!("loss {:.4e}", p.running_loss));
-    }
 }

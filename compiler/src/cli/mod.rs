@@ -126,6 +126,39 @@ fn backend_or_native(named: Option<hsc::Backend>) -> hsc::Backend {
     })
 }
 
+/// A progress bar over one epoch's minibatches, with the running loss (`scientific`: as
+/// `1.2345e-6`, for losses that shrink by orders of magnitude).
+struct EpochBar {
+    bar: indicatif::ProgressBar,
+    scientific: bool,
+}
+
+impl EpochBar {
+    fn new(epoch: usize, total: usize, scientific: bool) -> EpochBar {
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "epoch {epoch}/{total} {{bar:30}} {{pos}}/{{len}} {{msg}}"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        EpochBar { bar, scientific }
+    }
+}
+
+impl hsc_train::train::Observer for EpochBar {
+    fn batch(&mut self, p: &hsc_train::train::Progress) {
+        self.bar.set_length(p.batches as u64);
+        self.bar.set_position(p.done as u64);
+        let loss = p.running_loss;
+        self.bar.set_message(if self.scientific {
+            format!("loss {loss:.4e}")
+        } else {
+            format!("loss {loss:.4}")
+        });
+    }
+}
+
 /// clap's parser for a [`Named`] choice.
 fn named<T: Named>() -> impl clap::builder::TypedValueParser<Value = T> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};

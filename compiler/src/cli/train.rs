@@ -20,12 +20,11 @@ use hsc_train::data::{self, Dataset, Normalizer};
 use hsc_train::plot::{self, Line, Panel};
 use hsc_train::train::checkpoint::{self, Extra};
 use hsc_train::train::{
-    Architecture, Config, EpochRecord, Example, GradMethod, Network, Observer, Progress, Score, Trainer,
-    metrics,
+    Architecture, Config, EpochRecord, Example, GradMethod, Network, Score, Trainer, metrics,
 };
 use serde_json::{Value, json};
 
-use super::{Dims, Output, compiled, named, run, with_run};
+use super::{Dims, EpochBar, Output, compiled, named, run, with_run};
 
 /// Train a stacked Hamiltonian SSM whose recurrent layers are the model on a UEA/UCR
 /// classification data set (DIR/NAME_TRAIN.ts and DIR/NAME_TEST.ts).
@@ -397,17 +396,6 @@ pub fn resume(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, D
     run_epochs(trainer, extra, best, &prepared, dir)
 }
 
-/// Draws a progress bar per epoch with the running loss.
-struct Bar(indicatif::ProgressBar);
-
-impl Observer for Bar {
-    fn batch(&mut self, p: &Progress) {
-        self.0.set_length(p.batches as u64);
-        self.0.set_position(p.done as u64);
-        self.0.set_message(format!("loss {:.4}", p.running_loss));
-    }
-}
-
 fn run_epochs(
     mut trainer: Trainer,
     mut extra: Extra,
@@ -429,16 +417,9 @@ fn run_epochs(
     };
     while trainer.epochs_done() < total {
         let epoch = trainer.epochs_done() + 1;
-        let bar = indicatif::ProgressBar::new(1);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(&format!(
-                "epoch {epoch}/{total} {{bar:30}} {{pos}}/{{len}} {{msg}}"
-            ))
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        let mut observer = Bar(bar);
+        let mut observer = EpochBar::new(epoch, total, false);
         let result = trainer.epoch(&data.train, &data.validation, &mut observer);
-        observer.0.finish_and_clear();
+        observer.bar.finish_and_clear();
         let record = result.map_err(|e| {
             let kept = match trainer.epochs_done() {
                 0 => "no checkpoint was written".to_owned(),

@@ -76,22 +76,38 @@ impl Ctx<'_> {
             if forced {
                 b.phase(|b| loss_gradient(b, &bind));
             }
-            // The adjoints of the pieces, last first.
-            for (j, &(kind, _)) in self.pieces.iter().enumerate().rev() {
-                let (tau, c) = (taus[j], cs[j]);
-                b.phase(|b| {
-                    let mut at = base.clone();
-                    self.bind_state(&mut at, &snaps[j], false, false, Life::Phase, None);
-                    // The direction of the HVPs is the adjoint of what the piece changes:
-                    // a kick changes p, so δq = λp; a drift changes q, so δp = λq.
-                    let dir = State { q: lambda.p.clone(), p: lambda.q.clone() };
-                    self.bind_state(&mut at, &dir, true, false, Life::Phase, None);
-                    // BPTT's adjoint of a kick subtracts what the echo's tangent would add.
-                    let sign = if kind == PieceKind::Kick { -1.0 } else { 1.0 };
-                    self.piece_jvp(b, d, kind, (tau, c), &at, (&grad_p, &grad_u), sign, &dir);
-                });
-            }
+            self.adjoints(b, d, &base, &snaps, (&taus, &cs), &lambda, (&grad_p, &grad_u));
         });
+    }
+
+    /// The adjoints of a step's pieces, last first, each at the state it acted at (`snaps`):
+    /// `λ ← J_xᵀ λ` in place, and `acc += J_θᵀ λ` into `acc = (params, inputs)`. BPTT's and
+    /// Hamiltonian Learning's vector-Jacobian product of the step.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn adjoints(
+        &self,
+        b: &mut Builder,
+        d: &Table,
+        base: &Binding,
+        snaps: &[State],
+        (taus, cs): (&[Value], &[Value]),
+        lambda: &State,
+        acc: (&[Buf], &[Buf]),
+    ) {
+        for (j, &(kind, _)) in self.pieces.iter().enumerate().rev() {
+            let (tau, c) = (taus[j], cs[j]);
+            b.phase(|b| {
+                let mut at = base.clone();
+                self.bind_state(&mut at, &snaps[j], false, false, Life::Phase, None);
+                // The direction of the HVPs is the adjoint of what the piece changes:
+                // a kick changes p, so δq = λp; a drift changes q, so δp = λq.
+                let dir = State { q: lambda.p.clone(), p: lambda.q.clone() };
+                self.bind_state(&mut at, &dir, true, false, Life::Phase, None);
+                // BPTT's adjoint of a kick subtracts what the echo's tangent would add.
+                let sign = if kind == PieceKind::Kick { -1.0 } else { 1.0 };
+                self.piece_jvp(b, d, kind, (tau, c), &at, acc, sign, &dir);
+            });
+        }
     }
 }
 

@@ -80,17 +80,7 @@ impl Ctx<'_> {
                 }
             });
             // The pieces' adjoints, last first, as in BPTT (the inputs' gradients unused).
-            for (j, &(kind, _)) in self.pieces.iter().enumerate().rev() {
-                let (tau, c) = (taus[j], cs[j]);
-                b.phase(|b| {
-                    let mut at = base.clone();
-                    self.bind_state(&mut at, &snaps[j], false, false, Life::Phase, None);
-                    let dir = State { q: lambda.p.clone(), p: lambda.q.clone() };
-                    self.bind_state(&mut at, &dir, true, false, Life::Phase, None);
-                    let sign = if kind == PieceKind::Kick { -1.0 } else { 1.0 };
-                    self.piece_jvp(b, d, kind, (tau, c), &at, (&mu, &[]), sign, &dir);
-                });
-            }
+            self.adjoints(b, d, &base, &snaps, (&taus, &cs), &lambda, (&mu, &[]));
             // λ ← λ − θ λ_t; Σμ += μ.
             b.phase(|b| {
                 for s in self.sides() {
