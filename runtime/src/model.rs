@@ -22,7 +22,7 @@ pub struct Frame<'a> {
     /// The pass's two runtime scalars: the nudges `ε_a`, `ε_b` of the echo's two copies, or
     /// HL's `γ` and `θ`.
     pub eps: [f64; 2],
-    /// The model's own arrays ([`Slot::is_given`]: params, inputs, targets, cotangents),
+    /// The model's own arrays ([`Slot::is_given`]: params, inputs, targets, cotangents, forcing),
     /// borrowed from the caller's params and batch, never copied per sequence: kernels only
     /// read them.
     pub given: BTreeMap<Slot, &'a [f64]>,

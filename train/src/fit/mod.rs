@@ -8,6 +8,10 @@
 //! state. When every window can start from data (one window per sequence, or every state
 //! array forced), the windows of all sequences are shuffled together; otherwise the epoch
 //! walks the windows in time order, a minibatch of sequences at a time.
+//!
+//! With [`FitConfig::forcing`], generalized teacher forcing pulls the forced state arrays
+//! toward the data after every step and the gradient is the forced map's BPTT
+//! ([`Model::forced_bptt_grad`]); [`Rate::Auto`] sets `α` from the step's Jacobian.
 
 mod observed;
 pub mod online;
@@ -183,7 +187,7 @@ impl Fitter {
             let stopped = |what: String| TrainError::Stopped { epoch, step, what };
             let batch = self.batch(data, windows, &carried);
             let grads = self.gradients(data, windows, &batch, alpha).map_err(TrainError::Run)?;
-            if !self.independent(data) && data.forced.iter().any(Option::is_none) {
+            if !self.independent(data) {
                 let end = self.model.forward(&self.params, &batch).map_err(TrainError::Run)?;
                 for (k, side) in sides.iter().enumerate() {
                     let n = self.model.spec().side(*side).len();
