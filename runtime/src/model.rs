@@ -241,6 +241,14 @@ pub struct Model {
 
 type Carry = BTreeMap<Slot, Vec<f64>>;
 
+/// The arrays a call reads where they are: the params, the batch and any forcing.
+#[derive(Clone, Copy)]
+struct Given<'a> {
+    params: &'a Params,
+    batch: &'a Batch<'a>,
+    forcing: Option<&'a Forcing<'a>>,
+}
+
 impl Model {
     /// A model running on `engine`.
     pub fn new(spec: ModelSpec, engine: Arc<dyn Engine>) -> Model {
@@ -458,7 +466,8 @@ impl Model {
         let mut out: Vec<Slot> = slots.iter().map(|&(slot, _)| slot).collect();
         out.extend((0..spec.params.len()).map(Slot::ParamUpdate));
         let passes = [(Pass::Hl, [gamma, theta])];
-        let (runs, mut gathered) = self.each_from(params, batch, None, &passes, None, &out, start)?;
+        let given = Given { params, batch, forcing: None };
+        let (runs, mut gathered) = self.each_from(given, &passes, None, &out, start)?;
         let updates = gathered.split_off(slots.len());
         let mut gathered = gathered.into_iter();
         for k in 0..sides.len() {
@@ -494,7 +503,8 @@ impl Model {
     ) -> Result<Gradients, RunError> {
         let spec = &self.spec;
         let out: Vec<Slot> = (0..spec.inputs.len()).map(Slot::InputGrad).collect();
-        let (runs, inputs) = self.each_from(params, batch, forcing, passes, acc_scale, &out, Vec::new())?;
+        let given = Given { params, batch, forcing };
+        let (runs, inputs) = self.each_from(given, passes, acc_scale, &out, Vec::new())?;
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
         let totals = (0..spec.params.len())
             .map(|i| {
@@ -528,23 +538,21 @@ impl Model {
         acc_scale: Option<f64>,
         out: &[Slot],
     ) -> Result<(Vec<Carry>, Vec<Vec<f64>>), RunError> {
-        self.each_from(params, batch, None, passes, acc_scale, out, Vec::new())
+        self.each_from(Given { params, batch, forcing: None }, passes, acc_scale, out, Vec::new())
     }
 
     /// [`Model::each`] with each sequence's buffers starting from `start` (one map per
     /// sequence, or none: every buffer fresh).
-    #[allow(clippy::too_many_arguments)]
     fn each_from(
         &self,
-        params: &Params,
-        batch: &Batch,
-        forcing: Option<&Forcing>,
+        given: Given,
         passes: &[(Pass, [f64; 2])],
         acc_scale: Option<f64>,
         out: &[Slot],
         mut start: Vec<Carry>,
     ) -> Result<(Vec<Carry>, Vec<Vec<f64>>), RunError> {
-        self.check(params, batch)?;
+        let batch = given.batch;
+        self.check(given.params, batch)?;
         start.resize_with(batch.size, Carry::new);
         let lens: Vec<usize> = out.iter().map(|&s| self.spec.slot_len(s, batch.steps)).collect();
         let mut gathered: Vec<Vec<f64>> = lens.iter().map(|len| vec![0.0; batch.size * len]).collect();
@@ -559,14 +567,14 @@ impl Model {
             }
         }
         let carries = if self.engine.batched() {
-            self.each_batched(params, batch, forcing, passes, acc_scale, out, &mut rows, start)?
+            self.each_batched(given, passes, acc_scale, out, &mut rows, start)?
         } else {
             rows.par_iter_mut()
                 .zip(start)
                 .enumerate()
                 .map(|(b, (row, mut carry))| {
                     for &(pass, eps) in passes {
-                        let mut frame = self.frame(&mut carry, pass, eps, params, batch, forcing, b);
+                        let mut frame = self.frame(&mut carry, pass, eps, given, b);
                         self.engine.run(pass, &mut frame)?;
                         carry.extend(frame.buffers);
                     }
@@ -580,12 +588,9 @@ impl Model {
 
     /// [`Model::each`] for an engine that runs a whole batch per call: every sequence's
     /// buffers of a pass are handed over together.
-    #[allow(clippy::too_many_arguments)]
     fn each_batched(
         &self,
-        params: &Params,
-        batch: &Batch,
-        forcing: Option<&Forcing>,
+        given: Given,
         passes: &[(Pass, [f64; 2])],
         acc_scale: Option<f64>,
         out: &[Slot],
@@ -596,7 +601,7 @@ impl Model {
             let mut frames: Vec<Frame> = carries
                 .iter_mut()
                 .enumerate()
-                .map(|(b, carry)| self.frame(carry, pass, eps, params, batch, forcing, b))
+                .map(|(b, carry)| self.frame(carry, pass, eps, given, b))
                 .collect();
             self.engine.run_batch(pass, &mut frames)?;
             for (carry, frame) in carries.iter_mut().zip(frames) {
@@ -635,23 +640,20 @@ impl Model {
 
     /// The buffers of `pass` for sequence `b`: the model's own arrays borrowed where they are,
     /// what the passes before it left in `carry` (taken out of it), the rest fresh.
-    #[allow(clippy::too_many_arguments)]
     fn frame<'a>(
         &self,
         carry: &mut Carry,
         pass: Pass,
         eps: [f64; 2],
-        params: &'a Params,
-        batch: &'a Batch<'_>,
-        forcing: Option<&'a Forcing<'_>>,
+        given: Given<'a>,
         b: usize,
     ) -> Frame<'a> {
-        let mut frame = Frame { steps: batch.steps, eps, ..Frame::default() };
+        let mut frame = Frame { steps: given.batch.steps, eps, ..Frame::default() };
         for &slot in self.engine.slots(pass) {
-            if let Some(data) = self.given(slot, params, batch, forcing, b) {
+            if let Some(data) = self.given(slot, given, b) {
                 frame.given.insert(slot, data);
             } else {
-                let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, batch, b));
+                let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, given.batch, b));
                 frame.buffers.insert(slot, buf);
             }
         }
@@ -659,14 +661,8 @@ impl Model {
     }
 
     /// Sequence `b`'s part of one of the model's own arrays.
-    fn given<'a>(
-        &self,
-        slot: Slot,
-        params: &'a Params,
-        batch: &'a Batch<'_>,
-        forcing: Option<&'a Forcing<'_>>,
-        b: usize,
-    ) -> Option<&'a [f64]> {
+    fn given<'a>(&self, slot: Slot, given: Given<'a>, b: usize) -> Option<&'a [f64]> {
+        let Given { params, batch, forcing } = given;
         let len = self.spec.slot_len(slot, batch.steps);
         let row = |data: &'a [f64]| &data[b * len..(b + 1) * len];
         match slot {
