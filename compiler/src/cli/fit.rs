@@ -1,4 +1,5 @@
-//! `hsc fit`: the model's own params fitted to observed sequences, by its in-model loss.
+//! `hsc fit`: the model's own params fitted to observed sequences, by its in-model loss, in
+//! windows, with teacher forcing, or online with Hamiltonian Learning.
 //!
 //! The run folder holds `command.json` (the exact command and every setting), `model.ham`,
 //! `params.safetensors` (the fitted params by name) and `optimizer.safetensors` (what
@@ -35,8 +36,10 @@ use super::{Dims, EpochBar, Output, compiled, named, run, with_run};
 /// state as arrays named after the state arrays (`q`, `p`), `[S, ...]` or `[...]` (else
 /// zero). Each sequence is cut into windows of --window steps; a window starts from the state
 /// the data give (--force) or from where the model got to at the end of the window before.
-/// Prints each epoch's loss and scalar params; writes `params.safetensors`, `metrics.json`
-/// and `fit.png` into the run folder; `--resume` goes on from the last epoch.
+/// --forcing adds generalized teacher forcing; --online learns instead with Hamiltonian
+/// Learning, in one pass over the streams. Prints each epoch's loss and scalar params; writes
+/// `params.safetensors`, `metrics.json` and `fit.png` into the run folder; `--resume` goes on
+/// from the last epoch.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The .ham file, with a `loss` (omit it with --resume).
