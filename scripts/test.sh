@@ -32,7 +32,7 @@ echo "== randomised tests (they print how many inputs they tried)"
 cargo test -p hsc --locked --test fuzz_front_end --test symbolic_fd --test passes_random -- --nocapture --test-threads 2
 echo "== the Cranelift backend against the interpreter (every example and 200 random models, JIT and AOT)"
 cargo test -p hsc --locked --test backend_cranelift -- --nocapture --test-threads 2
-echo "== the C backend against the interpreter (every example and 200 random models, with each C"
+echo "== the C backend against the interpreter (every example and 120 random models with each C"
 echo "   compiler here: GCC, Clang)"
 cargo test -p hsc --locked --test backend_c -- agree --nocapture --test-threads 2
 echo "== the CUDA backend: every example to PTX with NVRTC; the CUDA C built for the host (blocks of"
