@@ -606,7 +606,9 @@ struct Report<'a> {
 /// run freely over whole sequences from the data's initial states.
 fn write_metrics(out: &Path, report: &Report, data: &Observed, draw: bool) -> Result<f64, Diagnostic> {
     let spec = report.model.spec();
-    let (run, free) = fit::free_run(report.model, report.params, data, PLOTTED).map_err(file_error)?;
+    // The trajectory is kept only for the picture; the loss is over the whole sequences.
+    let recorded = if draw { PLOTTED } else { 1 };
+    let (run, free) = fit::free_run(report.model, report.params, data, recorded).map_err(file_error)?;
     let params: serde_json::Map<String, Value> = spec
         .params
         .iter()

@@ -248,24 +248,17 @@ impl Fitter {
     ) -> Result<Gradients, hsc_runtime::RunError> {
         if self.config.forcing.is_some() {
             let spec = self.model.spec();
-            let (t, len) = (data.steps, windows[0].len);
+            let (cuts, len) = (cuts(windows), windows[0].len);
             let states = data
                 .forced
                 .iter()
                 .zip(spec.sides())
                 .map(|(f, side)| {
                     let n = spec.side(side).len();
-                    let mut out = Vec::with_capacity(windows.len() * len * n);
-                    for x in windows {
-                        match f {
-                            Some(f) => {
-                                let from = (x.sequence * t + x.start) * n;
-                                out.extend_from_slice(&f[from..from + len * n]);
-                            }
-                            None => out.resize(out.len() + len * n, 0.0),
-                        }
+                    match f {
+                        Some(f) => data.window(f, n, &cuts, len),
+                        None => Cow::Owned(vec![0.0; windows.len() * len * n]),
                     }
-                    Cow::Owned(out)
                 })
                 .collect();
             let alpha = data.forced.iter().map(|f| if f.is_some() { alpha } else { 0.0 }).collect();
@@ -358,24 +351,9 @@ impl Fitter {
     fn batch<'a>(&self, data: &'a Observed, windows: &[Window], carried: &[Vec<f64>]) -> Batch<'a> {
         let spec = self.model.spec();
         let (t, len) = (data.steps, windows[0].len);
+        let cuts = cuts(windows);
         let slice = |arrays: &'a [Vec<f64>], decls: &[hsc_runtime::spec::ArraySpec]| -> Vec<Cow<'a, [f64]>> {
-            arrays
-                .iter()
-                .zip(decls)
-                .map(|(a, d)| {
-                    let n = d.len();
-                    if windows.len() == 1 && len == t {
-                        let s = windows[0].sequence;
-                        return Cow::Borrowed(&a[s * t * n..(s + 1) * t * n]);
-                    }
-                    let mut out = Vec::with_capacity(windows.len() * len * n);
-                    for x in windows {
-                        let from = (x.sequence * t + x.start) * n;
-                        out.extend_from_slice(&a[from..from + len * n]);
-                    }
-                    Cow::Owned(out)
-                })
-                .collect()
+            arrays.iter().zip(decls).map(|(a, d)| data.window(a, d.len(), &cuts, len)).collect()
         };
         let initial = spec
             .sides()
@@ -413,6 +391,11 @@ impl Fitter {
     pub fn free_run(&self, data: &Observed) -> Result<f64, TrainError> {
         Ok(free_run(&self.model, &self.params, data, 0)?.1)
     }
+}
+
+/// Where `windows` start: `(sequence, step)` each.
+fn cuts(windows: &[Window]) -> Vec<(usize, usize)> {
+    windows.iter().map(|x| (x.sequence, x.start)).collect()
 }
 
 /// `model` with `params` run freely over every whole sequence of `data` from its initial

@@ -224,21 +224,11 @@ impl Observed {
 
     /// Steps `start..start + len` of every sequence, as a batch (no initial state).
     pub fn slice<'a>(&'a self, start: usize, len: usize) -> Batch<'a> {
-        let t = self.steps;
+        let cuts: Vec<(usize, usize)> = (0..self.sequences).map(|s| (s, start)).collect();
         let cut = |arrays: &'a [Vec<f64>]| -> Vec<Cow<'a, [f64]>> {
             arrays
                 .iter()
-                .map(|a| {
-                    let n = a.len() / (self.sequences * t);
-                    if self.sequences == 1 {
-                        return Cow::Borrowed(&a[start * n..(start + len) * n]);
-                    }
-                    let mut out = Vec::with_capacity(self.sequences * len * n);
-                    for s in 0..self.sequences {
-                        out.extend_from_slice(&a[(s * t + start) * n..(s * t + start + len) * n]);
-                    }
-                    Cow::Owned(out)
-                })
+                .map(|a| self.window(a, a.len() / (self.sequences * self.steps), &cuts, len))
                 .collect()
         };
         Batch {
@@ -249,5 +239,20 @@ impl Observed {
             cotangents: Vec::new(),
             initial: None,
         }
+    }
+
+    /// Of one per-step array `a` (`[S, T, n]`), steps `start..start + len` of sequence
+    /// `sequence` for each `(sequence, start)` of `cuts`, one after the other: `[cuts, len, n]`,
+    /// borrowed when that is one stretch of `a`.
+    pub fn window<'a>(&self, a: &'a [f64], n: usize, cuts: &[(usize, usize)], len: usize) -> Cow<'a, [f64]> {
+        let at = |&(sequence, start): &(usize, usize)| (sequence * self.steps + start) * n;
+        if let [one] = cuts {
+            return Cow::Borrowed(&a[at(one)..at(one) + len * n]);
+        }
+        let mut out = Vec::with_capacity(cuts.len() * len * n);
+        for c in cuts {
+            out.extend_from_slice(&a[at(c)..at(c) + len * n]);
+        }
+        Cow::Owned(out)
     }
 }

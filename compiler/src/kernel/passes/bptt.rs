@@ -61,11 +61,7 @@ impl Ctx<'_> {
                         .filter(|s| s.momentum == (kind == PieceKind::Drift))
                         .collect();
                     for s in acting {
-                        let shape = b.shape(work.side(s));
-                        b.for_shape(&shape, |b, idx| {
-                            let v = b.load(work.side(s), idx.to_vec());
-                            b.store(snaps[j].side(s), idx.to_vec(), v, false);
-                        });
+                        self.copy_side(b, work.side(s), snaps[j].side(s), None, false);
                     }
                     // Forced, the loss reads the prediction `x'`: the last piece too.
                     if j != last || forced {

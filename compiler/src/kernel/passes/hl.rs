@@ -17,7 +17,7 @@ use hsc_runtime::Slot;
 
 use super::{Ctx, PieceKind, State};
 use crate::kernel::lower::{Builder, Life, Row};
-use crate::kernel::{BinOp, Buf, Op, Value};
+use crate::kernel::{BinOp, Op, Value};
 use crate::symbolic::Table;
 
 impl Ctx<'_> {
@@ -57,9 +57,7 @@ impl Ctx<'_> {
             b.phase(|b| {
                 let l = b.value(&self.eq.dag, self.eq.loss, &bind);
                 Self::add_scalar(b, loss, Vec::new(), l);
-                for s in self.sides() {
-                    self.copy_side(b, lambda.side(s), before.side(s), None, false);
-                }
+                self.copy_state(b, &lambda, None, &before, false);
                 for &m in &mu {
                     self.copy_side(b, m, m, Some(keep), false);
                 }
@@ -97,19 +95,6 @@ impl Ctx<'_> {
                     self.copy_side(b, m, acc, None, true);
                 }
             });
-        });
-    }
-
-    /// `dst = scale · src` element by element, or `dst += src` when `add` holds.
-    fn copy_side(&self, b: &mut Builder, src: Buf, dst: Buf, scale: Option<Value>, add: bool) {
-        let shape = b.shape(dst);
-        b.for_shape(&shape, |b, idx| {
-            let v = b.load(src, idx.to_vec());
-            let v = match scale {
-                Some(s) => b.binary(BinOp::Mul, s, v),
-                None => v,
-            };
-            b.store(dst, idx.to_vec(), v, add);
         });
     }
 }

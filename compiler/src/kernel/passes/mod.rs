@@ -477,6 +477,19 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `dst = scale · src` element by element, or `dst += src` when `add` holds.
+    fn copy_side(&self, b: &mut Builder, src: Buf, dst: Buf, scale: Option<Value>, add: bool) {
+        let shape = b.shape(dst);
+        b.for_shape(&shape, |b, idx| {
+            let v = b.load(src, idx.to_vec());
+            let v = match scale {
+                Some(s) => b.binary(BinOp::Mul, s, v),
+                None => v,
+            };
+            b.store(dst, idx.to_vec(), v, add);
+        });
+    }
+
     /// Gradient buffers for the params and inputs: `ParamGrad`/`InputGrad`.
     fn grad_buffers(&self, b: &mut Builder, prefix: &str) -> (Vec<Buf>, Vec<Buf>) {
         let name = |n: &str| format!("{prefix}/d{n}");
