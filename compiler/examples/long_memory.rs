@@ -16,7 +16,7 @@ use hsc::bench::MemoryProbe;
 use hsc::kernel::Precision;
 use hsc_runtime::{Batch, Echo, Gradients, Model, Params};
 use hsc_train::nn::optim::{AdamState, AdamW};
-use hsc_train::plot::{Line, Panel, draw};
+use hsc_train::plot::{Line, Panel, Stroke, draw};
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting::new();
@@ -173,17 +173,17 @@ fn main() {
                 Line {
                     label: "the batch's own arrays (for scale)".into(),
                     points: to_mib(|r| r.batch_bytes),
-                    dashed: false,
+                    stroke: Stroke::Solid,
                 },
-                Line { label: "BPTT".into(), points: to_mib(|r| r.bptt), dashed: false },
-                Line { label: "RHEL".into(), points: to_mib(|r| r.rhel), dashed: false },
+                Line { label: "BPTT".into(), points: to_mib(|r| r.bptt), stroke: Stroke::Solid },
+                Line { label: "RHEL".into(), points: to_mib(|r| r.rhel), stroke: Stroke::Solid },
             ],
             scientific: false,
         },
         Panel {
             caption: format!("training with RHEL at T = {steps}: loss per sequence"),
             x: "update".into(),
-            lines: vec![Line { label: String::new(), points: curve.clone(), dashed: false }],
+            lines: vec![Line { label: String::new(), points: curve.clone(), stroke: Stroke::Solid }],
             scientific: false,
         },
     ];

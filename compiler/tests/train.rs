@@ -13,7 +13,7 @@ use hsc::kernel::Precision;
 use hsc_runtime::Model;
 use hsc_train::train::checkpoint::{self, Extra};
 use hsc_train::train::{
-    Architecture, Config, EpochRecord, Example, GradMethod, Network, TrainError, Trainer,
+    Architecture, Config, EpochRecord, Example, GradMethod, Head, Network, Score, Target, TrainError, Trainer,
 };
 
 fn small_model() -> Model {
@@ -22,7 +22,7 @@ fn small_model() -> Model {
 }
 
 fn arch(dropout: f64) -> Architecture {
-    Architecture { channels: 2, hidden: 5, layers: 2, classes: 3, dropout }
+    Architecture { channels: 2, hidden: 5, layers: 2, head: Head::Classes(3), dropout }
 }
 
 fn series(rng: &mut Rng, steps: usize, channels: usize) -> Vec<f64> {
@@ -31,15 +31,22 @@ fn series(rng: &mut Rng, steps: usize, channels: usize) -> Vec<f64> {
 
 /// Every tensor's gradient by BPTT against central finite differences of the loss (a few
 /// entries of each), with dropout on (its masks are fixed by the seed); then the tangent echo
-/// and RHEL against BPTT on every entry.
+/// and RHEL against BPTT on every entry. For a classifier and for a regression head.
 #[test]
 fn network_gradients_match_finite_differences_and_each_other() {
-    let net = Network::new(arch(0.2), small_model(), 7).unwrap();
+    let classifier = Network::new(arch(0.2), small_model(), 7).unwrap();
+    check_gradients(&classifier, Target::Class(2));
+    let head = Head::Regression { mean: 0.3, std: 1.7 };
+    let regression = Network::new(Architecture { head, ..arch(0.2) }, small_model(), 8).unwrap();
+    check_gradients(&regression, Target::Value(-1.2));
+}
+
+fn check_gradients(net: &Network, target: Target) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let (steps, label, seed) = (9, 2, Some(5));
+    let (steps, seed) = (9, Some(5));
     let x = series(&mut rng, steps, 2);
-    let grad = |net: &Network, m| net.loss_and_grad(&x, steps, label, seed, m).unwrap();
-    let bptt = grad(&net, GradMethod::Bptt);
+    let grad = |net: &Network, m| net.loss_and_grad(&x, steps, target, seed, m).unwrap();
+    let bptt = grad(net, GradMethod::Bptt);
     let mut worst = 0.0f64;
     for (i, t) in net.tensors.iter().enumerate() {
         for _ in 0..3 {
@@ -59,7 +66,7 @@ fn network_gradients_match_finite_differences_and_each_other() {
     }
     eprintln!("worst relative error of BPTT against finite differences: {worst:.1e}");
     for (method, tol) in [(GradMethod::Tangent, 1e-9), (GradMethod::Rhel { eps: 1e-3 }, 1e-5)] {
-        let other = grad(&net, method);
+        let other = grad(net, method);
         assert_eq!(other.loss, bptt.loss);
         for ((t, a), b) in net.tensors.iter().zip(&other.grads).zip(&bptt.grads) {
             let scale = b.iter().fold(1e-3f64, |m, x| m.max(x.abs()));
@@ -85,13 +92,13 @@ fn examples(seed: u64, n: usize) -> Vec<Example> {
             for v in values.iter_mut().skip(label % 2).step_by(2) {
                 *v += label as f64;
             }
-            Example { values, steps, label }
+            Example { values, steps, target: Target::Class(label) }
         })
         .collect()
 }
 
 fn config(epochs: usize, grad: GradMethod) -> Config {
-    Config { epochs, lr: 5e-3, batch: 4, grad, seed: 3, weight_decay: 0.01 }
+    Config { epochs, patience: None, lr: 5e-3, batch: 4, grad, seed: 3, weight_decay: 0.01 }
 }
 
 /// Everything but the wall time.
@@ -176,6 +183,42 @@ fn a_checkpoint_of_another_shape_or_a_broken_file_is_refused() {
     std::fs::write(&file, b"not a checkpoint").unwrap();
     let err = checkpoint::load(&file, small_model()).err().unwrap().to_string();
     assert!(err.contains("not a usable hsc checkpoint"), "{err}");
+}
+
+/// The best epoch is the earliest best validation score (accuracy first, then loss; loss alone
+/// for regression), and a run stops once `patience` epochs have passed without a better one.
+#[test]
+fn early_stopping_counts_epochs_since_the_best_validation_score() {
+    let net = Network::new(arch(0.0), small_model(), 3).unwrap();
+    let mut trainer = Trainer::new(net, Config { patience: Some(2), ..config(100, GradMethod::Bptt) });
+    let class = |loss, accuracy| Score { loss, accuracy: Some(accuracy), errors: None };
+    let record =
+        |epoch, validation| EpochRecord { epoch, train: class(1.0, 0.5), validation, lr: 1e-3, seconds: 0.0 };
+    assert_eq!((trainer.best_epoch(), trainer.stop_early()), (None, None));
+    let scores = [(0.9, 0.5), (0.8, 0.75), (0.7, 0.75), (0.2, 0.5), (0.7, 0.75), (0.6, 0.5)];
+    let mut seen = Vec::new();
+    for (epoch, (loss, accuracy)) in scores.into_iter().enumerate() {
+        trainer.history.push(record(epoch + 1, Some(class(loss, accuracy))));
+        seen.push((trainer.best_epoch(), trainer.stop_early().is_some()));
+    }
+    // Epoch 3 beats 2 on loss at equal accuracy; 4's lower loss does not beat a higher
+    // accuracy, and 5 only equals 3; two epochs after 3 the run stops.
+    let best = [Some(1), Some(2), Some(3), Some(3), Some(3), Some(3)];
+    let stop = [false, false, false, false, true, true];
+    assert_eq!(seen, best.into_iter().zip(stop).collect::<Vec<_>>());
+    let why = trainer.stop_early().unwrap();
+    assert!(why.contains("not improved for 3 epochs") && why.contains("epoch 3"), "{why}");
+
+    trainer.history.clear();
+    let errors = Some(hsc_train::train::Errors { rmse: 1.0, mae: 1.0 });
+    for (epoch, loss) in [0.5, 0.4, 0.45].into_iter().enumerate() {
+        trainer.history.push(record(epoch + 1, Some(Score { loss, accuracy: None, errors })));
+    }
+    assert_eq!((trainer.best_epoch(), trainer.stop_early()), (Some(2), None));
+    trainer.history.push(record(4, None));
+    assert!(trainer.stop_early().is_some());
+    trainer.config.patience = None;
+    assert_eq!(trainer.stop_early(), None);
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -337,6 +380,75 @@ fn resume_and_eval_keep_the_runs_backend_and_precision() {
             assert!(stderr.contains(said) && stderr.contains("command.json"), "{args:?}: {stderr}");
         }
     }
+}
+
+const LEVEL: &str = "train/tests/data/Level";
+
+/// A regression set (`@targetLabel true`): each series wanders around a level, the target is
+/// the level. The run reports RMSE and MAE beside those of predicting the training mean,
+/// draws the predictions, stops early, goes on from a stopped run without training further,
+/// and `hsc eval` scores it; classification data for a regression run is refused.
+#[test]
+fn a_regression_set_trains_end_to_end_and_stops_early() {
+    let dir = scratch("regression");
+    let out = dir.join("run");
+    let out_s = out.to_string_lossy().into_owned();
+    let model = path("examples/nonlin_hru.ham");
+    let data = path(LEVEL);
+    let args = [
+        "train",
+        &model,
+        "-D",
+        "P=6",
+        "-D",
+        "N=3",
+        "--data",
+        &data,
+        "--hidden",
+        "8",
+        "--epochs",
+        "60",
+        "--patience",
+        "3",
+        "--batch",
+        "4",
+        "--out",
+        &out_s,
+    ];
+    let o = hsc(&args);
+    let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("1 channel, 8–12 steps, targets -1.9"), "{stderr}");
+    assert!(stdout.contains("val loss") && stdout.contains(" rmse ") && stdout.contains(" mae "), "{stdout}");
+    assert!(stdout.contains("predicting the training mean instead: RMSE"), "{stdout}");
+    for f in ["metrics.json", "curves.png", "predictions.png", "best.safetensors"] {
+        assert!(out.join(f).is_file(), "no {f}");
+    }
+    let m = metrics(&out);
+    let (rmse, baseline) = (m["test_rmse"].as_f64().unwrap(), m["test_baseline"]["rmse"].as_f64().unwrap());
+    assert!(rmse < 0.25 * baseline, "test RMSE {rmse}, the training mean's {baseline}");
+    assert!(m["test_mae"].as_f64().unwrap() > 0.0 && m["test_accuracy"].is_null());
+    let best = m["best_epoch"].as_u64().unwrap() as usize;
+    let epochs = m["epochs"].as_array().unwrap().len();
+    assert_eq!(epochs, best + 3, "stopped {epochs} epochs in, the best was {best}");
+    assert!(epochs < 60 && stderr.contains("stopped early"), "{stderr}");
+    assert_eq!(m["stopped_early"].as_str().map(|s| s.contains("--patience 3")), Some(true));
+
+    let r = hsc(&["train", "--resume", &out_s]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stderr).contains("stopped early") && !text(&r.stdout).contains("/60 "),
+        "{}",
+        text(&r.stdout)
+    );
+    assert_eq!(metrics(&out)["epochs"].as_array().unwrap().len(), epochs);
+
+    let e = hsc(&["eval", &out_s]);
+    assert_eq!(e.status.code(), Some(0), "{}", text(&e.stderr));
+    assert!(text(&e.stdout).contains(&format!("test RMSE {rmse:.5}")), "{}", text(&e.stdout));
+    let wrong = hsc(&["eval", &out_s, "--data", &path("train/tests/data/Uni")]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("trained for regression"), "{}", text(&wrong.stderr));
 }
 
 #[test]

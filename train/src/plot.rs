@@ -36,7 +36,7 @@ pub fn trajectory(
     let timed = |label: &str, v: &[f64]| Line {
         label: label.to_owned(),
         points: v.iter().enumerate().map(|(t, &v)| (t as f64 * dt, v)).collect(),
-        dashed: false,
+        stroke: Stroke::Solid,
     };
     let lines: Vec<Line> = states.iter().map(|s| timed(&s.label, &s.values)).collect();
     let h0 = energy.first().copied().unwrap_or(0.0);
@@ -56,9 +56,20 @@ pub struct Line {
     pub label: String,
     /// The points, in order.
     pub points: Vec<(f64, f64)>,
-    /// Drawn dashed, in the colour of the line before it (the second of a pair, such as data
-    /// beside a model).
-    pub dashed: bool,
+    /// How it is drawn.
+    pub stroke: Stroke,
+}
+
+/// How a [`Line`] is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stroke {
+    /// A solid line.
+    Solid,
+    /// Dashed, in the colour of the line before it (the second of a pair, such as data beside
+    /// a model).
+    Dashed,
+    /// A dot at each point, not joined (a scatter plot).
+    Dots,
 }
 
 /// One chart of a figure.
@@ -123,15 +134,15 @@ fn draw_panel(
     mesh.draw().map_err(|e| e.to_string())?;
     let mut colour = 0;
     for (i, line) in panel.lines.iter().enumerate() {
-        if i > 0 && !line.dashed {
+        if i > 0 && line.stroke != Stroke::Dashed {
             colour += 1;
         }
         let color = palette[colour % palette.len()];
         let points = line.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
-        let series = if line.dashed {
-            chart.draw_series(DashedLineSeries::new(points, 8, 6, color.stroke_width(2)))
-        } else {
-            chart.draw_series(LineSeries::new(points, color.stroke_width(2)))
+        let series = match line.stroke {
+            Stroke::Dashed => chart.draw_series(DashedLineSeries::new(points, 8, 6, color.stroke_width(2))),
+            Stroke::Solid => chart.draw_series(LineSeries::new(points, color.stroke_width(2))),
+            Stroke::Dots => chart.draw_series(points.map(|p| Circle::new(p, 3, color.filled()))),
         };
         let series = series.map_err(|e| e.to_string())?;
         if !line.label.is_empty() {

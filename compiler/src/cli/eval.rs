@@ -9,7 +9,7 @@ use hsc_train::train::Example;
 use hsc_train::train::checkpoint;
 
 use super::Output;
-use super::train::{fail, file_error, same_channels, stored};
+use super::train::{fail, file_error, same_channels, same_kind, stored};
 
 /// Score the best checkpoint of a `hsc train` run on a data set's test file.
 #[derive(clap::Args, Debug)]
@@ -37,6 +37,7 @@ pub fn eval(model: Model, args: &Args) -> Result<Output, Diagnostic> {
     let data = data.ok_or_else(|| fail("pass --data DIR"))?;
     let (_, mut test) = data::load_pair(&data).map_err(file_error)?;
     same_channels(&extra.normalizer, &test, &data)?;
+    same_kind(trainer.net.arch.head, &test, &data)?;
     let labels: Vec<usize> = test
         .labels
         .iter()
@@ -53,14 +54,23 @@ pub fn eval(model: Model, args: &Args) -> Result<Output, Diagnostic> {
         .collect::<Result<_, _>>()?;
     test.labels = labels;
     extra.normalizer.apply(&mut test);
-    let score = hsc_train::train::evaluate(&trainer.net, &Example::all(&test)).map_err(file_error)?;
+    let (score, _) = hsc_train::train::evaluate(&trainer.net, &Example::all(&test)).map_err(file_error)?;
+    let figures = match (score.accuracy, score.errors) {
+        (_, Some(e)) => format!("test RMSE {:.5}, MAE {:.5}", e.rmse, e.mae),
+        (accuracy, None) => {
+            let accuracy = accuracy.unwrap_or(f64::NAN);
+            format!(
+                "test accuracy {:.1} % ({} of {}), loss {:.4}",
+                100.0 * accuracy,
+                (accuracy * test.len() as f64).round(),
+                test.len(),
+                score.loss
+            )
+        }
+    };
     Ok(format!(
-        "{}: test accuracy {:.1} % ({} of {}), loss {:.4} ({}, epoch {}, on {}, {})\n",
+        "{}: {figures} ({}, epoch {}, on {}, {})\n",
         test.name,
-        100.0 * score.accuracy,
-        (score.accuracy * test.len() as f64).round(),
-        test.len(),
-        score.loss,
         path.display(),
         extra.best_epoch.unwrap_or(trainer.epochs_done()),
         trainer.net.model.engine(),

@@ -20,7 +20,7 @@ use hsc_runtime::{Model, Params, Trajectory};
 use hsc_train::data::npz;
 use hsc_train::fit::online::{Online, OnlineConfig, StretchRecord, Watch};
 use hsc_train::fit::{self, FitConfig, FitRecord, Fitter, Observed, Rate, store};
-use hsc_train::plot::{self, Line, Panel};
+use hsc_train::plot::{self, Line, Panel, Stroke};
 use hsc_train::train::GradMethod;
 use hsc_train::train::checkpoint::write_atomically;
 use serde_json::{Value, json};
@@ -644,7 +644,7 @@ fn plot_fit(path: &Path, report: &Report, data: &Observed, run: &Trajectory) -> 
     let loss = Line {
         label: String::new(),
         points: report.curve.iter().filter(|c| c.1 > 0.0).map(|&(x, l)| (x, l.log10())).collect(),
-        dashed: false,
+        stroke: Stroke::Solid,
     };
     let mut panels = vec![Panel {
         caption: "log10 of the loss per step".into(),
@@ -671,13 +671,13 @@ fn plot_fit(path: &Path, report: &Report, data: &Observed, run: &Trajectory) -> 
         lines.push(Line {
             label: format!("model {}[{c}]", position.name),
             points: (0..=t).map(|s| (s as f64 * dt, run.states[0][s * n + c])).collect(),
-            dashed: false,
+            stroke: Stroke::Solid,
         });
         if let Some((obs, what)) = &observed {
             lines.push(Line {
                 label: format!("data ({what})[{c}]"),
                 points: (0..t).map(|s| ((s + 1) as f64 * dt, obs[s * n + c])).collect(),
-                dashed: true,
+                stroke: Stroke::Dashed,
             });
         }
     }

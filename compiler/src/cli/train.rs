@@ -1,9 +1,9 @@
-//! `hsc train` and `hsc eval`: a stacked Hamiltonian SSM on a UEA/UCR classification set.
+//! `hsc train`: a stacked Hamiltonian SSM on a UEA/UCR classification or regression set.
 //!
 //! A run folder holds everything needed to go on or to score: `command.json` (the exact
 //! command, the seed and every setting), `model.ham` (a copy of the model), `last.safetensors`
-//! (after every epoch) and `best.safetensors` (the best validation score), `metrics.json` and
-//! `curves.png`. Files are replaced atomically, so a run killed at any moment can be resumed.
+//! (after every epoch) and `best.safetensors` (the best validation score), `metrics.json`,
+//! `curves.png` and, for regression, `predictions.png`. Files are replaced atomically, so a run killed at any moment can be resumed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,22 +17,25 @@ use hsc::{Backend, Override};
 use hsc_grammar::{Diagnostic, render};
 use hsc_runtime::Model;
 use hsc_train::data::{self, Dataset, Normalizer};
-use hsc_train::plot::{self, Line, Panel};
+use hsc_train::plot::{self, Line, Panel, Stroke};
 use hsc_train::train::checkpoint::{self, Extra};
 use hsc_train::train::{
-    Architecture, Config, EpochRecord, Example, GradMethod, Network, Score, Trainer, metrics,
+    Architecture, Config, EpochRecord, Example, GradMethod, Head, Network, Score, Target, Trainer, metrics,
 };
 use serde_json::{Value, json};
 
 use super::{Dims, EpochBar, Output, compiled, named, run, with_run};
 
 /// Train a stacked Hamiltonian SSM whose recurrent layers are the model on a UEA/UCR
-/// classification data set (DIR/NAME_TRAIN.ts and DIR/NAME_TEST.ts).
+/// classification or regression data set (DIR/NAME_TRAIN.ts and DIR/NAME_TEST.ts; a
+/// regression set says `@targetLabel true`).
 ///
-/// Prints each epoch's train and validation loss and accuracy, then the test accuracy of
-/// the params that did best on validation. The run folder gets `metrics.json`,
-/// `curves.png`, checkpoints (`last.safetensors`, `best.safetensors`), the exact command
-/// and a copy of the model; `--resume` goes on from the last checkpoint.
+/// Prints each epoch's train and validation loss and accuracy (RMSE and MAE for regression),
+/// stops once validation has not improved for --patience epochs, then scores the params that
+/// did best on validation on the test set. The run folder gets `metrics.json`, `curves.png`
+/// (and `predictions.png` for regression), checkpoints (`last.safetensors`,
+/// `best.safetensors`), the exact command and a copy of the model; `--resume` goes on from the
+/// last checkpoint.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The .ham file (omit it with --resume).
@@ -51,9 +54,12 @@ pub struct Args {
     /// Width between blocks.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     hidden: u64,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// The most passes over the training set (the learning-rate schedule spans them).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     epochs: u64,
+    /// Stop once validation has not improved for this many epochs (0: never stop early).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    patience: u64,
     /// Peak learning rate (AdamW, warm-up then cosine decay).
     #[arg(long, default_value_t = 3e-3)]
     lr: f64,
@@ -141,6 +147,7 @@ pub fn train(args: &Args, color: bool) -> ExitCode {
         dropout,
         config: Config {
             epochs: args.epochs as usize,
+            patience: (args.patience > 0).then_some(args.patience as usize),
             lr,
             batch: args.batch as usize,
             grad,
@@ -165,7 +172,7 @@ pub fn train(args: &Args, color: bool) -> ExitCode {
 pub struct Settings {
     /// The data folder.
     pub data: PathBuf,
-    /// The network's width and depth (channels and classes come from the data).
+    /// The network's width and depth (channels, classes and targets come from the data).
     pub hidden: usize,
     pub layers: usize,
     pub dropout: f64,
@@ -185,12 +192,15 @@ pub(super) fn file_error(e: impl std::fmt::Display) -> Diagnostic {
     fail(e.to_string())
 }
 
-/// The data, normalised by `normalizer` (fitted on the training part when `None`), split.
+/// The data, split, normalised by the resumed run's normalizer (else fitted on the training
+/// part) and checked against its head.
 struct Prepared {
     name: String,
     /// What the train and test files hold, in a line each.
     described: [String; 2],
     classes: Vec<String>,
+    /// The head a new run gets: the classes, or the training part's targets' statistics.
+    head: Head,
     normalizer: Normalizer,
     train: Vec<Example>,
     validation: Vec<Example>,
@@ -202,14 +212,21 @@ fn prepare(
     dir: &Path,
     fraction: f64,
     seed: u64,
-    normalizer: Option<Normalizer>,
+    run: Option<(Normalizer, Head)>,
 ) -> Result<Prepared, Diagnostic> {
     let (train, mut test) = data::load_pair(dir).map_err(file_error)?;
-    if let Some(n) = &normalizer {
+    if let Some((n, head)) = &run {
         same_channels(n, &train, dir)?;
+        same_kind(*head, &train, dir)?;
     }
+    let normalizer = run.map(|(n, _)| n);
     let described = [describe("train", &train), describe("test", &test)];
     let (mut train, mut validation) = data::split(&train, fraction, seed);
+    let head = if train.is_regression() {
+        Head::regression(&train.targets)
+    } else {
+        Head::Classes(train.classes.len())
+    };
     let normalizer = normalizer.unwrap_or_else(|| Normalizer::fit(&train));
     for set in [&mut train, &mut validation, &mut test] {
         normalizer.apply(set);
@@ -218,6 +235,7 @@ fn prepare(
         described,
         name: train.name.clone(),
         classes: train.classes.clone(),
+        head,
         channels: train.channels,
         normalizer,
         train: Example::all(&train),
@@ -239,6 +257,21 @@ pub(super) fn same_channels(n: &Normalizer, data: &Dataset, dir: &Path) -> Resul
     )))
 }
 
+/// An error unless `data` is of the kind (classification or regression) a run's `head` is.
+pub(super) fn same_kind(head: Head, data: &Dataset, dir: &Path) -> Result<(), Diagnostic> {
+    let regression = matches!(head, Head::Regression { .. });
+    if regression == data.is_regression() {
+        return Ok(());
+    }
+    let kind = |r: bool| if r { "regression (a number per case)" } else { "classification" };
+    Err(fail(format!(
+        "the run was trained for {}, and the data in `{}` is {}",
+        kind(regression),
+        dir.display(),
+        kind(data.is_regression())
+    )))
+}
+
 fn describe(name: &str, d: &Dataset) -> String {
     let lengths = if d.min_steps() == d.max_steps() {
         format!("{} steps", d.max_steps())
@@ -246,12 +279,14 @@ fn describe(name: &str, d: &Dataset) -> String {
         format!("{}–{} steps", d.min_steps(), d.max_steps())
     };
     let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{name}: {}, {}, {lengths}, {}",
-        plural(d.len(), "case"),
-        plural(d.channels, "channel"),
+    let predicted = if d.is_regression() {
+        let (lo, hi) =
+            d.targets.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+        format!("targets {lo:.4} to {hi:.4}")
+    } else {
         plural(d.classes.len(), "class").replace("classs", "classes")
-    )
+    };
+    format!("{name}: {}, {}, {lengths}, {predicted}", plural(d.len(), "case"), plural(d.channels, "channel"),)
 }
 
 /// Starts a new run in `out`.
@@ -281,7 +316,7 @@ fn start(
         channels: prepared.channels,
         hidden: settings.hidden,
         layers: settings.layers,
-        classes: prepared.classes.len(),
+        head: prepared.head,
         dropout: settings.dropout,
     };
     let net = Network::new(arch, model, settings.config.seed).map_err(fail)?;
@@ -376,7 +411,8 @@ pub fn resume(model: Model, dir: &Path, data: Option<&Path>) -> Result<Output, D
     let data =
         data.ok_or_else(|| fail("the run folder does not say which data it was trained on; pass --data"))?;
     let validation = command["validation"].as_f64().unwrap_or(0.2);
-    let prepared = prepare(&data, validation, trainer.config.seed, Some(extra.normalizer.clone()))?;
+    let run = (extra.normalizer.clone(), trainer.net.arch.head);
+    let prepared = prepare(&data, validation, trainer.config.seed, Some(run))?;
     if prepared.classes != extra.classes {
         return Err(fail(format!(
             "the classes of `{}` ({}) are not the run's ({})",
@@ -412,10 +448,11 @@ fn run_epochs(
         data.name,
         trainer.config.grad.name()
     );
-    let best_score = |history: &[EpochRecord], epoch: Option<usize>| {
-        epoch.and_then(|e| history.get(e.wrapping_sub(1))).and_then(|r| r.validation)
-    };
-    while trainer.epochs_done() < total {
+    if data.validation.is_empty() && trainer.config.patience.is_some() {
+        say!("no validation set, so no early stopping: {total} epochs, the last one kept");
+    }
+    let mut stopped = trainer.stop_early();
+    while trainer.epochs_done() < total && stopped.is_none() {
         let epoch = trainer.epochs_done() + 1;
         let mut observer = EpochBar::new(epoch, total, false);
         let result = trainer.epoch(&data.train, &data.validation, &mut observer);
@@ -432,49 +469,107 @@ fn run_epochs(
         })?;
         // Not println!, which panics when stdout is a closed pipe (`hsc train ... | head`).
         let _ = writeln!(std::io::stdout(), "{}", line(&record, total));
-        let improved = match (record.validation, best_score(&trainer.history, extra.best_epoch)) {
-            (Some(new), Some(old)) => {
-                new.accuracy > old.accuracy || (new.accuracy == old.accuracy && new.loss < old.loss)
-            }
-            _ => true,
-        };
-        if improved {
+        // Without validation the last epoch is the one kept.
+        if record.validation.is_none() || trainer.best_epoch() == Some(epoch) {
             extra.best_epoch = Some(epoch);
             checkpoint::save(&out.join("best.safetensors"), &trainer, &extra).map_err(file_error)?;
             best = Some(trainer.net.clone());
         }
         checkpoint::save(&out.join("last.safetensors"), &trainer, &extra).map_err(file_error)?;
-        write_metrics(out, &title, &trainer.history, extra.best_epoch, None)?;
+        stopped = trainer.stop_early();
+        write_metrics(out, &title, &trainer.history, &extra, stopped.as_deref(), None)?;
+    }
+    if let Some(why) = &stopped {
+        say!("{why}");
     }
     let net = best.as_ref().unwrap_or(&trainer.net);
-    let test = hsc_train::train::evaluate(net, &data.test).map_err(file_error)?;
-    write_metrics(out, &title, &trainer.history, extra.best_epoch, Some(test))?;
-    let mut text = format!(
-        "test accuracy {:.1} % ({} of {}), loss {:.4}, with the params of epoch {}{}\n",
-        100.0 * test.accuracy,
-        (test.accuracy * data.test.len() as f64).round(),
-        data.test.len(),
-        test.loss,
+    let (test, outputs) = hsc_train::train::evaluate(net, &data.test).map_err(file_error)?;
+    let tested = Tested { score: test, outputs, examples: &data.test, net };
+    write_metrics(out, &title, &trainer.history, &extra, stopped.as_deref(), Some(&tested))?;
+    let which = format!(
+        "with the params of epoch {}{}",
         extra.best_epoch.unwrap_or(trainer.epochs_done()),
         if data.validation.is_empty() { "" } else { " (the best on validation)" },
     );
+    let mut text = match (test.accuracy, tested.baseline()) {
+        (_, Some((baseline, _))) => format!(
+            "test {}, {which}\npredicting the training mean instead: {}\n",
+            errors(&test),
+            errors(&baseline)
+        ),
+        (accuracy, None) => {
+            let accuracy = accuracy.unwrap_or(f64::NAN);
+            format!(
+                "test accuracy {:.1} % ({} of {}), loss {:.4}, {which}\n",
+                100.0 * accuracy,
+                (accuracy * data.test.len() as f64).round(),
+                data.test.len(),
+                test.loss,
+            )
+        }
+    };
+    let regression = matches!(net.arch.head, Head::Regression { .. });
     text += &format!(
-        "{:.1} s; wrote {}/{{metrics.json, curves.png, best.safetensors, last.safetensors}}\n",
+        "{:.1} s; wrote {}/{{metrics.json, curves.png, {}best.safetensors, last.safetensors}}\n",
         started.elapsed().as_secs_f64(),
-        out.display()
+        out.display(),
+        if regression { "predictions.png, " } else { "" },
     );
     Ok(text.into())
 }
 
+/// `RMSE x, MAE y` (regression) or `loss x` (classification).
+fn errors(score: &Score) -> String {
+    match score.errors {
+        Some(e) => format!("RMSE {:.5}, MAE {:.5}", e.rmse, e.mae),
+        None => format!("loss {:.4}", score.loss),
+    }
+}
+
+/// The best params' test score and outputs.
+struct Tested<'a> {
+    score: Score,
+    outputs: Vec<Vec<f64>>,
+    examples: &'a [Example],
+    net: &'a Network,
+}
+
+impl Tested<'_> {
+    /// For regression: the test score of always predicting the training targets' mean, and
+    /// the (true, predicted) pairs.
+    fn baseline(&self) -> Option<(Score, Vec<(f64, f64)>)> {
+        let Head::Regression { mean, .. } = self.net.arch.head else { return None };
+        let truth: Vec<f64> = self
+            .examples
+            .iter()
+            .filter_map(|e| match e.target {
+                Target::Value(y) => Some(y),
+                Target::Class(_) => None,
+            })
+            .collect();
+        let n = truth.len() as f64;
+        let rmse = (truth.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let mae = truth.iter().map(|y| (y - mean).abs()).sum::<f64>() / n;
+        let errors = Some(hsc_train::train::Errors { rmse, mae });
+        let pairs = truth
+            .iter()
+            .zip(&self.outputs)
+            .map(|(&y, out)| (y, hsc_train::train::predict(self.net, out)))
+            .collect();
+        Some((Score { loss: f64::NAN, accuracy: None, errors }, pairs))
+    }
+}
+
 fn line(r: &EpochRecord, total: usize) -> String {
-    let val = r
-        .validation
-        .map_or(String::new(), |v| format!("  val loss {:.4} acc {:5.1} %", v.loss, 100.0 * v.accuracy));
+    let figures = |s: &Score| match (s.accuracy, s.errors) {
+        (_, Some(e)) => format!("loss {:.4} rmse {:.4} mae {:.4}", s.loss, e.rmse, e.mae),
+        (accuracy, None) => format!("loss {:.4} acc {:5.1} %", s.loss, 100.0 * accuracy.unwrap_or(f64::NAN)),
+    };
+    let val = r.validation.map_or(String::new(), |v| format!("  val {}", figures(&v)));
     format!(
-        "epoch {:>3}/{total}  train loss {:.4} acc {:5.1} %{val}  lr {:.2e}  {:.1} s",
+        "epoch {:>3}/{total}  train {}{val}  lr {:.2e}  {:.1} s",
         r.epoch,
-        r.train.loss,
-        100.0 * r.train.accuracy,
+        figures(&r.train),
         r.lr,
         r.seconds
     )
@@ -484,19 +579,32 @@ fn write_metrics(
     out: &Path,
     title: &str,
     history: &[EpochRecord],
-    best: Option<usize>,
-    test: Option<Score>,
+    extra: &Extra,
+    stopped: Option<&str>,
+    test: Option<&Tested>,
 ) -> Result<(), Diagnostic> {
-    let text = serde_json::to_string_pretty(&metrics::metrics_json(history, best, test)).unwrap_or_default();
+    let mut json = metrics::metrics_json(history, extra.best_epoch, stopped, test.map(|t| &t.score));
+    let baseline = test.and_then(Tested::baseline);
+    if let Some((score, _)) = &baseline {
+        let e = score.errors.unwrap_or(hsc_train::train::Errors { rmse: f64::NAN, mae: f64::NAN });
+        json["test_baseline"] = json!({"predicts": "the training mean", "rmse": e.rmse, "mae": e.mae});
+    }
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
     checkpoint::write_atomically(&out.join("metrics.json"), text.as_bytes()).map_err(file_error)?;
     let curve = |label: &str, f: &dyn Fn(&EpochRecord) -> Option<f64>| Line {
         label: label.to_owned(),
         points: history.iter().filter_map(|r| Some((r.epoch as f64, f(r)?))).collect(),
-        dashed: false,
+        stroke: Stroke::Solid,
     };
+    let regression = history.first().is_some_and(|r| r.train.errors.is_some());
+    let (caption, figure): (&str, fn(&Score) -> Option<f64>) =
+        if regression { ("RMSE", |s| s.errors.map(|e| e.rmse)) } else { ("accuracy", |s| s.accuracy) };
     let panels = [
         Panel {
-            caption: "loss (cross-entropy)".into(),
+            caption: format!(
+                "loss ({})",
+                if regression { "squared error / variance of the targets" } else { "cross-entropy" }
+            ),
             x: "epoch".into(),
             lines: vec![
                 curve("train", &|r| Some(r.train.loss)),
@@ -505,14 +613,30 @@ fn write_metrics(
             scientific: false,
         },
         Panel {
-            caption: "accuracy".into(),
+            caption: caption.into(),
             x: "epoch".into(),
             lines: vec![
-                curve("train", &|r| Some(r.train.accuracy)),
-                curve("validation", &|r| r.validation.map(|v| v.accuracy)),
+                curve("train", &|r| figure(&r.train)),
+                curve("validation", &|r| r.validation.as_ref().and_then(figure)),
             ],
             scientific: false,
         },
     ];
-    plot::draw(&out.join("curves.png"), title, &panels).map_err(fail)
+    plot::draw(&out.join("curves.png"), title, &panels).map_err(fail)?;
+    if let Some((_, pairs)) = baseline {
+        let (lo, hi) = pairs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(y, p)| (a.min(y).min(p), b.max(y).max(p)));
+        let panel = Panel {
+            caption: "test set: predicted against true (the line: perfect)".into(),
+            x: "true".into(),
+            lines: vec![
+                Line { label: "test case".into(), points: pairs, stroke: Stroke::Dots },
+                Line { label: String::new(), points: vec![(lo, lo), (hi, hi)], stroke: Stroke::Solid },
+            ],
+            scientific: false,
+        };
+        plot::draw(&out.join("predictions.png"), title, &[panel]).map_err(fail)?;
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! Labelled time-series data sets: the sktime/UEA `.ts` loader ([`ts`]), NumPy's `.npz`
+//! Labelled time-series data sets (classification or regression): the sktime/UEA `.ts` loader ([`ts`]), NumPy's `.npz`
 //! archives ([`npz`]), train/test pairs
 //! ([`load_pair`]), per-channel normalization ([`Normalizer`]) and stratified splits ([`split`]).
 
@@ -34,25 +34,33 @@ impl Series {
     }
 }
 
-/// A labelled set of series.
+/// A labelled set of series: a classification set (`classes` and `labels`) or a regression
+/// set (`targets`; no classes, no labels).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// The problem's name (`@problemName`, else the file name without `_TRAIN`/`_TEST`).
     pub name: String,
-    /// The class names; a label is an index into this list.
+    /// The class names; a label is an index into this list. Empty for a regression set.
     pub classes: Vec<String>,
     /// Channels of every series.
     pub channels: usize,
     /// The cases.
     pub series: Vec<Series>,
-    /// One label per case: an index into `classes`.
+    /// One label per case of a classification set: an index into `classes`.
     pub labels: Vec<usize>,
+    /// One number per case of a regression set (`@targetLabel true`).
+    pub targets: Vec<f64>,
 }
 
 impl Dataset {
     /// Number of cases.
     pub fn len(&self) -> usize {
         self.series.len()
+    }
+
+    /// Whether each case has a number to predict rather than a class.
+    pub fn is_regression(&self) -> bool {
+        self.classes.is_empty()
     }
 
     /// Whether there are no cases.
@@ -75,12 +83,16 @@ impl Dataset {
     /// # Panics
     /// If an index is out of range.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
+        fn pick<T: Copy>(all: &[T], indices: &[usize]) -> Vec<T> {
+            if all.is_empty() { Vec::new() } else { indices.iter().map(|&i| all[i]).collect() }
+        }
         Dataset {
             name: self.name.clone(),
             classes: self.classes.clone(),
             channels: self.channels,
             series: indices.iter().map(|&i| self.series[i].clone()).collect(),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            labels: pick(&self.labels, indices),
+            targets: pick(&self.targets, indices),
         }
     }
 
@@ -142,6 +154,7 @@ mod tests {
             channels: 2,
             series: vec![series(3), series(5), series(1)],
             labels: vec![1, 0, 1],
+            targets: Vec::new(),
         }
     }
 

@@ -72,6 +72,7 @@ mod tests {
                 Series { channels: 3, steps: 1, values: vec![nan, 5.0, nan] },
             ],
             labels: vec![0, 0],
+            targets: Vec::new(),
         };
         let norm = Normalizer::fit(&data);
         assert_eq!(norm, Normalizer { mean: vec![2.0, 5.0, 0.0], std: vec![1.0, 1.0, 1.0] });

@@ -69,6 +69,19 @@ pub fn load_pair(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
             ),
         ));
     }
+    if test.is_regression() != train.is_regression() {
+        let kind = |d: &Dataset| {
+            if d.is_regression() { "regression (`@targetLabel true`)" } else { "classification" }
+        };
+        return Err(DataError::file(
+            &test_path,
+            format!(
+                "the test set is {}, the training set ({name}_TRAIN.ts) is {}",
+                kind(&test),
+                kind(&train)
+            ),
+        ));
+    }
     for (label, line) in test.labels.iter_mut().zip(lines) {
         let class = &test.classes[*label];
         *label = train.classes.iter().position(|c| c == class).ok_or_else(|| {

@@ -8,7 +8,7 @@ use super::Dataset;
 
 /// A stratified split: from each class, `round(fraction · count)` cases (at most `count − 1`,
 /// so every class keeps one training case; 0 if `count` is 1) go to the second set, chosen by a
-/// ChaCha8 generator seeded with `seed`. Returns `(train, validation)`, each in the original
+/// ChaCha8 generator seeded with `seed`. A regression set is one stratum. Returns `(train, validation)`, each in the original
 /// order. The same seed gives the same split. `fraction` is clamped to `[0, 1]` (NaN counts
 /// as 0).
 pub fn split(data: &Dataset, fraction: f64, seed: u64) -> (Dataset, Dataset) {
@@ -16,6 +16,9 @@ pub fn split(data: &Dataset, fraction: f64, seed: u64) -> (Dataset, Dataset) {
     let mut by_class = vec![Vec::new(); data.classes.len()];
     for (i, &label) in data.labels.iter().enumerate() {
         by_class[label].push(i);
+    }
+    if data.is_regression() {
+        by_class = vec![(0..data.len()).collect()];
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut held_out = vec![false; data.len()];
@@ -44,6 +47,7 @@ mod tests {
                 .map(|i| Series { channels: 1, steps: 1, values: vec![i as f64] })
                 .collect(),
             labels,
+            targets: Vec::new(),
         }
     }
 
@@ -59,5 +63,20 @@ mod tests {
         let (train, val) = split(&d, 0.0, 7);
         assert_eq!((train.len(), val.len()), (13, 0));
         assert_eq!(split(&d, 0.5, 3), split(&d, 0.5, 3));
+    }
+
+    #[test]
+    fn regression_is_one_stratum() {
+        let mut d = data(vec![]);
+        d.classes.clear();
+        d.series = (0..10).map(|i| Series { channels: 1, steps: 1, values: vec![i as f64] }).collect();
+        d.targets = (0..10).map(|i| i as f64 / 2.0).collect();
+        let (train, val) = split(&d, 0.3, 5);
+        assert_eq!((train.len(), val.len(), train.labels.len()), (7, 3, 0));
+        for set in [&train, &val] {
+            for (s, &y) in set.series.iter().zip(&set.targets) {
+                assert_eq!(s.values[0] / 2.0, y);
+            }
+        }
     }
 }

@@ -1,9 +1,10 @@
-//! The sktime/UEA `.ts` time-series classification format.
+//! The sktime/UEA `.ts` time-series format, for classification and regression.
 //!
 //! A file is a header of `@tag value` lines (`@problemName`, `@timeStamps`, `@missing`,
-//! `@univariate`, `@dimensions`, `@equalLength`, `@seriesLength`, `@classLabel true L1 L2 ...`;
-//! tag names are case-insensitive, unknown tags are ignored), then `@data`, then one case per
-//! line: dimensions separated by `:`, values within a dimension by `,`, the class label last.
+//! `@univariate`, `@dimensions`, `@equalLength`, `@seriesLength`, `@classLabel true L1 L2 ...`
+//! or `@targetLabel true`; tag names are case-insensitive, unknown tags are ignored), then
+//! `@data`, then one case per line: dimensions separated by `:`, values within a dimension by
+//! `,`, the class label (or, with `@targetLabel true`, the target number) last.
 //! `?` (or `NaN`) is a missing value. Lines starting with `#` are comments; blank lines are
 //! ignored.
 
@@ -46,11 +47,15 @@ struct Header {
     equal_length: bool,
     series_length: Option<usize>,
     classes: Option<Vec<String>>,
+    /// `@targetLabel true`: each case ends in a number to predict, and the line it was on.
+    regression: Option<usize>,
 }
 
 /// What every case must match, fixed at `@data` or by the first case.
 struct Expect {
+    /// Empty for a regression set.
     classes: Vec<String>,
+    regression: bool,
     index: HashMap<String, usize>,
     channels: Option<(usize, String)>,
     steps: Option<(usize, String)>,
@@ -63,6 +68,7 @@ pub(crate) fn parse_cases(bytes: &[u8], path: &Path) -> Result<Parsed, DataError
     let mut data: Option<(usize, Expect)> = None;
     let mut series = Vec::new();
     let mut labels = Vec::new();
+    let mut targets = Vec::new();
     let mut lines = Vec::new();
     for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let n = index + 1;
@@ -77,7 +83,10 @@ pub(crate) fn parse_cases(bytes: &[u8], path: &Path) -> Result<Parsed, DataError
         if let Some((_, expect)) = &mut data {
             let (case, label) = parse_case(line, n, expect).map_err(err)?;
             series.push(case);
-            labels.push(label);
+            match label {
+                Label::Class(class) => labels.push(class),
+                Label::Target(value) => targets.push(value),
+            }
             lines.push(n);
         } else if let Some(tag) = line.strip_prefix('@') {
             if header_tag(tag, n, &mut header).map_err(err)? {
@@ -102,7 +111,7 @@ pub(crate) fn parse_cases(bytes: &[u8], path: &Path) -> Result<Parsed, DataError
     let channels = expect.channels.map_or(0, |(channels, _)| channels);
     let name = header.name.unwrap_or_else(|| stem(path));
     let classes = expect.classes;
-    Ok(Parsed { dataset: Dataset { name, classes, channels, series, labels }, lines })
+    Ok(Parsed { dataset: Dataset { name, classes, channels, series, labels, targets }, lines })
 }
 
 /// Reads one header tag (the text after `@`); true at `@data`.
@@ -110,7 +119,7 @@ fn header_tag(tag: &str, line: usize, header: &mut Header) -> Result<bool, Strin
     let mut words = tag.split_ascii_whitespace();
     let key = words.next().unwrap_or("").to_ascii_lowercase();
     let rest: Vec<&str> = words.collect();
-    let no_labels = "hsc train does classification; this file has no class labels";
+    let no_labels = "this file has neither class labels nor targets";
     match key.as_str() {
         "data" => return Ok(true),
         "problemname" if rest.is_empty() => return Err("`@problemName` needs a name".into()),
@@ -127,8 +136,7 @@ fn header_tag(tag: &str, line: usize, header: &mut Header) -> Result<bool, Strin
         "dimensions" => header.dimensions = Some((count("@dimensions", &rest)?, line)),
         "equallength" => header.equal_length = flag("@equalLength", &rest)?,
         "serieslength" => header.series_length = Some(count("@seriesLength", &rest)?),
-        "targetlabel" if rest.first().is_some_and(|w| w.eq_ignore_ascii_case("false")) => {}
-        "targetlabel" => return Err(format!("{no_labels} (`@targetLabel`)")),
+        "targetlabel" => header.regression = flag("@targetLabel", &rest)?.then_some(line),
         "classlabel" => {
             if !flag("@classLabel", rest.get(..1).unwrap_or_default())? {
                 return Err(format!("{no_labels} (`@classLabel false`)"));
@@ -182,25 +190,57 @@ fn expect(header: &Header, line: usize) -> Result<Expect, (usize, String)> {
     };
     let steps =
         header.series_length.filter(|_| header.equal_length).map(|n| (n, format!("@seriesLength {n}")));
-    let Some(classes) = header.classes.clone() else {
-        return Err((
-            line,
-            "no `@classLabel` before `@data`; expected `@classLabel true LABEL1 LABEL2 ...`".into(),
-        ));
+    let classes = match (header.classes.clone(), header.regression) {
+        (Some(_), Some(at)) => {
+            return Err((
+                at,
+                "`@targetLabel true` and `@classLabel true` together; a set is either \
+                 classification (class labels) or regression (a number per case)"
+                    .into(),
+            ));
+        }
+        (Some(classes), None) => classes,
+        (None, Some(_)) => Vec::new(),
+        (None, None) => {
+            return Err((
+                line,
+                "no `@classLabel` or `@targetLabel` before `@data`; expected \
+                 `@classLabel true LABEL1 LABEL2 ...` (classification) or `@targetLabel true` \
+                 (regression)"
+                    .into(),
+            ));
+        }
     };
     let index = classes.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
-    Ok(Expect { classes, index, channels, steps, equal_length: header.equal_length })
+    Ok(Expect {
+        classes,
+        regression: header.regression.is_some(),
+        index,
+        channels,
+        steps,
+        equal_length: header.equal_length,
+    })
 }
 
-/// Parses case line `n` into a series and its label index, checking it against `expect`.
-fn parse_case(line: &str, n: usize, expect: &mut Expect) -> Result<(Series, usize), String> {
+/// What a case asks to predict.
+enum Label {
+    /// An index into the classes.
+    Class(usize),
+    /// A regression target.
+    Target(f64),
+}
+
+/// Parses case line `n` into a series and its label, checking it against `expect`.
+fn parse_case(line: &str, n: usize, expect: &mut Expect) -> Result<(Series, Label), String> {
     if line.starts_with('@') {
         return Err(format!("header tag `{}` after `@data`", quote(line)));
     }
+    let what = if expect.regression { "target" } else { "class label" };
     let Some((dims, label)) = line.rsplit_once(':') else {
-        return Err("case has no class label; expected `values:label` (dimensions separated \
-             by `:`, the class label last)"
-            .into());
+        return Err(format!(
+            "case has no {what}; expected `values:{}` (dimensions separated by `:`, the {what} last)",
+            if expect.regression { "target" } else { "label" }
+        ));
     };
     let label = label.trim_ascii();
     let dims: Vec<&str> = dims.split(':').collect();
@@ -247,7 +287,15 @@ fn parse_case(line: &str, n: usize, expect: &mut Expect) -> Result<(Series, usiz
             plural(steps, "value")
         ));
     }
-    let Some(&class) = expect.index.get(label) else {
+    let label = if expect.regression {
+        match value(label) {
+            Ok(v) if v.is_finite() => Label::Target(v),
+            Ok(_) => return Err("the target is missing; a regression case needs a number".into()),
+            Err(m) => return Err(format!("target: {m}")),
+        }
+    } else if let Some(&class) = expect.index.get(label) {
+        Label::Class(class)
+    } else {
         if label.is_empty() {
             return Err("case has an empty class label".into());
         }
@@ -267,7 +315,7 @@ fn parse_case(line: &str, n: usize, expect: &mut Expect) -> Result<(Series, usiz
     }
     let channels = columns.len();
     let values = (0..steps).flat_map(|t| columns.iter().map(move |c| c[t])).collect();
-    Ok((Series { channels, steps, values }, class))
+    Ok((Series { channels, steps, values }, label))
 }
 
 /// A value: a finite decimal number, or `?`/`NaN` for a missing one.
@@ -448,14 +496,8 @@ mod tests {
                 "@timeStamps true",
                 "`@timeStamps true` is not supported (series with time stamps); expected `@timeStamps false`",
             ),
-            (
-                "@classLabel false",
-                "hsc train does classification; this file has no class labels (`@classLabel false`)",
-            ),
-            (
-                "@targetLabel true",
-                "hsc train does classification; this file has no class labels (`@targetLabel`)",
-            ),
+            ("@classLabel false", "this file has neither class labels nor targets (`@classLabel false`)"),
+            ("@targetLabel maybe", "expected `@targetLabel true` or `@targetLabel false`, found `maybe`"),
             (
                 "@classLabel true",
                 "`@classLabel true` lists no labels; expected `@classLabel true LABEL1 LABEL2 ...`",
@@ -487,9 +529,41 @@ mod tests {
         assert_eq!(
             error("@dimensions 1\n\n@data\n1:a\n"),
             format!(
-                "{PATH}:3: no `@classLabel` before `@data`; expected `@classLabel true LABEL1 LABEL2 ...`"
+                "{PATH}:3: no `@classLabel` or `@targetLabel` before `@data`; expected `@classLabel \
+                 true LABEL1 LABEL2 ...` (classification) or `@targetLabel true` (regression)"
             )
         );
+        assert_eq!(
+            error("@targetLabel true\n@classLabel true a\n@data\n1:a\n"),
+            format!(
+                "{PATH}:1: `@targetLabel true` and `@classLabel true` together; a set is either \
+                 classification (class labels) or regression (a number per case)"
+            )
+        );
+    }
+
+    #[test]
+    fn regression_targets() {
+        let head = "@problemName R\n@univariate true\n@targetLabel true\n@data\n";
+        let d = parse_str(&format!("{head}1,2,3:0.5\n4,?:-2e1\n")).unwrap();
+        assert_eq!((d.targets.clone(), d.labels.len(), d.classes.len()), (vec![0.5, -20.0], 0, 0));
+        assert_eq!(d.series[1].steps, 2);
+        assert!(d.is_regression());
+        let cases = [
+            (
+                "1,2:x",
+                "5: target: `x` is not a number (expected a decimal number, or `?` for a missing value)",
+            ),
+            ("1,2:?", "5: the target is missing; a regression case needs a number"),
+            (
+                "1,2",
+                "5: case has no target; expected `values:target` (dimensions separated by `:`, the target last)",
+            ),
+            ("1,2:inf", "5: target: `inf` is not a finite number"),
+        ];
+        for (case, message) in cases {
+            assert_eq!(error(&format!("{head}{case}\n")), format!("{PATH}:{message}"), "{case}");
+        }
     }
 
     #[test]

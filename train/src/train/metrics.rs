@@ -3,35 +3,55 @@
 
 use serde_json::{Value, json};
 
-use super::{Architecture, Config, EpochRecord, GradMethod, Score};
+use super::{Architecture, Config, EpochRecord, Errors, GradMethod, Head, Score};
 
 fn finite(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
 
+/// A score's fields, each name prefixed (`train_loss`, `val_accuracy`, `test_rmse`, ...); a
+/// classification score has an accuracy, a regression score an RMSE and an MAE.
+fn score_fields(prefix: &str, score: Option<&Score>, into: &mut serde_json::Map<String, Value>) {
+    let field = |name: &str| format!("{prefix}_{name}");
+    into.insert(field("loss"), score.map_or(Value::Null, |s| finite(s.loss)));
+    match score.and_then(|s| s.errors) {
+        Some(e) => {
+            into.insert(field("rmse"), finite(e.rmse));
+            into.insert(field("mae"), finite(e.mae));
+        }
+        None => {
+            into.insert(field("accuracy"), score.and_then(|s| s.accuracy).map_or(Value::Null, finite));
+        }
+    }
+}
+
+/// The inverse of [`score_fields`]; `None` without a loss.
+fn score_from(prefix: &str, v: &Value) -> Option<Score> {
+    let get = |name: &str| v[format!("{prefix}_{name}")].as_f64();
+    let errors = match (get("rmse"), get("mae")) {
+        (Some(rmse), Some(mae)) => Some(Errors { rmse, mae }),
+        _ => None,
+    };
+    Some(Score { loss: get("loss")?, accuracy: get("accuracy"), errors })
+}
+
 /// One epoch.
 pub fn epoch_json(r: &EpochRecord) -> Value {
-    json!({
-        "epoch": r.epoch,
-        "train_loss": finite(r.train.loss),
-        "train_accuracy": finite(r.train.accuracy),
-        "val_loss": r.validation.map_or(Value::Null, |s| finite(s.loss)),
-        "val_accuracy": r.validation.map_or(Value::Null, |s| finite(s.accuracy)),
-        "lr": r.lr,
-        "seconds": r.seconds,
-    })
+    let mut fields = serde_json::Map::new();
+    fields.insert("epoch".into(), json!(r.epoch));
+    score_fields("train", Some(&r.train), &mut fields);
+    score_fields("val", r.validation.as_ref(), &mut fields);
+    fields.insert("lr".into(), json!(r.lr));
+    fields.insert("seconds".into(), json!(r.seconds));
+    Value::Object(fields)
 }
 
 /// The inverse of [`epoch_json`].
 pub fn epoch_from(v: &Value) -> Option<EpochRecord> {
-    let validation = match (v["val_loss"].as_f64(), v["val_accuracy"].as_f64()) {
-        (Some(loss), Some(accuracy)) => Some(Score { loss, accuracy }),
-        _ => None,
-    };
     Some(EpochRecord {
         epoch: v["epoch"].as_u64()? as usize,
-        train: Score { loss: v["train_loss"].as_f64()?, accuracy: v["train_accuracy"].as_f64()? },
-        validation,
+        train: score_from("train", v)?,
+        validation: score_from("val", v),
         lr: v["lr"].as_f64()?,
         seconds: v["seconds"].as_f64()?,
     })
@@ -44,8 +64,8 @@ pub fn config_json(c: &Config) -> Value {
         _ => Value::Null,
     };
     json!({
-        "epochs": c.epochs, "lr": c.lr, "batch": c.batch, "grad": c.grad.name(), "eps": eps,
-        "seed": c.seed, "weight_decay": c.weight_decay,
+        "epochs": c.epochs, "patience": c.patience, "lr": c.lr, "batch": c.batch,
+        "grad": c.grad.name(), "eps": eps, "seed": c.seed, "weight_decay": c.weight_decay,
     })
 }
 
@@ -59,6 +79,7 @@ pub fn config_from(v: &Value) -> Option<Config> {
     };
     Some(Config {
         epochs: v["epochs"].as_u64()? as usize,
+        patience: v["patience"].as_u64().map(|p| p as usize),
         lr: v["lr"].as_f64()?,
         batch: v["batch"].as_u64()? as usize,
         grad,
@@ -67,34 +88,49 @@ pub fn config_from(v: &Value) -> Option<Config> {
     })
 }
 
-/// The network's shape.
+/// The network's shape: `"classes": N`, or `"regression": {"mean", "std"}`.
 pub fn architecture_json(a: &Architecture) -> Value {
-    json!({
-        "channels": a.channels, "hidden": a.hidden, "layers": a.layers, "classes": a.classes,
-        "dropout": a.dropout,
-    })
+    let mut v = json!({
+        "channels": a.channels, "hidden": a.hidden, "layers": a.layers, "dropout": a.dropout,
+    });
+    match a.head {
+        Head::Classes(n) => v["classes"] = json!(n),
+        Head::Regression { mean, std } => v["regression"] = json!({"mean": mean, "std": std}),
+    }
+    v
 }
 
 /// The inverse of [`architecture_json`].
 pub fn architecture_from(v: &Value) -> Option<Architecture> {
+    let r = &v["regression"];
+    let head = if r.is_object() {
+        Head::Regression { mean: r["mean"].as_f64()?, std: r["std"].as_f64()? }
+    } else {
+        Head::Classes(v["classes"].as_u64()? as usize)
+    };
     Some(Architecture {
         channels: v["channels"].as_u64()? as usize,
         hidden: v["hidden"].as_u64()? as usize,
         layers: v["layers"].as_u64()? as usize,
-        classes: v["classes"].as_u64()? as usize,
+        head,
         dropout: v["dropout"].as_f64()?,
     })
 }
 
-/// `metrics.json`: every epoch, the epoch whose params were kept as the best, and the test
-/// score of those params once known.
-pub fn metrics_json(history: &[EpochRecord], best_epoch: Option<usize>, test: Option<Score>) -> Value {
-    json!({
-        "epochs": history.iter().map(epoch_json).collect::<Vec<_>>(),
-        "best_epoch": best_epoch,
-        "test_loss": test.map_or(Value::Null, |s| finite(s.loss)),
-        "test_accuracy": test.map_or(Value::Null, |s| finite(s.accuracy)),
-    })
+/// `metrics.json`: every epoch, the epoch whose params were kept as the best, why the run
+/// stopped early (if it did), and the test score of those params once known.
+pub fn metrics_json(
+    history: &[EpochRecord],
+    best_epoch: Option<usize>,
+    stopped: Option<&str>,
+    test: Option<&Score>,
+) -> Value {
+    let mut fields = serde_json::Map::new();
+    fields.insert("epochs".into(), history.iter().map(epoch_json).collect());
+    fields.insert("best_epoch".into(), json!(best_epoch));
+    fields.insert("stopped_early".into(), json!(stopped));
+    score_fields("test", test, &mut fields);
+    Value::Object(fields)
 }
 
 #[cfg(test)]
@@ -103,24 +139,36 @@ mod tests {
 
     #[test]
     fn records_and_settings_read_back() {
+        let class = |loss, accuracy| Score { loss, accuracy: Some(accuracy), errors: None };
         let r = EpochRecord {
             epoch: 3,
-            train: Score { loss: 0.5, accuracy: 0.75 },
-            validation: Some(Score { loss: 0.25, accuracy: 1.0 }),
+            train: class(0.5, 0.75),
+            validation: Some(class(0.25, 1.0)),
             lr: 1e-3,
             seconds: 2.5,
         };
         assert_eq!(epoch_from(&epoch_json(&r)), Some(r.clone()));
-        let no_val = EpochRecord { validation: None, ..r };
+        let no_val = EpochRecord { validation: None, ..r.clone() };
         assert_eq!(epoch_from(&epoch_json(&no_val)), Some(no_val));
+        let errors = Some(Errors { rmse: 0.3, mae: 0.2 });
+        let regression = Score { loss: 0.09, accuracy: None, errors };
+        let reg = EpochRecord { train: regression, validation: Some(regression), ..r };
+        assert_eq!(epoch_from(&epoch_json(&reg)), Some(reg.clone()));
+        assert_eq!(epoch_json(&reg)["val_rmse"], json!(0.3));
         for grad in [GradMethod::Rhel { eps: 0.05 }, GradMethod::Tangent, GradMethod::Bptt] {
-            let c = Config { epochs: 7, lr: 2e-3, batch: 8, grad, seed: 9, weight_decay: 0.01 };
-            assert_eq!(config_from(&config_json(&c)), Some(c));
+            for patience in [None, Some(4)] {
+                let c = Config { epochs: 7, patience, lr: 2e-3, batch: 8, grad, seed: 9, weight_decay: 0.01 };
+                assert_eq!(config_from(&config_json(&c)), Some(c));
+            }
         }
-        let a = Architecture { channels: 6, hidden: 32, layers: 2, classes: 4, dropout: 0.1 };
-        assert_eq!(architecture_from(&architecture_json(&a)), Some(a));
+        for head in [Head::Classes(4), Head::Regression { mean: -0.5, std: 2.0 }] {
+            let a = Architecture { channels: 6, hidden: 32, layers: 2, head, dropout: 0.1 };
+            assert_eq!(architecture_from(&architecture_json(&a)), Some(a));
+        }
         assert_eq!(config_from(&json!({"grad": "sgd"})), None);
-        let m = metrics_json(&[], Some(2), Some(Score { loss: 0.1, accuracy: 0.9 }));
-        assert_eq!(m["test_accuracy"], json!(0.9));
+        let m = metrics_json(&[], Some(2), None, Some(&class(0.1, 0.9)));
+        assert_eq!((m["test_accuracy"].clone(), m["stopped_early"].clone()), (json!(0.9), Value::Null));
+        let m = metrics_json(&[], Some(2), Some("why"), Some(&regression));
+        assert_eq!((m["test_mae"].clone(), m["stopped_early"].clone()), (json!(0.2), json!("why")));
     }
 }

@@ -1,7 +1,8 @@
-//! Training a stacked Hamiltonian SSM on a classification data set (what `hsc train` runs).
+//! Training a stacked Hamiltonian SSM on a classification or regression data set (what
+//! `hsc train` runs).
 //!
 //! - [`network`]: the stacked model (encoder, blocks around the user's model, pooling,
-//!   classifier), its forward and backward pass over one sequence.
+//!   head), its forward and backward pass over one sequence.
 //! - [`recurrent`]: the user's model as a layer: positions out, and the chosen gradient pass
 //!   driven by per-step cotangents of them.
 //! - [`trainer`]: epochs, minibatches across threads, AdamW, evaluation.
@@ -14,9 +15,11 @@ pub mod network;
 pub mod recurrent;
 pub mod trainer;
 
-pub use network::{Architecture, Network, Tensor};
+pub use network::{Architecture, Head, Network, Tensor};
 pub(crate) use trainer::mix;
-pub use trainer::{Config, EpochRecord, Example, Observer, Progress, Score, Trainer, evaluate};
+pub use trainer::{
+    Config, EpochRecord, Errors, Example, Observer, Progress, Score, Target, Trainer, evaluate, predict,
+};
 
 use hsc_runtime::RunError;
 

@@ -1,5 +1,6 @@
 //! The stacked Hamiltonian SSM (the HSSM of the RHEL paper): a linear encoder to the hidden
-//! width, `L` blocks, mean pooling over time and a linear classifier. A block is
+//! width, `L` blocks, mean pooling over time and a linear head (a classifier's logits, or one
+//! number for regression). A block is
 //!
 //! ```text
 //! x ─ LayerNorm ─ x̂ ─ in (linear) ─ u ─ model ─ q ─ out (linear) + skip ⊙ x̂ ─ y
@@ -17,7 +18,7 @@ use rand_distr::{Distribution, Normal};
 use crate::nn::{activation, dropout, glu, layer_norm, linear, loss, pool};
 use hsc_runtime::{Model, Params};
 
-use super::{GradMethod, TrainError, recurrent};
+use super::{GradMethod, Target, TrainError, recurrent};
 
 /// The shape of a network.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,10 +29,45 @@ pub struct Architecture {
     pub hidden: usize,
     /// Number of blocks.
     pub layers: usize,
-    /// Number of classes.
-    pub classes: usize,
+    /// What the head predicts.
+    pub head: Head,
     /// Probability that dropout zeroes an activation while training.
     pub dropout: f64,
+}
+
+/// What the network predicts from the pooled sequence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Head {
+    /// One of this many classes: logits, cross-entropy.
+    Classes(usize),
+    /// One number. The head's output `z` stands for `mean + std · z`, with the mean and
+    /// standard deviation of the training targets, and the loss is `(z − (y − mean)/std)²`:
+    /// the squared error in units of the targets' spread.
+    Regression {
+        /// The training targets' mean.
+        mean: f64,
+        /// Their standard deviation (1 when they are all equal).
+        std: f64,
+    },
+}
+
+impl Head {
+    /// Number of outputs.
+    pub fn outputs(self) -> usize {
+        match self {
+            Head::Classes(n) => n,
+            Head::Regression { .. } => 1,
+        }
+    }
+
+    /// The regression head of `targets`.
+    pub fn regression(targets: &[f64]) -> Head {
+        let n = targets.len().max(1) as f64;
+        let mean = targets.iter().sum::<f64>() / n;
+        let var = targets.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n;
+        let std = if var > 0.0 && var.is_finite() { var.sqrt() } else { 1.0 };
+        Head::Regression { mean, std }
+    }
 }
 
 /// A named array of trainable numbers.
@@ -78,9 +114,9 @@ pub struct Network {
 
 /// The loss of one sequence, its logits and the gradient of every tensor.
 pub struct SequenceGrad {
-    /// Cross-entropy.
+    /// Cross-entropy, or the squared error of the standardised target.
     pub loss: f64,
-    /// The classifier's output.
+    /// The head's output.
     pub logits: Vec<f64>,
     /// One array per tensor of [`Network::tensors`].
     pub grads: Vec<Vec<f64>>,
@@ -92,7 +128,7 @@ pub struct Tape {
     input: Vec<f64>,
     blocks: Vec<BlockTape>,
     pooled: Vec<f64>,
-    /// The classifier's output.
+    /// The head's output.
     pub logits: Vec<f64>,
 }
 
@@ -147,7 +183,7 @@ impl Network {
                 glu: [w1, b1, w2, b2],
             });
         }
-        let classifier = b.linear("classifier", h, arch.classes);
+        let classifier = b.linear("classifier", h, arch.head.outputs());
         Ok(Network { arch, model, tensors: b.tensors, encoder, blocks, classifier })
     }
 
@@ -210,7 +246,7 @@ impl Network {
         }
         let pooled = pool::mean(&x, steps);
         let [cw, cb] = self.classifier;
-        let logits = linear::forward(&pooled, 1, self.t(cw), self.t(cb), self.arch.classes);
+        let logits = linear::forward(&pooled, 1, self.t(cw), self.t(cb), self.arch.head.outputs());
         Ok(Tape { steps, input: series.to_vec(), blocks, pooled, logits })
     }
 
@@ -227,7 +263,8 @@ impl Network {
         let (inputs, positions) = recurrent::widths(self.model.spec());
         let [cw, cb] = self.classifier;
         let (dw, db) = two(&mut grads, cw, cb);
-        let dpooled = linear::backward(&tape.pooled, 1, self.t(cw), self.arch.classes, dlogits, dw, db);
+        let dpooled =
+            linear::backward(&tape.pooled, 1, self.t(cw), self.arch.head.outputs(), dlogits, dw, db);
         let mut dx = pool::mean_backward(&dpooled, steps);
         for (l, (block, bt)) in self.blocks.iter().zip(&tape.blocks).enumerate().rev() {
             let dout = dropout::apply(&dx, &bt.mask[1]);
@@ -274,17 +311,33 @@ impl Network {
         Ok(grads)
     }
 
-    /// The cross-entropy loss of one labelled sequence and its gradient.
+    /// The loss of the head's output against `target`, and its gradient: cross-entropy for a
+    /// class, the squared error of the standardised target for a number ([`Head`]).
+    ///
+    /// # Panics
+    /// If the target is not of the head's kind.
+    pub fn loss(&self, logits: &[f64], target: Target) -> (f64, Vec<f64>) {
+        match (self.arch.head, target) {
+            (Head::Classes(_), Target::Class(label)) => loss::cross_entropy(logits, label),
+            (Head::Regression { mean, std }, Target::Value(y)) => {
+                let error = logits[0] - (y - mean) / std;
+                (error * error, vec![2.0 * error])
+            }
+            (head, target) => panic!("a {target:?} target for a {head:?} head"),
+        }
+    }
+
+    /// The loss of one labelled sequence and its gradient.
     pub fn loss_and_grad(
         &self,
         series: &[f64],
         steps: usize,
-        label: usize,
+        target: Target,
         dropout_seed: Option<u64>,
         method: GradMethod,
     ) -> Result<SequenceGrad, TrainError> {
         let tape = self.forward(series, steps, dropout_seed)?;
-        let (loss, dlogits) = loss::cross_entropy(&tape.logits, label);
+        let (loss, dlogits) = self.loss(&tape.logits, target);
         let grads = self.backward(&tape, &dlogits, method)?;
         Ok(SequenceGrad { loss, logits: tape.logits, grads })
     }

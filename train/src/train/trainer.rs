@@ -1,6 +1,7 @@
 //! The training loop: shuffled minibatches, each sequence's gradient on its own thread, the
 //! sum taken in a fixed order (so a run is the same numbers on any number of threads), AdamW
-//! with warm-up and cosine decay, and an evaluation pass per epoch.
+//! with warm-up and cosine decay, an evaluation pass per epoch, and early stopping once
+//! validation has not improved for a number of epochs.
 
 use std::time::Instant;
 
@@ -13,14 +14,17 @@ use crate::data::Dataset;
 use crate::nn::loss;
 use crate::nn::optim::{AdamState, AdamW, Schedule};
 
-use super::network::SequenceGrad;
+use super::network::{Head, SequenceGrad};
 use super::{GradMethod, Network, TrainError};
 
 /// What a run is asked to do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// Passes over the training set.
+    /// The most passes over the training set (the learning-rate schedule spans them).
     pub epochs: usize,
+    /// Stop once the validation score has not improved for this many epochs (never without
+    /// a validation set, or when `None`).
+    pub patience: Option<usize>,
     /// Peak learning rate.
     pub lr: f64,
     /// Sequences per update.
@@ -33,6 +37,15 @@ pub struct Config {
     pub weight_decay: f64,
 }
 
+/// What one sequence asks the network to predict.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    /// A class index.
+    Class(usize),
+    /// A number (regression), in the data's units.
+    Value(f64),
+}
+
 /// One labelled sequence, normalised: `[steps, channels]`, no missing values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
@@ -40,32 +53,104 @@ pub struct Example {
     pub values: Vec<f64>,
     /// Number of time steps.
     pub steps: usize,
-    /// The class.
-    pub label: usize,
+    /// What to predict.
+    pub target: Target,
 }
 
 impl Example {
     /// Every case of a (normalised) data set; a missing value that is still there becomes 0.
     pub fn all(data: &Dataset) -> Vec<Example> {
+        let targets: Vec<Target> = if data.is_regression() {
+            data.targets.iter().map(|&y| Target::Value(y)).collect()
+        } else {
+            data.labels.iter().map(|&l| Target::Class(l)).collect()
+        };
         data.series
             .iter()
-            .zip(&data.labels)
-            .map(|(s, &label)| Example {
+            .zip(targets)
+            .map(|(s, target)| Example {
                 values: s.values.iter().map(|&x| if x.is_nan() { 0.0 } else { x }).collect(),
                 steps: s.steps,
-                label,
+                target,
             })
             .collect()
     }
 }
 
-/// Mean loss and accuracy over a set.
+/// How well a network does on a set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Score {
-    /// Mean cross-entropy.
+    /// Mean loss: cross-entropy, or the squared error of the standardised target.
     pub loss: f64,
-    /// Fraction classified correctly.
-    pub accuracy: f64,
+    /// Fraction classified correctly (classification).
+    pub accuracy: Option<f64>,
+    /// The errors in the targets' units (regression).
+    pub errors: Option<Errors>,
+}
+
+/// Regression errors, in the targets' units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Errors {
+    /// Root-mean-square error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+}
+
+impl Score {
+    /// Whether `self` beats `other`: higher accuracy (lower loss on a tie), or for regression
+    /// a lower loss.
+    pub fn better_than(&self, other: &Score) -> bool {
+        match (self.accuracy, other.accuracy) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => self.loss < other.loss,
+        }
+    }
+}
+
+/// Sums over a set's sequences, for a [`Score`].
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    loss: f64,
+    correct: usize,
+    squared: f64,
+    absolute: f64,
+}
+
+impl Tally {
+    fn add(&mut self, net: &Network, logits: &[f64], target: Target, loss: f64) {
+        self.n += 1;
+        self.loss += loss;
+        match target {
+            Target::Class(label) => self.correct += usize::from(loss::argmax(logits) == label),
+            Target::Value(y) => {
+                let error = predict(net, logits) - y;
+                self.squared += error * error;
+                self.absolute += error.abs();
+            }
+        }
+    }
+
+    fn score(&self, head: Head) -> Score {
+        let n = self.n as f64; // 0 / 0: an empty set's score is NaN
+        let (accuracy, errors) = match head {
+            Head::Classes(_) => (Some(self.correct as f64 / n), None),
+            Head::Regression { .. } => {
+                (None, Some(Errors { rmse: (self.squared / n).sqrt(), mae: self.absolute / n }))
+            }
+        };
+        Score { loss: self.loss / n, accuracy, errors }
+    }
+}
+
+/// The number a regression network predicts from its head's output (in the targets' units);
+/// for a classifier, the predicted class as a number.
+pub fn predict(net: &Network, logits: &[f64]) -> f64 {
+    match net.arch.head {
+        Head::Classes(_) => loss::argmax(logits) as f64,
+        Head::Regression { mean, std } => mean + std * logits[0],
+    }
 }
 
 /// One epoch's figures.
@@ -131,6 +216,33 @@ impl Trainer {
         self.history.len()
     }
 
+    /// The epoch (from 1) with the best validation score, the earliest of equals; `None`
+    /// without validation.
+    pub fn best_epoch(&self) -> Option<usize> {
+        let mut best: Option<&EpochRecord> = None;
+        for r in &self.history {
+            let Some(score) = &r.validation else { continue };
+            if best.and_then(|b| b.validation.as_ref()).is_none_or(|b| score.better_than(b)) {
+                best = Some(r);
+            }
+        }
+        best.map(|r| r.epoch)
+    }
+
+    /// Why the run should stop before `config.epochs`, if it should: validation has not
+    /// improved for `config.patience` epochs.
+    pub fn stop_early(&self) -> Option<String> {
+        let patience = self.config.patience?;
+        let best = self.best_epoch()?;
+        let since = self.epochs_done() - best;
+        (since >= patience).then(|| {
+            format!(
+                "stopped early: validation has not improved for {since} epochs (--patience {patience}); \
+                 the best was epoch {best}"
+            )
+        })
+    }
+
     /// The learning rate over the whole run: a linear warm-up over the first 5 % of the
     /// updates, then a cosine decay to a tenth.
     pub fn schedule(&self, train_len: usize) -> Schedule {
@@ -152,7 +264,7 @@ impl Trainer {
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(self.config.seed, epoch as u64, u64::MAX)));
         let batch = self.config.batch.max(1);
         let batches = order.len().div_ceil(batch);
-        let (mut total_loss, mut correct, mut lr) = (0.0, 0usize, schedule.lr(self.step));
+        let (mut tally, mut lr) = (Tally::default(), schedule.lr(self.step));
         for (done, chunk) in order.chunks(batch).enumerate() {
             let step = self.step + 1;
             let stopped = |what: String| TrainError::Stopped { epoch, step, what };
@@ -163,7 +275,7 @@ impl Trainer {
                 .map(|&i| {
                     let ex = &train[i];
                     let dropout_seed = mix(seed, epoch as u64, i as u64);
-                    net.loss_and_grad(&ex.values, ex.steps, ex.label, Some(dropout_seed), method)
+                    net.loss_and_grad(&ex.values, ex.steps, ex.target, Some(dropout_seed), method)
                 })
                 .collect();
             let mut grads: Vec<Vec<f64>> = net.tensors.iter().map(|t| vec![0.0; t.values.len()]).collect();
@@ -176,8 +288,7 @@ impl Trainer {
                 if !l.is_finite() {
                     return Err(stopped(format!("the loss of training case {i} is {l}")));
                 }
-                total_loss += l;
-                correct += usize::from(loss::argmax(&logits) == train[i].label);
+                tally.add(&self.net, &logits, train[i].target, l);
                 for (total, g) in grads.iter_mut().zip(g) {
                     for (t, g) in total.iter_mut().zip(g) {
                         *t += scale * g;
@@ -199,12 +310,11 @@ impl Trainer {
                 t.values = v;
             }
             self.step = step;
-            let seen = (done * batch + chunk.len()) as f64;
-            observer.batch(&Progress { epoch, done: done + 1, batches, running_loss: total_loss / seen });
+            let running_loss = tally.loss / tally.n as f64;
+            observer.batch(&Progress { epoch, done: done + 1, batches, running_loss });
         }
-        let n = train.len().max(1) as f64;
-        let train_score = Score { loss: total_loss / n, accuracy: correct as f64 / n };
-        let validation = if validation.is_empty() { None } else { Some(evaluate(&self.net, validation)?) };
+        let train_score = tally.score(self.net.arch.head);
+        let validation = if validation.is_empty() { None } else { Some(evaluate(&self.net, validation)?.0) };
         let record = EpochRecord {
             epoch,
             train: train_score,
@@ -217,23 +327,18 @@ impl Trainer {
     }
 }
 
-/// Mean loss and accuracy of `net` on `examples` (dropout off), across threads.
-pub fn evaluate(net: &Network, examples: &[Example]) -> Result<Score, TrainError> {
-    if examples.is_empty() {
-        return Ok(Score { loss: f64::NAN, accuracy: f64::NAN });
-    }
-    let results: Vec<_> = examples
+/// The score of `net` on `examples` (dropout off), across threads, and its head's output
+/// for each example.
+pub fn evaluate(net: &Network, examples: &[Example]) -> Result<(Score, Vec<Vec<f64>>), TrainError> {
+    let outputs: Vec<Vec<f64>> = examples
         .par_iter()
-        .map(|ex| {
-            let tape = net.forward(&ex.values, ex.steps, None)?;
-            let (l, _) = loss::cross_entropy(&tape.logits, ex.label);
-            Ok((l, loss::argmax(&tape.logits) == ex.label))
-        })
+        .map(|ex| Ok(net.forward(&ex.values, ex.steps, None)?.logits))
         .collect::<Result<_, TrainError>>()?;
-    let n = examples.len() as f64;
-    let total: f64 = results.iter().map(|r: &(f64, bool)| r.0).sum();
-    let correct = results.iter().filter(|r| r.1).count();
-    Ok(Score { loss: total / n, accuracy: correct as f64 / n })
+    let mut tally = Tally::default();
+    for (ex, logits) in examples.iter().zip(&outputs) {
+        tally.add(net, logits, ex.target, net.loss(logits, ex.target).0);
+    }
+    Ok((tally.score(net.arch.head), outputs))
 }
 
 /// A seed for `(seed, epoch, case)`: SplitMix64 over the three.
