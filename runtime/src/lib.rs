@@ -17,7 +17,7 @@ pub mod spec;
 
 pub use compiled::{AbiBuffer, CompiledEngine, KernelAbi, KernelFn, Real, parse_name};
 pub use model::{
-    Batch, Echo, Engine, Forcing, Forward, Frame, Gradients, HlState, HlTicks, Model, Params, RunError,
-    Trajectory,
+    Batch, Echo, Echoing, Engine, Forcing, Forward, Frame, Gradients, HlState, HlTicks, Model, Params,
+    RunError, Trajectory, Walk,
 };
 pub use spec::{ArraySpec, Init, ModelSpec, PairSpec, Pass, Side, Slot, Step};

@@ -13,6 +13,10 @@ use rayon::prelude::*;
 
 use crate::spec::{Init, ModelSpec, Pass, Side, Slot, Step};
 
+mod stretch;
+
+pub use stretch::{Echoing, Walk};
+
 /// The buffers of one kernel call for one sequence: one per slot the kernel lists, each of
 /// [`ModelSpec::slot_len`] elements.
 #[derive(Clone, Debug, Default)]
@@ -653,7 +657,10 @@ impl Model {
             if let Some(data) = self.given(slot, given, b) {
                 frame.given.insert(slot, data);
             } else {
-                let buf = carry.remove(&slot).unwrap_or_else(|| self.fresh(slot, given.batch, b));
+                let buf = carry
+                    .remove(&slot)
+                    .or_else(|| echo_start(carry, slot))
+                    .unwrap_or_else(|| self.fresh(slot, given.batch, b));
                 frame.buffers.insert(slot, buf);
             }
         }
@@ -748,6 +755,14 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// An echo's state where no earlier call left one: the final state of the forward pass
+/// before it, momenta flipped (the echo runs the same steps backwards in time).
+fn echo_start(carry: &Carry, slot: Slot) -> Option<Vec<f64>> {
+    let Slot::Echo(_, side) = slot else { return None };
+    let state = carry.get(&Slot::State(side))?;
+    Some(if side.momentum { state.iter().map(|x| -x).collect() } else { state.clone() })
 }
 
 /// Drops what a sequence no longer needs after `passes`: the trajectory once BPTT has used

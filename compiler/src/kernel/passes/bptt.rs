@@ -49,7 +49,7 @@ impl Ctx<'_> {
                 });
             }
             // Recompute the step from x_t, keeping the state each piece acts at.
-            b.phase(|b| self.copy_state(b, &traj, Some(Row::Step(0)), &work, false));
+            b.phase(|b| self.copy_state(b, &traj, Some(Row::Step(0)), &work));
             let mut bind = base.clone();
             self.bind_state(&mut bind, &work, false, false, Life::Phase, None);
             let last = self.pieces.len() - 1;

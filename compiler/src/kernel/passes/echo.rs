@@ -33,7 +33,8 @@ struct Factor {
 impl Ctx<'_> {
     pub(super) fn echo(&self, b: &mut Builder, d: &Table) {
         let data = self.data(b);
-        let fwd = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
+        // The copies start where the runtime put them: the momentum-flipped final state, or
+        // where the echo stood after the steps it has already run (a run in stretches).
         let copies: Vec<State> = (0..2)
             .map(|c| self.state(b, |n| format!("{n}_echo{c}"), |s| Some(Slot::Echo(c, s)), None))
             .collect();
@@ -42,11 +43,6 @@ impl Ctx<'_> {
         let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
         let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
         let eps = [b.emit_root(Op::Eps(0)), b.emit_root(Op::Eps(1))];
-        b.phase(|b| {
-            for copy in &copies {
-                self.copy_state(b, &fwd, None, copy, true);
-            }
-        });
         b.steps(true, |b| {
             let base = self.binding(&data, Row::Step(0));
             let binds: Vec<Binding> = copies

@@ -57,7 +57,7 @@ impl Ctx<'_> {
             b.phase(|b| {
                 let l = b.value(&self.eq.dag, self.eq.loss, &bind);
                 Self::add_scalar(b, loss, Vec::new(), l);
-                self.copy_state(b, &lambda, None, &before, false);
+                self.copy_state(b, &lambda, None, &before);
                 for &m in &mu {
                     self.copy_side(b, m, m, Some(keep), false);
                 }

@@ -463,15 +463,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// `dst = src` (momenta negated when `flip`) for every state array.
-    fn copy_state(&self, b: &mut Builder, src: &State, src_row: Option<Row>, dst: &State, flip: bool) {
+    /// `dst = src` for every state array.
+    fn copy_state(&self, b: &mut Builder, src: &State, src_row: Option<Row>, dst: &State) {
         for s in self.sides() {
             let shape = b.shape(dst.side(s));
             b.for_shape(&shape, |b, idx| {
                 let mut from: Vec<Index> = src_row.map(|r| b.row(r)).into_iter().collect();
                 from.extend_from_slice(idx);
                 let v = b.load(src.side(s), from);
-                let v = if flip && s.momentum { b.emit(Op::Neg(v)) } else { v };
                 b.store(dst.side(s), idx.to_vec(), v, false);
             });
         }

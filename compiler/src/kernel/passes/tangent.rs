@@ -11,14 +11,13 @@ use crate::symbolic::Table;
 impl Ctx<'_> {
     pub(super) fn tangent(&self, b: &mut Builder, d: &Table) {
         let data = self.data(b);
-        let fwd = self.state(b, |n| n.to_owned(), |s| Some(Slot::State(s)), None);
-        let xhat = self.state(b, |n| format!("{n}_echo"), |_| None, None);
+        // The unnudged echo starts where the runtime put it, as the RHEL echo's copies do.
+        let xhat = self.state(b, |n| format!("{n}_echo"), |s| Some(Slot::Echo(0, s)), None);
         let dx = self.state(b, |n| format!("δ{n}"), |s| Some(Slot::Tangent(s)), None);
         let (acc_p, acc_u) = self.acc_buffers(b);
         let nudge = self.nudge_buffers(b, "");
         let taus: Vec<Value> = self.pieces.iter().map(|&(_, c)| self.tau(b, &data, c)).collect();
         let cs: Vec<Value> = self.pieces.iter().map(|&(_, c)| b.emit_root(Op::Const(c))).collect();
-        b.phase(|b| self.copy_state(b, &fwd, None, &xhat, true));
         b.steps(true, |b| {
             let base = self.binding(&data, Row::Step(0));
             let mut bind = base.clone();
