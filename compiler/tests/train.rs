@@ -11,9 +11,11 @@ use common::{Rng, path, text};
 use hsc::Override;
 use hsc::kernel::Precision;
 use hsc_runtime::Model;
+use hsc_runtime::Walk;
 use hsc_train::train::checkpoint::{self, Extra};
 use hsc_train::train::{
-    Architecture, Config, EpochRecord, Example, GradMethod, Head, Network, Score, Target, TrainError, Trainer,
+    Anchor, Architecture, Config, EpochRecord, Example, GradMethod, Head, Network, Score, Stretches, Target,
+    TrainError, Trainer,
 };
 
 fn small_model() -> Model {
@@ -45,7 +47,7 @@ fn check_gradients(net: &Network, target: Target) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (steps, seed) = (9, Some(5));
     let x = series(&mut rng, steps, 2);
-    let grad = |net: &Network, m| net.loss_and_grad(&x, steps, target, seed, m).unwrap();
+    let grad = |net: &Network, m| net.loss_and_grad(&x, steps, target, seed, m, Anchor::Never).unwrap();
     let bptt = grad(net, GradMethod::Bptt);
     let mut worst = 0.0f64;
     for (i, t) in net.tensors.iter().enumerate() {
@@ -65,18 +67,32 @@ fn check_gradients(net: &Network, target: Target) {
         }
     }
     eprintln!("worst relative error of BPTT against finite differences: {worst:.1e}");
-    for (method, tol) in [(GradMethod::Tangent, 1e-9), (GradMethod::Rhel { eps: 1e-3 }, 1e-5)] {
-        let other = grad(net, method);
-        assert_eq!(other.loss, bptt.loss);
-        for ((t, a), b) in net.tensors.iter().zip(&other.grads).zip(&bptt.grads) {
-            let scale = b.iter().fold(1e-3f64, |m, x| m.max(x.abs()));
-            for (k, (a, b)) in a.iter().zip(b).enumerate() {
-                assert!(
-                    (a - b).abs() < tol * scale,
-                    "{}: {}[{k}] = {a:e}, BPTT {b:e}",
-                    method.name(),
-                    t.name
-                );
+    // The echoes of every layer in lockstep: one stretch (what training uses at this
+    // length), stretches of 2 and 4 steps, and anchored stretches of 3.
+    let stretches =
+        [(2, false), (4, false), (3, true)].map(|(len, anchored)| Some(Stretches { len, anchored }));
+    let methods = [
+        (GradMethod::Tangent, Walk::Tangent, 1e-9),
+        (GradMethod::Rhel { eps: 1e-3 }, Walk::Rhel(1e-3), 1e-5),
+    ];
+    for (method, walk, tol) in methods {
+        for stretch in [None].into_iter().chain(stretches) {
+            let other = match stretch {
+                None => grad(net, method),
+                Some(s) => net.lockstep_grad(&x, steps, target, seed, walk, s).unwrap(),
+            };
+            let how = format!("{} in {stretch:?}", method.name());
+            assert!(
+                (other.loss - bptt.loss).abs() <= 1e-14 * bptt.loss.abs(),
+                "{how}: loss {}, BPTT {}",
+                other.loss,
+                bptt.loss
+            );
+            for ((t, a), b) in net.tensors.iter().zip(&other.grads).zip(&bptt.grads) {
+                let scale = b.iter().fold(1e-3f64, |m, x| m.max(x.abs()));
+                for (k, (a, b)) in a.iter().zip(b).enumerate() {
+                    assert!((a - b).abs() < tol * scale, "{how}: {}[{k}] = {a:e}, BPTT {b:e}", t.name);
+                }
             }
         }
     }
@@ -98,7 +114,16 @@ fn examples(seed: u64, n: usize) -> Vec<Example> {
 }
 
 fn config(epochs: usize, grad: GradMethod) -> Config {
-    Config { epochs, patience: None, lr: 5e-3, batch: 4, grad, seed: 3, weight_decay: 0.01 }
+    Config {
+        epochs,
+        patience: None,
+        lr: 5e-3,
+        batch: 4,
+        grad,
+        seed: 3,
+        weight_decay: 0.01,
+        anchor: Anchor::Never,
+    }
 }
 
 /// Everything but the wall time.

@@ -20,7 +20,8 @@ use hsc_train::data::{self, Dataset, Normalizer};
 use hsc_train::plot::{self, Line, Panel, Stroke};
 use hsc_train::train::checkpoint::{self, Extra};
 use hsc_train::train::{
-    Architecture, Config, EpochRecord, Example, GradMethod, Head, Network, Score, Target, Trainer, metrics,
+    Anchor, Architecture, Config, EpochRecord, Example, GradMethod, Head, Network, Score, Target, Trainer,
+    metrics,
 };
 use serde_json::{Value, json};
 
@@ -90,6 +91,11 @@ pub struct Args {
     /// Arithmetic of the recurrent layers.
     #[arg(long, default_value = "f64", value_parser = named::<Precision>())]
     precision: Precision,
+    /// Where the echoes of --grad rhel|tangent re-anchor to states the forward pass keeps:
+    /// `never` (memory flat in the sequence's length), `sqrt` (every ⌈√T⌉ steps) or every K
+    /// steps [default: sqrt in f32, never in f64].
+    #[arg(long, value_name = "never|sqrt|K")]
+    anchor: Option<Anchor>,
     /// What runs the recurrent layers' kernels [default: c where a C compiler works, else
     /// cranelift].
     #[arg(long, value_parser = named::<Backend>())]
@@ -153,6 +159,10 @@ pub fn train(args: &Args, color: bool) -> ExitCode {
             grad,
             seed: args.seed,
             weight_decay,
+            anchor: args.anchor.unwrap_or(match precision {
+                Precision::F32 => Anchor::Sqrt,
+                Precision::F64 => Anchor::Never,
+            }),
         },
         validation,
         precision,

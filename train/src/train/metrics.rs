@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Architecture, Config, EpochRecord, Errors, GradMethod, Head, Score};
+use super::{Anchor, Architecture, Config, EpochRecord, Errors, GradMethod, Head, Score};
 
 fn finite(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
@@ -66,6 +66,7 @@ pub fn config_json(c: &Config) -> Value {
     json!({
         "epochs": c.epochs, "patience": c.patience, "lr": c.lr, "batch": c.batch,
         "grad": c.grad.name(), "eps": eps, "seed": c.seed, "weight_decay": c.weight_decay,
+        "anchor": c.anchor.name(),
     })
 }
 
@@ -85,6 +86,7 @@ pub fn config_from(v: &Value) -> Option<Config> {
         grad,
         seed: v["seed"].as_u64()?,
         weight_decay: v["weight_decay"].as_f64()?,
+        anchor: v["anchor"].as_str().map_or(Ok(Anchor::Never), str::parse).ok()?,
     })
 }
 
@@ -156,8 +158,19 @@ mod tests {
         assert_eq!(epoch_from(&epoch_json(&reg)), Some(reg.clone()));
         assert_eq!(epoch_json(&reg)["val_rmse"], json!(0.3));
         for grad in [GradMethod::Rhel { eps: 0.05 }, GradMethod::Tangent, GradMethod::Bptt] {
-            for patience in [None, Some(4)] {
-                let c = Config { epochs: 7, patience, lr: 2e-3, batch: 8, grad, seed: 9, weight_decay: 0.01 };
+            for (patience, anchor) in
+                [(None, Anchor::Never), (Some(4), Anchor::Sqrt), (Some(1), Anchor::Every(7))]
+            {
+                let c = Config {
+                    epochs: 7,
+                    patience,
+                    lr: 2e-3,
+                    batch: 8,
+                    grad,
+                    seed: 9,
+                    weight_decay: 0.01,
+                    anchor,
+                };
                 assert_eq!(config_from(&config_json(&c)), Some(c));
             }
         }

@@ -15,7 +15,7 @@ pub mod network;
 pub mod recurrent;
 pub mod trainer;
 
-pub use network::{Architecture, Head, Network, Tensor};
+pub use network::{Architecture, Head, Network, Stretches, Tensor};
 pub(crate) use trainer::mix;
 pub use trainer::{
     Config, EpochRecord, Errors, Example, Observer, Progress, Score, Target, Trainer, evaluate, predict,
@@ -44,6 +44,54 @@ impl GradMethod {
             GradMethod::Rhel { .. } => "rhel",
             GradMethod::Tangent => "tangent",
             GradMethod::Bptt => "bptt",
+        }
+    }
+}
+
+/// Where the echoes of `hsc train`'s network re-anchor to states the forward pass kept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Anchor {
+    /// Never: nothing is kept, memory does not grow with the sequence (stretches of 256).
+    Never,
+    /// At every `K` steps: memory `O(T / K + K)`.
+    Every(usize),
+    /// At every `⌈√T⌉` steps (at least 16): memory `O(√T)`.
+    Sqrt,
+}
+
+impl Anchor {
+    /// The stretches of a sequence of `steps` steps.
+    pub fn stretches(self, steps: usize) -> Stretches {
+        match self {
+            Anchor::Never => Stretches { len: 256, anchored: false },
+            Anchor::Every(k) => Stretches { len: k.max(1), anchored: true },
+            Anchor::Sqrt => Stretches::anchored(steps),
+        }
+    }
+
+    /// `never`, `sqrt` or `K`.
+    pub fn name(self) -> String {
+        match self {
+            Anchor::Never => "never".into(),
+            Anchor::Every(k) => k.to_string(),
+            Anchor::Sqrt => "sqrt".into(),
+        }
+    }
+}
+
+impl std::str::FromStr for Anchor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Anchor, String> {
+        match s {
+            "never" => Ok(Anchor::Never),
+            "sqrt" => Ok(Anchor::Sqrt),
+            k => match k.parse::<usize>() {
+                Ok(k) if k > 0 => Ok(Anchor::Every(k)),
+                _ => Err(format!(
+                    "`{k}` is not an anchor spacing; expected never, sqrt or a number of steps K > 0"
+                )),
+            },
         }
     }
 }

@@ -16,9 +16,13 @@ use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use crate::nn::{activation, dropout, glu, layer_norm, linear, loss, pool};
-use hsc_runtime::{Model, Params};
+use hsc_runtime::{Model, Params, Walk};
 
-use super::{GradMethod, Target, TrainError, recurrent};
+use super::{Anchor, GradMethod, Target, TrainError, recurrent};
+
+mod lockstep;
+
+pub use lockstep::Stretches;
 
 /// The shape of a network.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,7 +137,6 @@ pub struct Tape {
 }
 
 struct BlockTape {
-    input: Vec<f64>,
     norm: layer_norm::Cache,
     normed: Vec<f64>,
     u: Vec<f64>,
@@ -196,58 +199,101 @@ impl Network {
         &self.tensors[i].values
     }
 
-    fn model_params(&self, block: &Block) -> Params {
-        Params { values: block.model.iter().map(|&i| self.tensors[i].values.clone()).collect() }
+    /// Block `l`'s recurrent layer's params.
+    fn model_params(&self, l: usize) -> Params {
+        Params { values: self.blocks[l].model.iter().map(|&i| self.tensors[i].values.clone()).collect() }
     }
 
-    /// Runs one sequence (`[steps, channels]`, normalised). With `dropout_seed`, dropout is on
-    /// (training) and its masks are drawn from that seed.
+    /// Runs one sequence (`[steps, channels]`, normalised), keeping every activation for
+    /// [`Network::backward`]. With `dropout_seed`, dropout is on (training) and its masks are
+    /// drawn from that seed.
     pub fn forward(
         &self,
         series: &[f64],
         steps: usize,
         dropout_seed: Option<u64>,
     ) -> Result<Tape, TrainError> {
-        let h = self.arch.hidden;
-        let (inputs, positions) = recurrent::widths(self.model.spec());
-        let mut rng = dropout_seed.map(ChaCha8Rng::seed_from_u64);
-        let mut mask = |len: usize| match &mut rng {
-            Some(rng) if self.arch.dropout > 0.0 => dropout::mask(len, self.arch.dropout, rng),
-            _ => vec![1.0; len],
-        };
-        let [ew, eb] = self.encoder;
-        let mut x = linear::forward(series, steps, self.t(ew), self.t(eb), h);
+        let mut x = self.encode(series, steps);
         let mut blocks = Vec::with_capacity(self.blocks.len());
-        for (l, block) in self.blocks.iter().enumerate() {
-            let (normed, norm) =
-                layer_norm::forward(&x, steps, self.t(block.norm_gain), self.t(block.norm_bias));
-            let u =
-                linear::forward(&normed, steps, self.t(block.input_weight), self.t(block.input_bias), inputs);
-            let q = recurrent::forward(&self.model, &self.model_params(block), &u, steps)?;
-            finite(&q, || format!("the positions of block {l}'s {} layer", self.model.spec().name))?;
-            debug_assert_eq!(q.len(), steps * positions);
-            let mut y = linear::forward(&q, steps, self.t(block.output_weight), self.t(block.output_bias), h);
-            let skip = self.t(block.skip);
-            for (row, xr) in y.chunks_mut(h).zip(normed.chunks(h)) {
-                for ((y, s), x) in row.iter_mut().zip(skip).zip(xr) {
-                    *y += s * x;
-                }
-            }
-            let mask = [mask(steps * h), mask(steps * h)];
-            let gated_input = dropout::apply(&activation::gelu(&y), &mask[0]);
-            let [w1, b1, w2, b2] = block.glu;
-            let (gated, glu) =
-                glu::forward(&gated_input, steps, self.t(w1), self.t(b1), self.t(w2), self.t(b2), h);
-            let out = dropout::apply(&gated, &mask[1]);
-            let input = std::mem::take(&mut x);
-            x = input.iter().zip(&out).map(|(a, b)| a + b).collect();
-            finite(&x, || format!("the output of block {l}"))?;
-            blocks.push(BlockTape { input, norm, normed, u, q, y, mask, gated_input, glu });
+        for l in 0..self.blocks.len() {
+            let (normed, norm, u) = self.block_in(l, &x, steps);
+            let (q, _) = recurrent::run(&self.model, &self.model_params(l), &u, steps, None)?;
+            let (next, tape) = self.block_out(l, x, (normed, norm, u, q), 0..steps, dropout_seed)?;
+            blocks.push(tape);
+            x = next;
         }
         let pooled = pool::mean(&x, steps);
-        let [cw, cb] = self.classifier;
-        let logits = linear::forward(&pooled, 1, self.t(cw), self.t(cb), self.arch.head.outputs());
+        let logits = self.head(&pooled);
         Ok(Tape { steps, input: series.to_vec(), blocks, pooled, logits })
+    }
+
+    /// The encoder's output for rows of the series.
+    fn encode(&self, series: &[f64], rows: usize) -> Vec<f64> {
+        let [ew, eb] = self.encoder;
+        linear::forward(series, rows, self.t(ew), self.t(eb), self.arch.hidden)
+    }
+
+    /// The head's output for the pooled sequence.
+    fn head(&self, pooled: &[f64]) -> Vec<f64> {
+        let [cw, cb] = self.classifier;
+        linear::forward(pooled, 1, self.t(cw), self.t(cb), self.arch.head.outputs())
+    }
+
+    /// Block `l`'s LayerNorm and the recurrent layer's input, for rows of its input `x`.
+    fn block_in(&self, l: usize, x: &[f64], rows: usize) -> (Vec<f64>, layer_norm::Cache, Vec<f64>) {
+        let block = &self.blocks[l];
+        let (inputs, _) = recurrent::widths(self.model.spec());
+        let (normed, norm) = layer_norm::forward(x, rows, self.t(block.norm_gain), self.t(block.norm_bias));
+        let u = linear::forward(&normed, rows, self.t(block.input_weight), self.t(block.input_bias), inputs);
+        (normed, norm, u)
+    }
+
+    /// The rest of block `l` over `rows` of the sequence, given its input `x`, what
+    /// [`Network::block_in`] made of it and the recurrent layer's positions: the block's
+    /// output, and what its backward pass needs. Dropout's masks are drawn per step, so a
+    /// step's masks are the same whichever stretch of steps it is run in.
+    fn block_out(
+        &self,
+        l: usize,
+        x: Vec<f64>,
+        (normed, norm, u, q): (Vec<f64>, layer_norm::Cache, Vec<f64>, Vec<f64>),
+        rows: std::ops::Range<usize>,
+        dropout_seed: Option<u64>,
+    ) -> Result<(Vec<f64>, BlockTape), TrainError> {
+        let block = &self.blocks[l];
+        let (h, steps) = (self.arch.hidden, rows.len());
+        finite(&q, || format!("the positions of block {l}'s {} layer", self.model.spec().name))?;
+        let mut y = linear::forward(&q, steps, self.t(block.output_weight), self.t(block.output_bias), h);
+        let skip = self.t(block.skip);
+        for (row, xr) in y.chunks_mut(h).zip(normed.chunks(h)) {
+            for ((y, s), x) in row.iter_mut().zip(skip).zip(xr) {
+                *y += s * x;
+            }
+        }
+        let mask = [0, 1].map(|k| self.mask(dropout_seed, 2 * l + k, rows.clone()));
+        let gated_input = dropout::apply(&activation::gelu(&y), &mask[0]);
+        let [w1, b1, w2, b2] = block.glu;
+        let (gated, glu) =
+            glu::forward(&gated_input, steps, self.t(w1), self.t(b1), self.t(w2), self.t(b2), h);
+        let out = dropout::apply(&gated, &mask[1]);
+        let next: Vec<f64> = x.iter().zip(&out).map(|(a, b)| a + b).collect();
+        finite(&next, || format!("the output of block {l}"))?;
+        Ok((next, BlockTape { norm, normed, u, q, y, mask, gated_input, glu }))
+    }
+
+    /// Dropout mask `which` over `rows` (`[rows, hidden]`), each step's from its own seed; all
+    /// ones without a seed.
+    fn mask(&self, dropout_seed: Option<u64>, which: usize, rows: std::ops::Range<usize>) -> Vec<f64> {
+        let h = self.arch.hidden;
+        match dropout_seed {
+            Some(seed) if self.arch.dropout > 0.0 => rows
+                .flat_map(|t| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(super::mix(seed, which as u64, t as u64));
+                    dropout::mask(h, self.arch.dropout, &mut rng)
+                })
+                .collect(),
+            _ => vec![1.0; rows.len() * h],
+        }
     }
 
     /// The gradient of a loss with `dlogits` = d loss / d logits, one array per tensor.
@@ -259,56 +305,108 @@ impl Network {
     ) -> Result<Vec<Vec<f64>>, TrainError> {
         let mut grads: Vec<Vec<f64>> = self.tensors.iter().map(|t| vec![0.0; t.values.len()]).collect();
         let steps = tape.steps;
-        let h = self.arch.hidden;
-        let (inputs, positions) = recurrent::widths(self.model.spec());
-        let [cw, cb] = self.classifier;
-        let (dw, db) = two(&mut grads, cw, cb);
-        let dpooled =
-            linear::backward(&tape.pooled, 1, self.t(cw), self.arch.head.outputs(), dlogits, dw, db);
+        let dpooled = self.head_backward(&tape.pooled, dlogits, &mut grads);
         let mut dx = pool::mean_backward(&dpooled, steps);
-        for (l, (block, bt)) in self.blocks.iter().zip(&tape.blocks).enumerate().rev() {
-            let dout = dropout::apply(&dx, &bt.mask[1]);
-            let [w1, b1, w2, b2] = block.glu;
-            let [dw1, db1, dw2, db2] = four(&mut grads, [w1, b1, w2, b2]);
-            let dgated =
-                glu::backward(&bt.glu, &bt.gated_input, self.t(w1), self.t(w2), &dout, dw1, db1, dw2, db2);
-            let dy = activation::gelu_backward(&bt.y, &dropout::apply(&dgated, &bt.mask[0]));
-            let skip = self.t(block.skip);
-            let mut dnormed = vec![0.0; steps * h];
-            for t in 0..steps {
-                for k in 0..h {
-                    let i = t * h + k;
-                    grads[block.skip][k] += dy[i] * bt.normed[i];
-                    dnormed[i] = dy[i] * skip[k];
-                }
-            }
-            let (dw, db) = two(&mut grads, block.output_weight, block.output_bias);
-            let dq = linear::backward(&bt.q, steps, self.t(block.output_weight), h, &dy, dw, db);
-            debug_assert_eq!(dq.len(), steps * positions);
+        for (l, bt) in tape.blocks.iter().enumerate().rev() {
+            let (dq, dnormed) = self.block_out_backward(l, bt, &dx, &mut grads);
             let (model_grads, du) =
-                recurrent::backward(&self.model, &self.model_params(block), &bt.u, &dq, steps, method)?;
-            for (&i, g) in block.model.iter().zip(model_grads) {
-                finite(&g, || format!("the gradient of {} (block {l})", self.tensors[i].name))?;
-                grads[i] = g;
+                recurrent::backward(&self.model, &self.model_params(l), &bt.u, &dq, steps, method)?;
+            self.add_model_grads(l, model_grads, &mut grads)?;
+            self.block_in_backward(l, bt, &du, dnormed, &mut dx, &mut grads)?;
+        }
+        self.encode_backward(&tape.input, steps, &dx, &mut grads);
+        Ok(grads)
+    }
+
+    /// The head's gradients; returns the pooled sequence's.
+    fn head_backward(&self, pooled: &[f64], dlogits: &[f64], grads: &mut [Vec<f64>]) -> Vec<f64> {
+        let [cw, cb] = self.classifier;
+        let (dw, db) = two(grads, cw, cb);
+        linear::backward(pooled, 1, self.t(cw), self.arch.head.outputs(), dlogits, dw, db)
+    }
+
+    /// The encoder's gradients from rows of the series and of the blocks' input gradient.
+    fn encode_backward(&self, series: &[f64], rows: usize, dx: &[f64], grads: &mut [Vec<f64>]) {
+        let [ew, eb] = self.encoder;
+        let (dw, db) = two(grads, ew, eb);
+        linear::backward(series, rows, self.t(ew), self.arch.hidden, dx, dw, db);
+    }
+
+    /// Back through block `l`'s output side from the gradient `dx` of its output: the
+    /// positions' cotangents, and the skip's part of the LayerNorm output's gradient.
+    fn block_out_backward(
+        &self,
+        l: usize,
+        bt: &BlockTape,
+        dx: &[f64],
+        grads: &mut [Vec<f64>],
+    ) -> (Vec<f64>, Vec<f64>) {
+        let block = &self.blocks[l];
+        let h = self.arch.hidden;
+        let steps = dx.len() / h;
+        let dout = dropout::apply(dx, &bt.mask[1]);
+        let [w1, b1, w2, b2] = block.glu;
+        let [dw1, db1, dw2, db2] = four(grads, [w1, b1, w2, b2]);
+        let dgated =
+            glu::backward(&bt.glu, &bt.gated_input, self.t(w1), self.t(w2), &dout, dw1, db1, dw2, db2);
+        let dy = activation::gelu_backward(&bt.y, &dropout::apply(&dgated, &bt.mask[0]));
+        let skip = self.t(block.skip);
+        let mut dnormed = vec![0.0; steps * h];
+        for t in 0..steps {
+            for k in 0..h {
+                let i = t * h + k;
+                grads[block.skip][k] += dy[i] * bt.normed[i];
+                dnormed[i] = dy[i] * skip[k];
             }
-            finite(&du, || format!("the input gradient of block {l}'s {} layer", self.model.spec().name))?;
-            debug_assert_eq!(du.len(), steps * inputs);
-            let (dw, db) = two(&mut grads, block.input_weight, block.input_bias);
-            let dn = linear::backward(&bt.normed, steps, self.t(block.input_weight), inputs, &du, dw, db);
-            for (a, b) in dnormed.iter_mut().zip(dn) {
-                *a += b;
-            }
-            let (dg, dbias) = two(&mut grads, block.norm_gain, block.norm_bias);
-            let dinput = layer_norm::backward(&bt.norm, self.t(block.norm_gain), &dnormed, dg, dbias);
-            debug_assert_eq!(bt.input.len(), dinput.len());
-            for (a, b) in dx.iter_mut().zip(dinput) {
+        }
+        let (dw, db) = two(grads, block.output_weight, block.output_bias);
+        let dq = linear::backward(&bt.q, steps, self.t(block.output_weight), h, &dy, dw, db);
+        (dq, dnormed)
+    }
+
+    /// Adds the recurrent layer of block `l`'s param gradients.
+    fn add_model_grads(
+        &self,
+        l: usize,
+        model: Vec<Vec<f64>>,
+        grads: &mut [Vec<f64>],
+    ) -> Result<(), TrainError> {
+        for (&i, g) in self.blocks[l].model.iter().zip(model) {
+            finite(&g, || format!("the gradient of {} (block {l})", self.tensors[i].name))?;
+            for (a, b) in grads[i].iter_mut().zip(g) {
                 *a += b;
             }
         }
-        let [ew, eb] = self.encoder;
-        let (dw, db) = two(&mut grads, ew, eb);
-        linear::backward(&tape.input, steps, self.t(ew), h, &dx, dw, db);
-        Ok(grads)
+        Ok(())
+    }
+
+    /// Back through block `l`'s input side from the recurrent layer's input gradient `du`
+    /// and the skip's `dnormed`: adds the block input's gradient into `dx` (which holds the
+    /// residual's).
+    fn block_in_backward(
+        &self,
+        l: usize,
+        bt: &BlockTape,
+        du: &[f64],
+        mut dnormed: Vec<f64>,
+        dx: &mut [f64],
+        grads: &mut [Vec<f64>],
+    ) -> Result<(), TrainError> {
+        let block = &self.blocks[l];
+        let (inputs, _) = recurrent::widths(self.model.spec());
+        let steps = dx.len() / self.arch.hidden;
+        finite(du, || format!("the input gradient of block {l}'s {} layer", self.model.spec().name))?;
+        let (dw, db) = two(grads, block.input_weight, block.input_bias);
+        let dn = linear::backward(&bt.normed, steps, self.t(block.input_weight), inputs, du, dw, db);
+        for (a, b) in dnormed.iter_mut().zip(dn) {
+            *a += b;
+        }
+        let (dg, dbias) = two(grads, block.norm_gain, block.norm_bias);
+        let dinput = layer_norm::backward(&bt.norm, self.t(block.norm_gain), &dnormed, dg, dbias);
+        for (a, b) in dx.iter_mut().zip(dinput) {
+            *a += b;
+        }
+        Ok(())
     }
 
     /// The loss of the head's output against `target`, and its gradient: cross-entropy for a
@@ -327,7 +425,9 @@ impl Network {
         }
     }
 
-    /// The loss of one labelled sequence and its gradient.
+    /// The loss of one labelled sequence and its gradient: BPTT through the stored
+    /// activations of the whole network, or RHEL's or the tangent echoes of every layer in
+    /// lockstep over the stretches `anchor` gives (memory that does not grow with `steps`).
     pub fn loss_and_grad(
         &self,
         series: &[f64],
@@ -335,7 +435,16 @@ impl Network {
         target: Target,
         dropout_seed: Option<u64>,
         method: GradMethod,
+        anchor: Anchor,
     ) -> Result<SequenceGrad, TrainError> {
+        let walk = match method {
+            GradMethod::Rhel { eps } => Some(Walk::Rhel(eps)),
+            GradMethod::Tangent => Some(Walk::Tangent),
+            GradMethod::Bptt => None,
+        };
+        if let Some(walk) = walk {
+            return self.lockstep_grad(series, steps, target, dropout_seed, walk, anchor.stretches(steps));
+        }
         let tape = self.forward(series, steps, dropout_seed)?;
         let (loss, dlogits) = self.loss(&tape.logits, target);
         let grads = self.backward(&tape, &dlogits, method)?;

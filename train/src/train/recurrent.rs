@@ -4,7 +4,7 @@
 //! side), and its backward pass one of the model's gradient passes driven by per-step
 //! cotangents of those positions.
 
-use hsc_runtime::{Batch, Echo, Gradients, Model, ModelSpec, Params};
+use hsc_runtime::{Batch, Echo, Echoing, Gradients, Model, ModelSpec, Params};
 
 use super::{GradMethod, TrainError};
 
@@ -34,27 +34,128 @@ pub fn check(spec: &ModelSpec) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the model over `u` (`[T, inputs]`) from rest; the positions `[T, positions]` after
-/// each step.
-pub fn forward(model: &Model, params: &Params, u: &[f64], steps: usize) -> Result<Vec<f64>, TrainError> {
+/// Runs the model over `u` (`[T, inputs]`) from `initial` (per state array; rest when
+/// `None`): the positions `[T, positions]` after each step, and the final state.
+pub fn run(
+    model: &Model,
+    params: &Params,
+    u: &[f64],
+    steps: usize,
+    initial: Option<Vec<Vec<f64>>>,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>), TrainError> {
     let spec = model.spec();
     let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()].into()).collect();
-    let batch =
-        Batch { steps, size: 1, inputs: Batch::owned(split(spec, u, steps)), cotangents, ..Batch::default() };
+    let batch = Batch {
+        steps,
+        size: 1,
+        inputs: Batch::owned(split(spec, u, steps)),
+        cotangents,
+        initial: initial.map(Batch::owned),
+        ..Batch::default()
+    };
     let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
+    let q = positions(spec, &trajectory.states, (1..=steps).collect());
+    let last = spec
+        .sides()
+        .into_iter()
+        .zip(&trajectory.states)
+        .map(|(s, x)| x[steps * spec.side(s).len()..].to_vec())
+        .collect();
+    Ok((q, last))
+}
+
+/// The positions after each step of a stretch of `steps` steps with inputs `u`, retraced
+/// from the state `end` the stretch ended in: the model run from `end`, momenta flipped, over
+/// the inputs in reverse order, which runs time backwards (the steps are time-reversible).
+pub fn retrace(
+    model: &Model,
+    params: &Params,
+    u: &[f64],
+    steps: usize,
+    end: Vec<Vec<f64>>,
+) -> Result<Vec<f64>, TrainError> {
+    let spec = model.spec();
+    let (inputs, _) = widths(spec);
+    let reversed: Vec<f64> = u.chunks(inputs.max(1)).rev().flatten().copied().collect();
+    let flipped = spec
+        .sides()
+        .into_iter()
+        .zip(end)
+        .map(|(s, x)| if s.momentum { x.into_iter().map(|v| -v).collect() } else { x })
+        .collect();
+    let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()].into()).collect();
+    let batch = Batch {
+        steps,
+        size: 1,
+        inputs: Batch::owned(split(spec, &reversed, steps)),
+        cotangents,
+        initial: Some(Batch::owned(flipped)),
+        ..Batch::default()
+    };
+    let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
+    // Step t's positions (after it) are those the reversed run had before its step
+    // `steps - 1 - t`; flipping the momenta leaves positions as they are.
+    Ok(positions(spec, &trajectory.states, (0..steps).rev().collect()))
+}
+
+/// The positions at the recorded states `at`, one row each, the pairs side by side.
+fn positions(spec: &ModelSpec, states: &[Vec<f64>], at: Vec<usize>) -> Vec<f64> {
     let (_, width) = widths(spec);
-    let mut q = vec![0.0; steps * width];
+    let mut q = vec![0.0; at.len() * width];
     let mut offset = 0;
     for (index, side) in spec.sides().into_iter().enumerate().filter(|(_, s)| !s.momentum) {
         let len = spec.side(side).len();
-        let states = &trajectory.states[index];
-        for t in 0..steps {
-            q[t * width + offset..t * width + offset + len]
-                .copy_from_slice(&states[(t + 1) * len..(t + 2) * len]);
+        for (row, &i) in at.iter().enumerate() {
+            q[row * width + offset..row * width + offset + len]
+                .copy_from_slice(&states[index][i * len..(i + 1) * len]);
         }
         offset += len;
     }
-    Ok(q)
+    q
+}
+
+/// Runs `echoing` back over a stretch of `steps` steps with inputs `u`, nudged by the
+/// cotangents `dq` of its positions times `scale`: the params' gradients and the inputs'
+/// gradient `[steps, inputs]` of `Σ_t ⟨dq_t, q_t⟩` (the `scale` divided out again).
+pub fn echo_back(
+    model: &Model,
+    params: &Params,
+    u: &[f64],
+    dq: &[f64],
+    steps: usize,
+    scale: f64,
+    echoing: &mut Echoing,
+) -> Result<(Vec<Vec<f64>>, Vec<f64>), TrainError> {
+    let spec = model.spec();
+    let batch = Batch {
+        steps,
+        size: 1,
+        inputs: Batch::owned(split(spec, u, steps)),
+        cotangents: Batch::owned(per_pair(spec, dq, steps, scale)),
+        ..Batch::default()
+    };
+    let grads = model.echo_back(params, &batch, echoing).map_err(TrainError::Run)?;
+    let param_grads = grads.params.into_iter().map(|g| g.into_iter().map(|x| x / scale).collect()).collect();
+    let du = join(spec, &grads.inputs, steps).into_iter().map(|x| x / scale).collect();
+    Ok((param_grads, du))
+}
+
+/// `[T, positions]` into one `[T, len]` array per pair, times `scale`.
+fn per_pair(spec: &ModelSpec, dq: &[f64], steps: usize, scale: f64) -> Vec<Vec<f64>> {
+    let (_, width) = widths(spec);
+    let mut offset = 0;
+    spec.pairs
+        .iter()
+        .map(|pair| {
+            let len = pair.position.len();
+            let mut c = Vec::with_capacity(steps * len);
+            for t in 0..steps {
+                c.extend(dq[t * width + offset..t * width + offset + len].iter().map(|x| x * scale));
+            }
+            offset += len;
+            c
+        })
+        .collect()
 }
 
 /// The gradients of `Σ_t ⟨dq_t, q_t⟩` with respect to the model's params and to `u`
@@ -69,29 +170,17 @@ pub fn backward(
     method: GradMethod,
 ) -> Result<(Vec<Vec<f64>>, Vec<f64>), TrainError> {
     let spec = model.spec();
-    let (inputs, width) = widths(spec);
+    let (inputs, _) = widths(spec);
     let largest = dq.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     if largest == 0.0 {
         let zeros = spec.params.iter().map(|p| vec![0.0; p.len()]).collect();
         return Ok((zeros, vec![0.0; steps * inputs]));
     }
-    let scale = 1.0 / largest;
-    let mut cotangents = Vec::with_capacity(spec.pairs.len());
-    let mut offset = 0;
-    for pair in &spec.pairs {
-        let len = pair.position.len();
-        let mut c = Vec::with_capacity(steps * len);
-        for t in 0..steps {
-            c.extend(dq[t * width + offset..t * width + offset + len].iter().map(|x| x * scale));
-        }
-        cotangents.push(c);
-        offset += len;
-    }
     let batch = Batch {
         steps,
         size: 1,
         inputs: Batch::owned(split(spec, u, steps)),
-        cotangents: Batch::owned(cotangents),
+        cotangents: Batch::owned(per_pair(spec, dq, steps, 1.0 / largest)),
         ..Batch::default()
     };
     let grads: Gradients = match method {

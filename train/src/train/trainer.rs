@@ -15,7 +15,7 @@ use crate::nn::loss;
 use crate::nn::optim::{AdamState, AdamW, Schedule};
 
 use super::network::{Head, SequenceGrad};
-use super::{GradMethod, Network, TrainError};
+use super::{Anchor, GradMethod, Network, TrainError};
 
 /// What a run is asked to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +35,8 @@ pub struct Config {
     pub seed: u64,
     /// AdamW's decoupled weight decay (weights only).
     pub weight_decay: f64,
+    /// Where the echoes re-anchor (RHEL and the tangent echo).
+    pub anchor: Anchor,
 }
 
 /// What one sequence asks the network to predict.
@@ -269,13 +271,13 @@ impl Trainer {
             let step = self.step + 1;
             let stopped = |what: String| TrainError::Stopped { epoch, step, what };
             let net = &self.net;
-            let (seed, method) = (self.config.seed, self.config.grad);
+            let (seed, method, anchor) = (self.config.seed, self.config.grad, self.config.anchor);
             let results: Vec<_> = chunk
                 .par_iter()
                 .map(|&i| {
                     let ex = &train[i];
                     let dropout_seed = mix(seed, epoch as u64, i as u64);
-                    net.loss_and_grad(&ex.values, ex.steps, ex.target, Some(dropout_seed), method)
+                    net.loss_and_grad(&ex.values, ex.steps, ex.target, Some(dropout_seed), method, anchor)
                 })
                 .collect();
             let mut grads: Vec<Vec<f64>> = net.tensors.iter().map(|t| vec![0.0; t.values.len()]).collect();
@@ -330,10 +332,8 @@ impl Trainer {
 /// The score of `net` on `examples` (dropout off), across threads, and its head's output
 /// for each example.
 pub fn evaluate(net: &Network, examples: &[Example]) -> Result<(Score, Vec<Vec<f64>>), TrainError> {
-    let outputs: Vec<Vec<f64>> = examples
-        .par_iter()
-        .map(|ex| Ok(net.forward(&ex.values, ex.steps, None)?.logits))
-        .collect::<Result<_, TrainError>>()?;
+    let outputs: Vec<Vec<f64>> =
+        examples.par_iter().map(|ex| net.predict(&ex.values, ex.steps)).collect::<Result<_, TrainError>>()?;
     let mut tally = Tally::default();
     for (ex, logits) in examples.iter().zip(&outputs) {
         tally.add(net, logits, ex.target, net.loss(logits, ex.target).0);
