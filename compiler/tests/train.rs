@@ -82,6 +82,8 @@ fn check_gradients(net: &Network, target: Target) {
                 Some(s) => net.lockstep_grad(&x, steps, target, seed, walk, s).unwrap(),
             };
             let how = format!("{} in {stretch:?}", method.name());
+            // Retraced back to the start, the layers stand at rest again.
+            assert!(other.stray < 1e-12, "{how}: the retrace ended {:e} from rest", other.stray);
             assert!(
                 (other.loss - bptt.loss).abs() <= 1e-14 * bptt.loss.abs(),
                 "{how}: loss {}, BPTT {}",
@@ -217,8 +219,14 @@ fn early_stopping_counts_epochs_since_the_best_validation_score() {
     let net = Network::new(arch(0.0), small_model(), 3).unwrap();
     let mut trainer = Trainer::new(net, Config { patience: Some(2), ..config(100, GradMethod::Bptt) });
     let class = |loss, accuracy| Score { loss, accuracy: Some(accuracy), errors: None };
-    let record =
-        |epoch, validation| EpochRecord { epoch, train: class(1.0, 0.5), validation, lr: 1e-3, seconds: 0.0 };
+    let record = |epoch, validation| EpochRecord {
+        epoch,
+        train: class(1.0, 0.5),
+        validation,
+        lr: 1e-3,
+        seconds: 0.0,
+        stray: 0.0,
+    };
     assert_eq!((trainer.best_epoch(), trainer.stop_early()), (None, None));
     let scores = [(0.9, 0.5), (0.8, 0.75), (0.7, 0.75), (0.2, 0.5), (0.7, 0.75), (0.6, 0.5)];
     let mut seen = Vec::new();
@@ -501,6 +509,10 @@ fn bad_data_and_bad_models_are_errors_that_say_where() {
     let o = hsc(&["train", &model, "--data", &path(RAGGED), "--lr=-1", "--out", &out]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("--lr"), "{}", text(&o.stderr));
+
+    let o = hsc(&["train", &model, "--data", &path(RAGGED), "--anchor", "0", "--out", &out]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("expected never, sqrt or a number of steps"), "{}", text(&o.stderr));
 
     let o = hsc(&["eval", &dir.to_string_lossy()]);
     assert_eq!(o.status.code(), Some(1));

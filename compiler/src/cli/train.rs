@@ -462,6 +462,7 @@ fn run_epochs(
         say!("no validation set, so no early stopping: {total} epochs, the last one kept");
     }
     let mut stopped = trainer.stop_early();
+    let mut warned = false;
     while trainer.epochs_done() < total && stopped.is_none() {
         let epoch = trainer.epochs_done() + 1;
         let mut observer = EpochBar::new(epoch, total, false);
@@ -479,6 +480,16 @@ fn run_epochs(
         })?;
         // Not println!, which panics when stdout is a closed pipe (`hsc train ... | head`).
         let _ = writeln!(std::io::stdout(), "{}", line(&record, total));
+        if record.stray > STRAY && !warned {
+            warned = true;
+            say!(
+                "warning: the echoes ended {:.1e} from where the sequences started (relative to the \
+                 states' size): running the steps backwards amplified rounding, and the gradients \
+                 are off by as much; --anchor sqrt, or a smaller --anchor K, re-anchors them to \
+                 states the forward pass keeps",
+                record.stray
+            );
+        }
         // Without validation the last epoch is the one kept.
         if record.validation.is_none() || trainer.best_epoch() == Some(epoch) {
             extra.best_epoch = Some(epoch);
@@ -569,6 +580,9 @@ impl Tested<'_> {
         Some((Score { loss: f64::NAN, accuracy: None, errors }, pairs))
     }
 }
+
+/// How far (relative) the echoes may end from the start before `hsc train` warns.
+const STRAY: f64 = 1e-3;
 
 fn line(r: &EpochRecord, total: usize) -> String {
     let figures = |s: &Score| match (s.accuracy, s.errors) {

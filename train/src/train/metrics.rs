@@ -43,6 +43,7 @@ pub fn epoch_json(r: &EpochRecord) -> Value {
     score_fields("val", r.validation.as_ref(), &mut fields);
     fields.insert("lr".into(), json!(r.lr));
     fields.insert("seconds".into(), json!(r.seconds));
+    fields.insert("echo_stray".into(), finite(r.stray));
     Value::Object(fields)
 }
 
@@ -54,6 +55,7 @@ pub fn epoch_from(v: &Value) -> Option<EpochRecord> {
         validation: score_from("val", v),
         lr: v["lr"].as_f64()?,
         seconds: v["seconds"].as_f64()?,
+        stray: v["echo_stray"].as_f64().unwrap_or(0.0),
     })
 }
 
@@ -148,6 +150,7 @@ mod tests {
             validation: Some(class(0.25, 1.0)),
             lr: 1e-3,
             seconds: 2.5,
+            stray: 1e-9,
         };
         assert_eq!(epoch_from(&epoch_json(&r)), Some(r.clone()));
         let no_val = EpochRecord { validation: None, ..r.clone() };

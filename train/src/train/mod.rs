@@ -122,3 +122,25 @@ pub enum TrainError {
     #[error("{0}")]
     File(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_parse_and_give_stretches() {
+        assert_eq!("never".parse(), Ok(Anchor::Never));
+        assert_eq!("sqrt".parse(), Ok(Anchor::Sqrt));
+        assert_eq!("64".parse(), Ok(Anchor::Every(64)));
+        for bad in ["0", "-3", "often", ""] {
+            assert!(bad.parse::<Anchor>().is_err(), "{bad}");
+        }
+        for a in [Anchor::Never, Anchor::Sqrt, Anchor::Every(9)] {
+            assert_eq!(a.name().parse(), Ok(a));
+        }
+        assert_eq!(Anchor::Sqrt.stretches(10_000), Stretches { len: 100, anchored: true });
+        assert_eq!(Anchor::Sqrt.stretches(10), Stretches { len: 16, anchored: true });
+        assert_eq!(Anchor::Every(7).stretches(10), Stretches { len: 7, anchored: true });
+        assert!(!Anchor::Never.stretches(10).anchored);
+    }
+}

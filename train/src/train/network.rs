@@ -124,6 +124,10 @@ pub struct SequenceGrad {
     pub logits: Vec<f64>,
     /// One array per tensor of [`Network::tensors`].
     pub grads: Vec<Vec<f64>>,
+    /// How far the echoes ended from the state the sequence started in (rest), relative to
+    /// the largest entry of the layers' final states: the reconstruction error of running
+    /// the steps backwards, which anchors bound (0 for BPTT, which runs nothing backwards).
+    pub stray: f64,
 }
 
 /// What a forward pass keeps for the backward pass.
@@ -448,7 +452,7 @@ impl Network {
         let tape = self.forward(series, steps, dropout_seed)?;
         let (loss, dlogits) = self.loss(&tape.logits, target);
         let grads = self.backward(&tape, &dlogits, method)?;
-        Ok(SequenceGrad { loss, logits: tape.logits, grads })
+        Ok(SequenceGrad { loss, logits: tape.logits, grads, stray: 0.0 })
     }
 }
 

@@ -67,13 +67,14 @@ pub fn run(
 /// The positions after each step of a stretch of `steps` steps with inputs `u`, retraced
 /// from the state `end` the stretch ended in: the model run from `end`, momenta flipped, over
 /// the inputs in reverse order, which runs time backwards (the steps are time-reversible).
+/// Also the state the stretch started in, as retraced.
 pub fn retrace(
     model: &Model,
     params: &Params,
     u: &[f64],
     steps: usize,
     end: Vec<Vec<f64>>,
-) -> Result<Vec<f64>, TrainError> {
+) -> Result<(Vec<f64>, Vec<Vec<f64>>), TrainError> {
     let spec = model.spec();
     let (inputs, _) = widths(spec);
     let reversed: Vec<f64> = u.chunks(inputs.max(1)).rev().flatten().copied().collect();
@@ -95,7 +96,17 @@ pub fn retrace(
     let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
     // Step t's positions (after it) are those the reversed run had before its step
     // `steps - 1 - t`; flipping the momenta leaves positions as they are.
-    Ok(positions(spec, &trajectory.states, (0..steps).rev().collect()))
+    let q = positions(spec, &trajectory.states, (0..steps).rev().collect());
+    let start = spec
+        .sides()
+        .into_iter()
+        .zip(&trajectory.states)
+        .map(|(s, x)| {
+            let last = &x[steps * spec.side(s).len()..];
+            last.iter().map(|&v| if s.momentum { -v } else { v }).collect()
+        })
+        .collect();
+    Ok((q, start))
 }
 
 /// The positions at the recorded states `at`, one row each, the pairs side by side.

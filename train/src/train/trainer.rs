@@ -168,6 +168,8 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Wall time of the epoch.
     pub seconds: f64,
+    /// The largest [`super::network::SequenceGrad::stray`] of the epoch's sequences.
+    pub stray: f64,
 }
 
 /// Where an epoch is, for a progress bar.
@@ -266,7 +268,7 @@ impl Trainer {
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(self.config.seed, epoch as u64, u64::MAX)));
         let batch = self.config.batch.max(1);
         let batches = order.len().div_ceil(batch);
-        let (mut tally, mut lr) = (Tally::default(), schedule.lr(self.step));
+        let (mut tally, mut lr, mut stray) = (Tally::default(), schedule.lr(self.step), 0.0f64);
         for (done, chunk) in order.chunks(batch).enumerate() {
             let step = self.step + 1;
             let stopped = |what: String| TrainError::Stopped { epoch, step, what };
@@ -283,7 +285,7 @@ impl Trainer {
             let mut grads: Vec<Vec<f64>> = net.tensors.iter().map(|t| vec![0.0; t.values.len()]).collect();
             let scale = 1.0 / chunk.len() as f64;
             for (result, &i) in results.into_iter().zip(chunk) {
-                let SequenceGrad { loss: l, logits, grads: g } = result.map_err(|e| match e {
+                let SequenceGrad { loss: l, logits, grads: g, stray: s } = result.map_err(|e| match e {
                     TrainError::NonFinite { what } => stopped(what),
                     e => e,
                 })?;
@@ -291,6 +293,7 @@ impl Trainer {
                     return Err(stopped(format!("the loss of training case {i} is {l}")));
                 }
                 tally.add(&self.net, &logits, train[i].target, l);
+                stray = stray.max(s);
                 for (total, g) in grads.iter_mut().zip(g) {
                     for (t, g) in total.iter_mut().zip(g) {
                         *t += scale * g;
@@ -323,6 +326,7 @@ impl Trainer {
             validation,
             lr,
             seconds: started.elapsed().as_secs_f64(),
+            stray,
         };
         self.history.push(record.clone());
         Ok(record)

@@ -6,19 +6,20 @@
 //! layer's echo at its final state and walks the stretches from the last:
 //!
 //! 1. bottom-up, each block's activations over the stretch are recomputed: its input from the
-//!    block below, its recurrent layer's positions retraced from where that layer's echo
-//!    stands ([`recurrent::retrace`], the steps run backwards in time);
+//!    block below, its recurrent layer's positions retraced from the state the stretch ended
+//!    in ([`recurrent::retrace`], the steps run backwards in time), which also gives the state
+//!    it started in, where the next stretch back ends;
 //! 2. top-down, the cotangents flow through each block over the stretch, and each layer's
 //!    echo runs back over it nudged by them ([`recurrent::echo_back`]), which gives the
 //!    layer's input gradient, the cotangent of the block below.
 //!
-//! The echo of the tangent method is the unnudged echo and its tangent, so the retraced
-//! positions are the forward pass's up to rounding. RHEL's two echoes are nudged by `±ε`; the
-//! positions are retraced from their mean, which is the unnudged echo up to `O(ε²)`. With
-//! anchors the forward pass also keeps each layer's state at every stretch's end, and each
-//! echo's base is moved back onto it before the stretch ([`hsc_runtime::Model::echo_anchor`]):
-//! rounding amplified by the reversed steps then never grows over more than one stretch (what
-//! f32 needs at long T), for memory `O(T / stretch)`.
+//! The retraced states are the unnudged echo's (the tangent echo's base; RHEL's two nudged
+//! echoes run beside it), so the activations are the forward pass's up to rounding, which the
+//! reversed steps amplify where the dynamics are chaotic: how far the retrace ends from the
+//! initial state is reported as the sequence's `stray`. With anchors the forward pass also
+//! keeps each layer's state at every stretch's end, and the retrace and the echoes are moved
+//! back onto it before the stretch ([`hsc_runtime::Model::echo_anchor`]): rounding then never
+//! grows over more than one stretch (what f32 needs at long T), for memory `O(T / stretch)`.
 
 use hsc_runtime::{Echoing, Walk};
 
@@ -122,31 +123,22 @@ impl Network {
             .iter()
             .map(|v| v / steps as f64)
             .collect();
-        let run = |e: hsc_runtime::RunError| TrainError::Run(e);
         let mut echoes: Vec<Echoing> = streamed
             .finals
             .iter()
-            .map(|last| self.model.echo_begin(walk, last).map_err(run))
+            .map(|last| self.model.echo_begin(walk, last).map_err(TrainError::Run))
             .collect::<Result<_, _>>()?;
         // Each layer's cotangents are scaled so that the largest of the stretch its echo runs
         // first is 1: RHEL's ε is relative to it, as for a layer on its own.
         let mut scales: Vec<Option<f64>> = vec![None; self.blocks.len()];
+        // Per layer, the retraced state where the stretch being run back ends.
+        let mut bases = streamed.finals.clone();
         let all = stretches.of(steps);
         for (i, &(start, end)) in all.iter().enumerate().rev() {
             let rows = end - start;
-            let mut tapes = Vec::with_capacity(self.blocks.len());
-            let mut x = self.encode(&series[start * channels..end * channels], rows);
-            for (l, echoing) in echoes.iter_mut().enumerate() {
-                if let Some(anchor) = streamed.anchors[l].get(i) {
-                    self.model.echo_anchor(echoing, anchor).map_err(run)?;
-                }
-                let (normed, norm, u) = self.block_in(l, &x, rows);
-                let base = self.model.echo_base(echoing);
-                let q = recurrent::retrace(&self.model, &self.model_params(l), &u, rows, base)?;
-                let (next, tape) = self.block_out(l, x, (normed, norm, u, q), start..end, dropout_seed)?;
-                tapes.push(tape);
-                x = next;
-            }
+            let series = &series[start * channels..end * channels];
+            let tapes =
+                self.recompute(series, start..end, i, &streamed, &mut echoes, &mut bases, dropout_seed)?;
             let mut dx: Vec<f64> = (0..rows).flat_map(|_| dtop.iter().copied()).collect();
             for (l, bt) in tapes.iter().enumerate().rev() {
                 let (dq, dnormed) = self.block_out_backward(l, bt, &dx, &mut grads);
@@ -160,8 +152,59 @@ impl Network {
                 self.add_model_grads(l, model_grads, &mut grads)?;
                 self.block_in_backward(l, bt, &du, dnormed, &mut dx, &mut grads)?;
             }
-            self.encode_backward(&series[start * channels..end * channels], rows, &dx, &mut grads);
+            self.encode_backward(series, rows, &dx, &mut grads);
         }
-        Ok(SequenceGrad { loss, logits: streamed.logits, grads })
+        let largest = |arrays: &[Vec<f64>]| arrays.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+        let size = streamed.finals.iter().map(|f| largest(f)).fold(1e-300, f64::max);
+        let ended = bases.iter().map(|b| largest(b)).fold(0.0, f64::max);
+        Ok(SequenceGrad { loss, logits: streamed.logits, grads, stray: ended / size })
+    }
+
+    /// Every block's activations over stretch `index` (`rows` of the sequence, `series` its
+    /// part of the data), bottom-up, each recurrent layer's positions retraced from `bases`
+    /// (first moved onto the stretch's anchors, with the echoes, where the forward pass kept
+    /// them), which then hold where the stretch began.
+    #[allow(clippy::too_many_arguments)]
+    fn recompute(
+        &self,
+        series: &[f64],
+        rows: std::ops::Range<usize>,
+        index: usize,
+        streamed: &Streamed,
+        echoes: &mut [Echoing],
+        bases: &mut [Vec<Vec<f64>>],
+        dropout_seed: Option<u64>,
+    ) -> Result<Vec<super::BlockTape>, TrainError> {
+        let steps = rows.len();
+        let mut tapes = Vec::with_capacity(self.blocks.len());
+        let mut x = self.encode(series, steps);
+        for (l, echoing) in echoes.iter_mut().enumerate() {
+            if let Some(anchor) = streamed.anchors[l].get(index) {
+                self.model.echo_anchor(echoing, anchor).map_err(TrainError::Run)?;
+                bases[l].clone_from(anchor);
+            }
+            let (normed, norm, u) = self.block_in(l, &x, steps);
+            let ended_at = std::mem::take(&mut bases[l]);
+            let (q, begun) = recurrent::retrace(&self.model, &self.model_params(l), &u, steps, ended_at)?;
+            bases[l] = begun;
+            let (next, tape) = self.block_out(l, x, (normed, norm, u, q), rows.clone(), dropout_seed)?;
+            tapes.push(tape);
+            x = next;
+        }
+        Ok(tapes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stretches_cover_the_sequence_in_order() {
+        let s = Stretches { len: 4, anchored: false };
+        assert_eq!(s.of(10), vec![(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(s.of(8), vec![(0, 4), (4, 8)]);
+        assert_eq!(s.of(3), vec![(0, 3)]);
+        assert_eq!(Stretches { len: 0, anchored: true }.of(2), vec![(0, 1), (1, 2)]);
     }
 }
