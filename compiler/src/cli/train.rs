@@ -3,7 +3,8 @@
 //! A run folder holds everything needed to go on or to score: `command.json` (the exact
 //! command, the seed and every setting), `model.ham` (a copy of the model), `last.safetensors`
 //! (after every epoch) and `best.safetensors` (the best validation score), `metrics.json`,
-//! `curves.png` and, for regression, `predictions.png`. Files are replaced atomically, so a run killed at any moment can be resumed.
+//! `curves.png` and, for regression, `predictions.png`. Files are replaced atomically, so a
+//! run killed at any moment can be resumed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -575,7 +576,7 @@ impl Tested<'_> {
         let pairs = truth
             .iter()
             .zip(&self.outputs)
-            .map(|(&y, out)| (y, hsc_train::train::predict(self.net, out)))
+            .map(|(&y, out)| (y, hsc_train::train::predicted(self.net, out)))
             .collect();
         Some((Score { loss: f64::NAN, accuracy: None, errors }, pairs))
     }

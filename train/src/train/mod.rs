@@ -18,7 +18,7 @@ pub mod trainer;
 pub use network::{Architecture, Head, Network, Stretches, Tensor};
 pub(crate) use trainer::mix;
 pub use trainer::{
-    Config, EpochRecord, Errors, Example, Observer, Progress, Score, Target, Trainer, evaluate, predict,
+    Config, EpochRecord, Errors, Example, Observer, Progress, Score, Target, Trainer, evaluate, predicted,
 };
 
 use hsc_runtime::RunError;

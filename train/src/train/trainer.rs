@@ -127,7 +127,7 @@ impl Tally {
         match target {
             Target::Class(label) => self.correct += usize::from(loss::argmax(logits) == label),
             Target::Value(y) => {
-                let error = predict(net, logits) - y;
+                let error = predicted(net, logits) - y;
                 self.squared += error * error;
                 self.absolute += error.abs();
             }
@@ -148,7 +148,7 @@ impl Tally {
 
 /// The number a regression network predicts from its head's output (in the targets' units);
 /// for a classifier, the predicted class as a number.
-pub fn predict(net: &Network, logits: &[f64]) -> f64 {
+pub fn predicted(net: &Network, logits: &[f64]) -> f64 {
     match net.arch.head {
         Head::Classes(_) => loss::argmax(logits) as f64,
         Head::Regression { mean, std } => mean + std * logits[0],
