@@ -9,9 +9,10 @@
 //!    plain and re-anchored every ⌈√T⌉ steps, against f64 BPTT, at T = 10³, 10⁴, 10⁵; beside
 //!    them f32 BPTT (how far the f32 forward pass itself is) and the f64 echoes.
 //!
-//! Run: `cargo run --release -p hsc --example long_network [-- OUT_DIR [EPS [PARTS]]]`
+//! Run: `cargo run --release -p hsc --example long_network [-- OUT_DIR [EPS [PARTS [MODEL]]]]`
 //! (default `out/long_network`, RHEL's ε 0.05 relative to the largest cotangent, PARTS
-//! `memory,f32`): tables on stdout, `memory.png` and `long_network.json`.
+//! `memory,f32`, MODEL `nonlin_hru`, a model of `examples/`): tables on stdout, `memory.png`
+//! and `long_network.json`.
 
 #[path = "../src/cli/alloc.rs"]
 #[allow(dead_code)]
@@ -43,9 +44,9 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }
 
-fn model(precision: Precision) -> Model {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nonlin_hru.ham");
-    let compiled = hsc::load(std::path::Path::new(path), &[] as &[Override]).expect("NonlinHRU compiles");
+fn model(name: &str, precision: Precision) -> Model {
+    let path = format!("{}/../examples/{name}.ham", env!("CARGO_MANIFEST_DIR"));
+    let compiled = hsc::load(std::path::Path::new(&path), &[] as &[Override]).expect("the model compiles");
     let backend = if hsc::backend::c::Toolchain::find().is_ok() { Backend::C } else { Backend::Cranelift };
     compiled.model(backend, precision).expect("the backend runs here")
 }
@@ -90,12 +91,14 @@ fn main() {
     let out = std::path::PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "out/long_network".into()));
     let eps: f64 = args.get(2).map_or(0.05, |e| e.parse().expect("EPS is a number"));
     let parts = args.get(3).cloned().unwrap_or_else(|| "memory,f32".into());
+    let name = args.get(4).cloned().unwrap_or_else(|| "nonlin_hru".into());
     std::fs::create_dir_all(&out).expect("an output folder");
-    let f64_model = model(Precision::F64);
+    let f64_model = model(&name, Precision::F64);
     let net = Network::new(arch(), f64_model.clone(), 0).expect("a network");
     let lengths = [1_000, 10_000, 100_000];
     println!(
-        "2 layers of NonlinHRU, hidden 64, {} trainable numbers, {}, {} threads",
+        "2 layers of {}, hidden 64, {} trainable numbers, {}, {} threads",
+        f64_model.spec().name,
         net.size(),
         f64_model.engine(),
         rayon::current_num_threads()
@@ -144,7 +147,7 @@ fn main() {
         "| T | f32 BPTT | f64 tangent | f64 tangent re-anchored | f64 RHEL | f32 RHEL | f32 RHEL re-anchored | f32 tangent | f32 tangent re-anchored | anchors every | f32 re-anchored peak heap |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    let f32_model = model(Precision::F32);
+    let f32_model = model(&name, Precision::F32);
     let mut net32 = Network::new(arch(), f32_model, 0).expect("a network");
     net32.tensors.clone_from(&net.tensors);
     let mut precision = Vec::new();
