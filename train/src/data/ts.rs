@@ -49,6 +49,8 @@ struct Header {
     classes: Option<Vec<String>>,
     /// `@targetLabel true`: each case ends in a number to predict, and the line it was on.
     regression: Option<usize>,
+    /// The line of a `@classLabel false` (fine in a regression file).
+    no_classes: Option<usize>,
 }
 
 /// What every case must match, fixed at `@data` or by the first case.
@@ -119,7 +121,6 @@ fn header_tag(tag: &str, line: usize, header: &mut Header) -> Result<bool, Strin
     let mut words = tag.split_ascii_whitespace();
     let key = words.next().unwrap_or("").to_ascii_lowercase();
     let rest: Vec<&str> = words.collect();
-    let no_labels = "this file has neither class labels nor targets";
     match key.as_str() {
         "data" => return Ok(true),
         "problemname" if rest.is_empty() => return Err("`@problemName` needs a name".into()),
@@ -139,7 +140,8 @@ fn header_tag(tag: &str, line: usize, header: &mut Header) -> Result<bool, Strin
         "targetlabel" => header.regression = flag("@targetLabel", &rest)?.then_some(line),
         "classlabel" => {
             if !flag("@classLabel", rest.get(..1).unwrap_or_default())? {
-                return Err(format!("{no_labels} (`@classLabel false`)"));
+                header.no_classes = Some(line);
+                return Ok(false);
             }
             let classes: Vec<String> = rest[1..].iter().map(|&w| w.to_owned()).collect();
             if classes.is_empty() {
@@ -202,6 +204,10 @@ fn expect(header: &Header, line: usize) -> Result<Expect, (usize, String)> {
         (Some(classes), None) => classes,
         (None, Some(_)) => Vec::new(),
         (None, None) => {
+            if let Some(at) = header.no_classes {
+                let why = "this file has neither class labels nor targets (`@classLabel false`)";
+                return Err((at, why.into()));
+            }
             return Err((
                 line,
                 "no `@classLabel` or `@targetLabel` before `@data`; expected \
@@ -522,6 +528,7 @@ mod tests {
             );
         }
         assert!(parse_str("@targetLabel false\n@classLabel true a\n@data\n1:a\n").is_ok());
+        assert!(parse_str("@classLabel false\n@targetLabel true\n@data\n1:0.5\n").is_ok());
         assert_eq!(
             error("@univariate true\n@dimensions 3\n@classLabel true a\n@data\n1:a\n"),
             format!("{PATH}:2: `@dimensions 3` contradicts `@univariate true`")
