@@ -481,14 +481,7 @@ impl Model {
         for m in &mut hl.param_costate {
             *m = gathered.next().unwrap_or_default();
         }
-        let update = updates
-            .iter()
-            .zip(&spec.params)
-            .map(|(u, p)| {
-                let n = p.len();
-                (0..n).map(|j| (0..batch.size).map(|b| u[b * n + j]).sum()).collect()
-            })
-            .collect();
+        let update = updates.iter().map(|u| sum_over_batch(u, batch.size)).collect();
         let loss = runs.iter().map(|c| c[&Slot::Loss][0]).sum();
         Ok(HlTicks { loss, update })
     }
@@ -755,6 +748,12 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// `[B, n]` summed over its `size` rows.
+fn sum_over_batch(array: &[f64], size: usize) -> Vec<f64> {
+    let n = array.len() / size.max(1);
+    (0..n).map(|j| (0..size).map(|b| array[b * n + j]).sum()).collect()
 }
 
 /// An echo's state where no earlier call left one: the final state of the forward pass

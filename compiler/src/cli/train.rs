@@ -506,18 +506,18 @@ fn run_epochs(
     }
     let net = best.as_ref().unwrap_or(&trainer.net);
     let (test, outputs) = hsc_train::train::evaluate(net, &data.test).map_err(file_error)?;
-    let tested = Tested { score: test, outputs, examples: &data.test, net };
+    let tested = Tested::new(net, &data.test, test, &outputs);
     write_metrics(out, &title, &trainer.history, &extra, stopped.as_deref(), Some(&tested))?;
     let which = format!(
         "with the params of epoch {}{}",
         extra.best_epoch.unwrap_or(trainer.epochs_done()),
         if data.validation.is_empty() { "" } else { " (the best on validation)" },
     );
-    let mut text = match (test.accuracy, tested.baseline()) {
-        (_, Some((baseline, _))) => format!(
+    let mut text = match (test.accuracy, &tested.baseline) {
+        (_, Some(baseline)) => format!(
             "test {}, {which}\npredicting the training mean instead: {}\n",
             errors(&test),
-            errors(&baseline)
+            errors(baseline)
         ),
         (accuracy, None) => {
             let accuracy = accuracy.unwrap_or(f64::NAN);
@@ -548,37 +548,25 @@ fn errors(score: &Score) -> String {
     }
 }
 
-/// The best params' test score and outputs.
-struct Tested<'a> {
+/// The best params' test score, and for regression the score of predicting the training
+/// mean and the (true, predicted) pairs.
+struct Tested {
     score: Score,
-    outputs: Vec<Vec<f64>>,
-    examples: &'a [Example],
-    net: &'a Network,
+    baseline: Option<Score>,
+    pairs: Vec<(f64, f64)>,
 }
 
-impl Tested<'_> {
-    /// For regression: the test score of always predicting the training targets' mean, and
-    /// the (true, predicted) pairs.
-    fn baseline(&self) -> Option<(Score, Vec<(f64, f64)>)> {
-        let Head::Regression { mean, .. } = self.net.arch.head else { return None };
-        let truth: Vec<f64> = self
-            .examples
+impl Tested {
+    fn new(net: &Network, examples: &[Example], score: Score, outputs: &[Vec<f64>]) -> Tested {
+        let pairs = examples
             .iter()
-            .filter_map(|e| match e.target {
-                Target::Value(y) => Some(y),
+            .zip(outputs)
+            .filter_map(|(e, out)| match e.target {
+                Target::Value(y) => Some((y, hsc_train::train::predicted(net, out))),
                 Target::Class(_) => None,
             })
             .collect();
-        let n = truth.len() as f64;
-        let rmse = (truth.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let mae = truth.iter().map(|y| (y - mean).abs()).sum::<f64>() / n;
-        let errors = Some(hsc_train::train::Errors { rmse, mae });
-        let pairs = truth
-            .iter()
-            .zip(&self.outputs)
-            .map(|(&y, out)| (y, hsc_train::train::predicted(self.net, out)))
-            .collect();
-        Some((Score { loss: f64::NAN, accuracy: None, errors }, pairs))
+        Tested { score, baseline: hsc_train::train::mean_baseline(net, examples), pairs }
     }
 }
 
@@ -609,7 +597,7 @@ fn write_metrics(
     test: Option<&Tested>,
 ) -> Result<(), Diagnostic> {
     let mut json = metrics::metrics_json(history, extra.best_epoch, stopped, test.map(|t| &t.score));
-    let baseline = test.and_then(Tested::baseline);
+    let baseline = test.and_then(|t| Some((t.baseline?, &t.pairs)));
     if let Some((score, _)) = &baseline {
         let e = score.errors.unwrap_or(hsc_train::train::Errors { rmse: f64::NAN, mae: f64::NAN });
         json["test_baseline"] = json!({"predicts": "the training mean", "rmse": e.rmse, "mae": e.mae});
@@ -656,7 +644,7 @@ fn write_metrics(
             caption: "test set: predicted against true (the line: perfect)".into(),
             x: "true".into(),
             lines: vec![
-                Line { label: "test case".into(), points: pairs, stroke: Stroke::Dots },
+                Line { label: "test case".into(), points: pairs.clone(), stroke: Stroke::Dots },
                 Line { label: String::new(), points: vec![(lo, lo), (hi, hi)], stroke: Stroke::Solid },
             ],
             scientific: false,

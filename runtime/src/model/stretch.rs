@@ -34,19 +34,11 @@ impl Model {
     /// `[B, ...]`, [`crate::ModelSpec::sides`] order).
     pub fn echo_begin(&self, walk: Walk, state: &[Vec<f64>]) -> Result<Echoing, RunError> {
         let sides = self.spec.sides();
-        if state.len() != sides.len() {
-            let why = format!("{} state arrays given, the model has {}", state.len(), sides.len());
-            return Err(RunError::Invalid(why));
-        }
         let size = state.first().map_or(0, |a| a.len() / self.spec.side(sides[0]).len().max(1));
+        self.check_states("final", state, size)?;
         let mut carries = vec![Carry::new(); size];
         for (&side, array) in sides.iter().zip(state) {
             let len = self.spec.side(side).len();
-            if array.len() != size * len {
-                let detail = format!("batch {size} × {}", self.spec.side(side).describe());
-                let what = format!("final {}", self.spec.side(side).name);
-                return Err(RunError::Shape { what, expected: size * len, got: array.len(), detail });
-            }
             for (b, carry) in carries.iter_mut().enumerate() {
                 carry.insert(Slot::State(side), array[b * len..(b + 1) * len].to_vec());
             }
@@ -89,11 +81,7 @@ impl Model {
         let inputs = gathered.into_iter().map(|a| a.into_iter().map(|x| scale * x).collect()).collect();
         let params = param_accs
             .iter()
-            .zip(&spec.params)
-            .map(|(acc, p)| {
-                let n = p.len();
-                (0..n).map(|j| scale * (0..batch.size).map(|b| acc[b * n + j]).sum::<f64>()).collect()
-            })
+            .map(|acc| super::sum_over_batch(acc, batch.size).into_iter().map(|g| scale * g).collect())
             .collect();
         let initial = self.echo_costate(echoing);
         Ok(Gradients { loss: 0.0, params, inputs, initial })
@@ -129,21 +117,10 @@ impl Model {
     /// are from their base. Rounding that the reversed steps have amplified since the last
     /// anchor is dropped; the nudges' effect is kept.
     pub fn echo_anchor(&self, echoing: &mut Echoing, state: &[Vec<f64>]) -> Result<(), RunError> {
+        self.check_states("anchor", state, echoing.carries.len())?;
         let base = self.echo_base(echoing);
-        let sides = self.spec.sides();
-        for (k, &side) in sides.iter().enumerate() {
+        for (k, side) in self.spec.sides().into_iter().enumerate() {
             let len = self.spec.side(side).len();
-            let given = state.get(k).map_or(0, Vec::len);
-            if given != echoing.carries.len() * len {
-                let what = format!("anchor {}", self.spec.side(side).name);
-                let detail = format!("batch {} × {}", echoing.carries.len(), self.spec.side(side).describe());
-                return Err(RunError::Shape {
-                    what,
-                    expected: echoing.carries.len() * len,
-                    got: given,
-                    detail,
-                });
-            }
             let sign = if side.momentum { -1.0 } else { 1.0 };
             let copies = match echoing.walk {
                 Walk::Rhel(_) => 2,
@@ -160,6 +137,24 @@ impl Model {
                     }
                 }
                 carry.insert(Slot::State(side), state[k][rows.clone()].to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    /// An error unless `state` holds one `[size, ...]` array per state array of the model.
+    fn check_states(&self, what: &str, state: &[Vec<f64>], size: usize) -> Result<(), RunError> {
+        let sides = self.spec.sides();
+        if state.len() != sides.len() {
+            let why = format!("{} {what} state arrays given, the model has {}", state.len(), sides.len());
+            return Err(RunError::Invalid(why));
+        }
+        for (&side, array) in sides.iter().zip(state) {
+            let a = self.spec.side(side);
+            if array.len() != size * a.len() {
+                let detail = format!("batch {size} × {}", a.describe());
+                let what = format!("{what} {}", a.name);
+                return Err(RunError::Shape { what, expected: size * a.len(), got: array.len(), detail });
             }
         }
         Ok(())

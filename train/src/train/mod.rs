@@ -18,7 +18,8 @@ pub mod trainer;
 pub use network::{Architecture, Head, Network, Stretches, Tensor};
 pub(crate) use trainer::mix;
 pub use trainer::{
-    Config, EpochRecord, Errors, Example, Observer, Progress, Score, Target, Trainer, evaluate, predicted,
+    Config, EpochRecord, Errors, Example, Observer, Progress, Score, Target, Trainer, evaluate,
+    mean_baseline, predicted,
 };
 
 use hsc_runtime::RunError;

@@ -146,6 +146,17 @@ impl Tally {
     }
 }
 
+/// For a regression network, the score on `examples` of always predicting the training
+/// targets' mean, which is what its head's output 0 stands for; `None` for a classifier.
+pub fn mean_baseline(net: &Network, examples: &[Example]) -> Option<Score> {
+    let Head::Regression { .. } = net.arch.head else { return None };
+    let mut tally = Tally::default();
+    for ex in examples {
+        tally.add(net, &[0.0], ex.target, net.loss(&[0.0], ex.target).0);
+    }
+    Some(tally.score(net.arch.head))
+}
+
 /// The number a regression network predicts from its head's output (in the targets' units);
 /// for a classifier, the predicted class as a number.
 pub fn predicted(net: &Network, logits: &[f64]) -> f64 {

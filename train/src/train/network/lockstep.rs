@@ -24,7 +24,7 @@
 use hsc_runtime::{Echoing, Walk};
 
 use super::{Network, SequenceGrad, recurrent};
-use crate::train::{Target, TrainError};
+use crate::train::{Anchor, Target, TrainError};
 
 /// How the network's echoes walk a sequence.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,8 +62,7 @@ impl Network {
     /// The head's output for one sequence, run a stretch at a time (dropout off): memory that
     /// does not grow with `steps`.
     pub fn predict(&self, series: &[f64], steps: usize) -> Result<Vec<f64>, TrainError> {
-        let stretches = Stretches { len: 256, anchored: false };
-        Ok(self.stream(series, steps, None, stretches)?.logits)
+        Ok(self.stream(series, steps, None, Anchor::Never.stretches(steps))?.logits)
     }
 
     fn stream(
