@@ -43,25 +43,9 @@ pub fn run(
     steps: usize,
     initial: Option<Vec<Vec<f64>>>,
 ) -> Result<(Vec<f64>, Vec<Vec<f64>>), TrainError> {
-    let spec = model.spec();
-    let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()].into()).collect();
-    let batch = Batch {
-        steps,
-        size: 1,
-        inputs: Batch::owned(split(spec, u, steps)),
-        cotangents,
-        initial: initial.map(Batch::owned),
-        ..Batch::default()
-    };
-    let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
-    let q = positions(spec, &trajectory.states, (1..=steps).collect());
-    let last = spec
-        .sides()
-        .into_iter()
-        .zip(&trajectory.states)
-        .map(|(s, x)| x[steps * spec.side(s).len()..].to_vec())
-        .collect();
-    Ok((q, last))
+    let states = trajectory(model, params, u, steps, initial)?;
+    let q = positions(model.spec(), &states, (1..=steps).collect());
+    Ok((q, last(model.spec(), &states, steps)))
 }
 
 /// The positions after each step of a stretch of `steps` steps with inputs `u`, retraced
@@ -78,35 +62,47 @@ pub fn retrace(
     let spec = model.spec();
     let (inputs, _) = widths(spec);
     let reversed: Vec<f64> = u.chunks(inputs.max(1)).rev().flatten().copied().collect();
-    let flipped = spec
-        .sides()
-        .into_iter()
-        .zip(end)
-        .map(|(s, x)| if s.momentum { x.into_iter().map(|v| -v).collect() } else { x })
-        .collect();
+    let states = trajectory(model, params, &reversed, steps, Some(flip(spec, end)))?;
+    // Step t's positions (after it) are those the reversed run had before its step
+    // `steps - 1 - t`; flipping the momenta leaves positions as they are.
+    let q = positions(spec, &states, (0..steps).rev().collect());
+    Ok((q, flip(spec, last(spec, &states, steps))))
+}
+
+/// The recorded states (per state array `[T + 1, ...]`) of the model run over `u` from
+/// `initial` (rest when `None`).
+fn trajectory(
+    model: &Model,
+    params: &Params,
+    u: &[f64],
+    steps: usize,
+    initial: Option<Vec<Vec<f64>>>,
+) -> Result<Vec<Vec<f64>>, TrainError> {
+    let spec = model.spec();
     let cotangents = spec.pairs.iter().map(|p| vec![0.0; steps * p.position.len()].into()).collect();
     let batch = Batch {
         steps,
         size: 1,
-        inputs: Batch::owned(split(spec, &reversed, steps)),
+        inputs: Batch::owned(split(spec, u, steps)),
         cotangents,
-        initial: Some(Batch::owned(flipped)),
+        initial: initial.map(Batch::owned),
         ..Batch::default()
     };
-    let trajectory = model.trajectory(params, &batch).map_err(TrainError::Run)?;
-    // Step t's positions (after it) are those the reversed run had before its step
-    // `steps - 1 - t`; flipping the momenta leaves positions as they are.
-    let q = positions(spec, &trajectory.states, (0..steps).rev().collect());
-    let start = spec
-        .sides()
+    Ok(model.trajectory(params, &batch).map_err(TrainError::Run)?.states)
+}
+
+/// The state after the last of `steps` recorded steps.
+fn last(spec: &ModelSpec, states: &[Vec<f64>], steps: usize) -> Vec<Vec<f64>> {
+    spec.sides().into_iter().zip(states).map(|(s, x)| x[steps * spec.side(s).len()..].to_vec()).collect()
+}
+
+/// A state with its momenta negated (time reversed).
+fn flip(spec: &ModelSpec, state: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    spec.sides()
         .into_iter()
-        .zip(&trajectory.states)
-        .map(|(s, x)| {
-            let last = &x[steps * spec.side(s).len()..];
-            last.iter().map(|&v| if s.momentum { -v } else { v }).collect()
-        })
-        .collect();
-    Ok((q, start))
+        .zip(state)
+        .map(|(s, x)| if s.momentum { x.into_iter().map(|v| -v).collect() } else { x })
+        .collect()
 }
 
 /// The positions at the recorded states `at`, one row each, the pairs side by side.
